@@ -1,0 +1,32 @@
+/* ChaCha20-based deterministic random bit generator for the noise.
+ *
+ * Seeded once from the board's entropy hook (32 bytes key + 12 bytes nonce from the TRNG);
+ * output is the ChaCha20 keystream (RFC 8439 block function, 32-bit counter). Nothing that
+ * arrives from the link can reach the key. */
+#ifndef TINYFL_DRBG_H
+#define TINYFL_DRBG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyfl_status.h"
+
+typedef struct {
+    uint32_t key[8];
+    uint32_t nonce[3];
+    uint32_t counter;
+    uint32_t block[16]; /* current keystream block */
+    uint8_t used;       /* 32-bit words of `block` already handed out (0..16) */
+} tinyfl_drbg;
+
+/* seed: 44 bytes = key[32] | nonce[12], little-endian words as in RFC 8439. */
+#define TINYFL_DRBG_SEED_SIZE 44
+void tinyfl_drbg_seed(tinyfl_drbg *drbg, const uint8_t seed[TINYFL_DRBG_SEED_SIZE]);
+uint32_t tinyfl_drbg_u32(tinyfl_drbg *drbg);
+uint64_t tinyfl_drbg_u64(tinyfl_drbg *drbg); /* low word first */
+/* Uniform integer in [0, bound), bound >= 1, unbiased (rejection sampling on u64 draws). */
+uint64_t tinyfl_drbg_below(tinyfl_drbg *drbg, uint64_t bound);
+/* Wipes the state (key included). */
+void tinyfl_drbg_wipe(tinyfl_drbg *drbg);
+
+#endif /* TINYFL_DRBG_H */

@@ -1,0 +1,183 @@
+"""The tinyfl wire format: the single source of truth for the C and the Python codec.
+
+`python -m tinyfl.wire.codegen` turns this module into
+`firmware/generated/tinyfl_wire_gen.{h,c}` and `tinyfl/wire/_wire_gen.py`; a test regenerates
+both and fails on any difference. Change the format here, bump SPEC_VERSION, regenerate.
+
+Layout of one frame on the link (all integers little-endian):
+
+    COBS( header | payload[length] | crc32 ) 0x00
+
+    header  = version:u8 type:u8 seq:u16 chunk:u8 nchunks:u8 length:u16      (8 bytes)
+    crc32   = IEEE CRC-32 (zlib.crc32) of header and payload                   (4 bytes)
+
+A message longer than the sender's chunk size is split into `nchunks` frames that share `type`
+and `seq`, with `chunk` = 0..nchunks-1 in order; the receiver reassembles them into one message
+of at most MAX_MESSAGE bytes. The chunk size is the sender's choice (MIN_CHUNK..MAX_CHUNK), so a
+BLE link with a 23-byte MTU and a UART at 115200 baud speak the same format.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROTOCOL_VERSION = 1  # goes in every frame header; a peer rejects any other
+SPEC_VERSION = 1  # guards generated files: bump on any change to this module
+
+HEADER_SIZE = 8
+CRC_SIZE = 4
+MIN_CHUNK = 20  # smallest payload per frame a sender may choose (a 23-byte BLE MTU's ATT payload)
+MAX_CHUNK = 240  # largest payload per frame (a frame is then at most 254 bytes before COBS)
+MAX_PARAMS = 1040  # head parameters: classes * (features + 1), e.g. 16 * 64 + 16
+MAX_MESSAGE = 4352  # reassembled message bound: MAX_PARAMS f32 plus the fixed fields
+MAX_CHUNKS = 255  # nchunks is a u8; 255 * MIN_CHUNK >= MAX_MESSAGE
+
+# Scalar field kinds: name -> (C type, struct format, size in bytes)
+SCALARS = {
+    "u8": ("uint8_t", "B", 1),
+    "u16": ("uint16_t", "H", 2),
+    "u32": ("uint32_t", "I", 4),
+    "u64": ("uint64_t", "Q", 8),
+    "i32": ("int32_t", "i", 4),
+    "f32": ("float", "f", 4),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # a SCALARS key, "bytes" (fixed length), "f32_array" or "svarint_array"
+    doc: str
+    length: int = 0  # for "bytes": exact length
+    max_count: int = 0  # for arrays: the count is a u16 on the wire, bounded by this
+    finite: bool = True  # f32 values must be finite (NaN/Inf -> VALUE error)
+    min: float | None = None  # inclusive range checked by the decoder
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    name: str
+    type_id: int
+    direction: str  # "device->host" or "host->device"
+    doc: str
+    fields: tuple[Field, ...] = field(default_factory=tuple)
+
+
+MESSAGES: tuple[Message, ...] = (
+    Message(
+        "hello", 1, "device->host",
+        "Sent by a device when it boots and when asked. Tells the host what the device enforces.",
+        (
+            Field("device_id", "u32", "board-unique id"),
+            Field("firmware_hash", "u32", "CRC-32 of the firmware build identity"),
+            Field("model_hash", "u32", "CRC-32 of the backbone weights and head shape"),
+            Field("n_classes", "u16", "head rows", min=2, max=64),
+            Field("n_features", "u16", "head columns (penultimate feature length)", min=1, max=1024),
+            Field("clip", "f32", "L2 clip bound C of the whole update (W and b)", min=0.0),
+            Field("noise_multiplier", "f32", "noise stddev / C", min=0.0),
+            Field("grid_bits", "u8", "the clip bound spans 2**grid_bits grid steps", min=1, max=24),
+            Field("delta", "f32", "delta of the device's (eps, delta) budget", min=0.0, max=1.0),
+            Field("eps_limit", "f32", "privacy budget the device enforces", min=0.0),
+            Field("eps_spent", "f32", "eps spent by all releases so far", min=0.0),
+            Field("releases_done", "u16", "updates released so far"),
+            Field("releases_max", "u16", "updates the budget allows in all"),
+            Field("flags", "u8", "bit 0: test build with a fixed seed (never private)"),
+            Field("max_chunk", "u16", "largest frame payload the device accepts", min=20, max=240),
+        ),
+    ),
+    Message("hello_request", 2, "host->device", "Asks a device to send its hello.", ()),
+    Message(
+        "global_model", 3, "host->device",
+        "The head for round `round`; the device trains on its new samples and answers with an "
+        "update or an error. `round` must exceed the last round the device accepted.",
+        (
+            Field("round", "u32", "round number, strictly increasing", min=1),
+            Field("nonce", "u64", "fresh random value the update must echo"),
+            Field("lr", "f32", "SGD learning rate", min=0.0, max=10.0),
+            Field("local_epochs", "u8", "local epochs E", min=1, max=20),
+            Field("batch_size", "u8", "mini-batch size B", min=1, max=64),
+            Field("n_classes", "u16", "head rows", min=2, max=64),
+            Field("n_features", "u16", "head columns", min=1, max=1024),
+            Field("params", "f32_array", "W row-major [n_classes][n_features], then b[n_classes]",
+                  max_count=MAX_PARAMS, min=-1e6, max=1e6),
+        ),
+    ),
+    Message(
+        "update", 4, "device->host",
+        "The protected update: clip(head_after - head_received, C) on the grid plus discrete "
+        "Gaussian noise, as integers. The float update is values * grid_step.",
+        (
+            Field("round", "u32", "round of the global model this update answers", min=1),
+            Field("nonce", "u64", "echo of that round's nonce"),
+            Field("sample_count", "u16", "samples trained on this round"),
+            Field("grid_step", "f32", "value of one integer step: C / 2**grid_bits", min=0.0),
+            Field("eps_spent", "f32", "eps spent including this release", min=0.0),
+            Field("releases_done", "u16", "releases including this one"),
+            Field("n_classes", "u16", "head rows", min=2, max=64),
+            Field("n_features", "u16", "head columns", min=1, max=1024),
+            Field("values", "svarint_array", "noised integers, same order as params",
+                  max_count=MAX_PARAMS),
+        ),
+    ),
+    Message(
+        "error", 5, "either",
+        "Reports a refused or failed request; code is a status value.",
+        (
+            Field("code", "u16", "a STATUS value"),
+            Field("round", "u32", "round it refers to, 0 if none"),
+            Field("detail", "u32", "code-specific detail (e.g. the expected value)"),
+        ),
+    ),
+    Message(
+        "budget_exhausted", 6, "device->host",
+        "The device refuses to train or send: one more release would pass its budget.",
+        (
+            Field("round", "u32", "round that was refused"),
+            Field("eps_spent", "f32", "eps spent so far", min=0.0),
+            Field("eps_limit", "f32", "budget the device enforces", min=0.0),
+            Field("releases_done", "u16", "releases so far"),
+        ),
+    ),
+    Message(
+        "set_dp_config", 7, "host->device",
+        "A request to change the device's privacy configuration or reseed its generator. Release "
+        "firmware always refuses it (status REFUSED): the privacy parameters are compiled in. "
+        "It is in the protocol so that a host that tries gets an explicit, logged refusal.",
+        (
+            Field("clip", "f32", "requested clip bound", finite=False),
+            Field("noise_multiplier", "f32", "requested noise multiplier", finite=False),
+            Field("eps_limit", "f32", "requested budget", finite=False),
+            Field("seed", "bytes", "requested generator seed", length=32),
+        ),
+    ),
+)
+
+# Status codes: the C runtime's tinyfl_status enum and the `code` of an error message.
+STATUS: tuple[tuple[str, int, str], ...] = (
+    ("OK", 0, "success"),
+    ("AGAIN", 1, "need more input; not an error"),
+    ("ARG", 2, "invalid argument from the caller"),
+    ("COBS", 3, "malformed COBS encoding"),
+    ("CRC", 4, "frame checksum mismatch"),
+    ("TRUNCATED", 5, "frame or message shorter than stated"),
+    ("OVERSIZE", 6, "frame or message longer than allowed"),
+    ("VERSION", 7, "unknown protocol version"),
+    ("TYPE", 8, "unknown or unexpected message type"),
+    ("CHUNK", 9, "chunk out of order or inconsistent"),
+    ("VALUE", 10, "field value NaN, Inf or out of range"),
+    ("SHAPE", 11, "head shape differs from the device's"),
+    ("ROUND", 12, "stale or replayed round"),
+    ("NONCE", 13, "nonce does not match the round"),
+    ("BUDGET", 14, "privacy budget exhausted"),
+    ("STORAGE", 15, "persistent storage failed"),
+    ("ENTROPY", 16, "entropy source failed"),
+    ("NO_SAMPLES", 17, "no new samples to train on"),
+    ("REFUSED", 18, "request refused by device policy"),
+    ("CRAFTED", 19, "global head looks crafted to leak data"),
+    ("IO", 20, "link read or write failed"),
+    ("INTERNAL", 21, "internal invariant violated"),
+)
+
+MESSAGE_BY_NAME = {m.name: m for m in MESSAGES}
+MESSAGE_BY_TYPE = {m.type_id: m for m in MESSAGES}
+STATUS_BY_NAME = {name: code for name, code, _ in STATUS}
