@@ -31,6 +31,8 @@ uint16_t tinyfl_head_predict(const tinyfl_head *head, const float *features, flo
  * features: n * n_features floats; labels: n values < n_classes.
  * scratch: tinyfl_head_train_scratch_size() floats. */
 size_t tinyfl_head_train_scratch_size(uint16_t n_classes, uint16_t n_features);
+/* Compile-time bound of the same, for static buffers: gradients of W and b plus the logits. */
+#define TINYFL_HEAD_TRAIN_SCRATCH(n_classes, n_features) ((n_classes) * ((n_features) + 2))
 tinyfl_status tinyfl_head_train(tinyfl_head *head, const float *features, const uint8_t *labels,
                                 size_t n, float lr, uint8_t epochs, uint8_t batch, float *scratch);
 

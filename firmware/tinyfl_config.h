@@ -1,0 +1,39 @@
+/* Compile-time configuration of a firmware image. The values come from tinyfl_config_gen.h,
+ * which tinyfl.firmware_config generates into the build folder (never into firmware/): head
+ * shape, input shape, and the privacy parameters with the budget table computed by
+ * dp-accounting at build time. Nothing received from a link can change any of them. */
+#ifndef TINYFL_CONFIG_H
+#define TINYFL_CONFIG_H
+
+#include "tinyfl_config_gen.h"
+#include "generated/tinyfl_wire_gen.h"
+
+#define TINYFL_CONFIG_EXPECTED_VERSION 1
+#if !defined(TINYFL_CONFIG_GEN_VERSION) || TINYFL_CONFIG_GEN_VERSION != TINYFL_CONFIG_EXPECTED_VERSION
+#error "tinyfl_config_gen.h is from another tinyfl version: regenerate it with tinyfl.firmware_config"
+#endif
+
+/* Test-only switches. A release build (no TINYFL_TEST_BUILD) refuses to compile with any of
+ * them, so a fixed seed or disabled noise can never ship. */
+#if defined(TINYFL_TEST_SEED) && !defined(TINYFL_TEST_BUILD)
+#error "TINYFL_TEST_SEED (a fixed noise seed) is only allowed in test builds"
+#endif
+#if defined(TINYFL_TEST_NO_NOISE) && !defined(TINYFL_TEST_BUILD)
+#error "TINYFL_TEST_NO_NOISE is only allowed in test builds"
+#endif
+
+#define TINYFL_PARAMS (TINYFL_HEAD_CLASSES * (TINYFL_HEAD_FEATURES + 1))
+#if TINYFL_PARAMS > TINYFL_WIRE_MAX_PARAMS
+#error "head too large for the wire format (TINYFL_WIRE_MAX_PARAMS)"
+#endif
+#if TINYFL_SAMPLES_PER_ROUND < 1 || TINYFL_SAMPLES_PER_ROUND > 255
+#error "TINYFL_SAMPLES_PER_ROUND must be 1..255"
+#endif
+#if TINYFL_MAX_CHUNK < TINYFL_WIRE_MIN_CHUNK || TINYFL_MAX_CHUNK > TINYFL_WIRE_MAX_CHUNK
+#error "TINYFL_MAX_CHUNK outside the wire's chunk range"
+#endif
+#if TINYFL_DP_GRID_BITS < 1 || TINYFL_DP_GRID_BITS > 20
+#error "TINYFL_DP_GRID_BITS must be 1..20"
+#endif
+
+#endif /* TINYFL_CONFIG_H */

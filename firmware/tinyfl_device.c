@@ -1,0 +1,302 @@
+#include "tinyfl_device.h"
+
+#include <math.h>
+#include <string.h>
+
+/* eps after n releases, n = 0..TINYFL_DP_RELEASES_MAX, computed by dp-accounting at build time */
+static const float tinyfl_eps_after[TINYFL_DP_RELEASES_MAX + 1] = TINYFL_DP_EPS_TABLE;
+
+#define HELLO_FLAG_TEST_BUILD 0x01u
+#define MAX_READS_PER_POLL 16u
+
+static tinyfl_status write_link(void *user, const uint8_t *buf, size_t len)
+{
+    const tinyfl_device *dev = (const tinyfl_device *)user;
+    return dev->port->serial_write(dev->port->user, buf, len);
+}
+
+static tinyfl_status send_encoded(tinyfl_device *dev, uint8_t type, tinyfl_status encoded, size_t len)
+{
+    if (encoded != TINYFL_OK) {
+        return encoded;
+    }
+    return tinyfl_frame_send(type, dev->tx_seq++, dev->tx, len, TINYFL_MAX_CHUNK, write_link, dev);
+}
+
+static tinyfl_status send_error(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
+{
+    tinyfl_msg_error m;
+    size_t len = 0;
+    m.code = (uint16_t)code;
+    m.round = round;
+    m.detail = detail;
+    return send_encoded(dev, TINYFL_MSG_ERROR, tinyfl_msg_error_encode(&m, dev->tx, sizeof(dev->tx), &len), len);
+}
+
+static float eps_spent(const tinyfl_device *dev)
+{
+    uint16_t n = dev->ledger.releases_done;
+    return tinyfl_eps_after[n <= TINYFL_DP_RELEASES_MAX ? n : TINYFL_DP_RELEASES_MAX];
+}
+
+static int budget_left(const tinyfl_device *dev)
+{
+    return !dev->ledger.locked && dev->ledger.releases_done < TINYFL_DP_RELEASES_MAX;
+}
+
+static tinyfl_status send_hello(tinyfl_device *dev)
+{
+    tinyfl_msg_hello m;
+    size_t len = 0;
+    memset(&m, 0, sizeof(m));
+    m.device_id = dev->device_id;
+    m.firmware_hash = TINYFL_CONFIG_ID;
+    m.model_hash = dev->backbone->model_hash;
+    m.n_classes = TINYFL_HEAD_CLASSES;
+    m.n_features = TINYFL_HEAD_FEATURES;
+    m.clip = TINYFL_DP_CLIP;
+    m.noise_multiplier = TINYFL_DP_NOISE_MULTIPLIER;
+    m.grid_bits = TINYFL_DP_GRID_BITS;
+    m.delta = TINYFL_DP_DELTA;
+    m.eps_limit = TINYFL_DP_EPS_LIMIT;
+    m.eps_spent = eps_spent(dev);
+    m.releases_done = dev->ledger.releases_done;
+    m.releases_max = TINYFL_DP_RELEASES_MAX;
+#ifdef TINYFL_TEST_BUILD
+    m.flags = HELLO_FLAG_TEST_BUILD;
+#endif
+    m.max_chunk = TINYFL_MAX_CHUNK;
+    return send_encoded(dev, TINYFL_MSG_HELLO, tinyfl_msg_hello_encode(&m, dev->tx, sizeof(dev->tx), &len), len);
+}
+
+static tinyfl_status seed_noise(tinyfl_device *dev)
+{
+    uint8_t seed[TINYFL_DRBG_SEED_SIZE];
+    memset(seed, 0, sizeof(seed));
+#ifdef TINYFL_TEST_SEED
+    /* Test builds only (tinyfl_config.h refuses this elsewhere): reproducible noise. */
+    uint32_t fixed[2] = {(uint32_t)(TINYFL_TEST_SEED), dev->device_id};
+    for (size_t i = 0; i < 8; i++) {
+        seed[i] = (uint8_t)(fixed[i / 4] >> (8 * (i % 4)));
+    }
+#else
+    tinyfl_status st = dev->port->entropy(dev->port->user, seed, sizeof(seed));
+    if (st != TINYFL_OK) {
+        memset(seed, 0, sizeof(seed));
+        return TINYFL_E_ENTROPY;
+    }
+#endif
+    tinyfl_drbg_seed(&dev->drbg, seed);
+    memset(seed, 0, sizeof(seed)); /* the key now lives only in the generator */
+    return TINYFL_OK;
+}
+
+tinyfl_status tinyfl_device_init(tinyfl_device *dev, const tinyfl_port *port,
+                                 const tinyfl_backbone *backbone, uint32_t device_id)
+{
+    if (dev == NULL || port == NULL || backbone == NULL || backbone->input_len != TINYFL_INPUT_LEN ||
+        backbone->feature_len != TINYFL_HEAD_FEATURES) {
+        return TINYFL_E_ARG;
+    }
+    memset(dev, 0, sizeof(*dev));
+    dev->port = port;
+    dev->backbone = backbone;
+    dev->device_id = device_id;
+    dev->protect.clip = TINYFL_DP_CLIP;
+    dev->protect.grid_bits = TINYFL_DP_GRID_BITS;
+    {
+        uint64_t sigma_num = (uint64_t)TINYFL_DP_NOISE_NUM << TINYFL_DP_GRID_BITS;
+        dev->protect.noise.num = sigma_num * sigma_num;
+        dev->protect.noise.den = (uint64_t)TINYFL_DP_NOISE_DEN * TINYFL_DP_NOISE_DEN;
+    }
+#ifdef TINYFL_TEST_NO_NOISE
+    dev->protect.noise_enabled = 0;
+#else
+    dev->protect.noise_enabled = 1;
+#endif
+    tinyfl_frame_rx_init(&dev->rx);
+
+    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);
+    if (!dev->ledger.locked) {
+        dev->ledger.boot_count++;
+        ledger_st = tinyfl_ledger_store(&dev->ledger, port);
+    }
+    tinyfl_status st = seed_noise(dev);
+    if (st != TINYFL_OK) {
+        /* Without entropy there is no private noise: serve hello, refuse every release. */
+        dev->ledger.locked = 1;
+    }
+    send_hello(dev);
+    if (st != TINYFL_OK) {
+        send_error(dev, st, 0, 0);
+        return st;
+    }
+    if (ledger_st != TINYFL_OK) {
+        send_error(dev, ledger_st, 0, 0);
+    }
+    return ledger_st;
+}
+
+/* Pulls up to TINYFL_SAMPLES_PER_ROUND new samples and turns them into features at once, so a
+ * raw window never outlives its feature vector. */
+static size_t collect_samples(tinyfl_device *dev)
+{
+    size_t n = 0;
+    for (size_t tries = 0; n < TINYFL_SAMPLES_PER_ROUND && tries < 2u * TINYFL_SAMPLES_PER_ROUND; tries++) {
+        uint8_t label = 0;
+        if (dev->port->sample(dev->port->user, dev->window, TINYFL_INPUT_LEN, &label) != TINYFL_OK) {
+            break;
+        }
+        float *features = &dev->features[n * TINYFL_HEAD_FEATURES];
+        if (label >= TINYFL_HEAD_CLASSES ||
+            dev->backbone->extract(dev->backbone, dev->window, features) != TINYFL_OK) {
+            continue;
+        }
+        int finite = 1;
+        for (size_t j = 0; j < TINYFL_HEAD_FEATURES; j++) {
+            finite = finite && isfinite(features[j]);
+        }
+        if (finite) {
+            dev->labels[n++] = label;
+        }
+    }
+    memset(dev->window, 0, sizeof(dev->window));
+    return n;
+}
+
+static void wipe_round(tinyfl_device *dev)
+{
+    memset(dev->features, 0, sizeof(dev->features));
+    memset(dev->labels, 0, sizeof(dev->labels));
+    memset(dev->trained, 0, sizeof(dev->trained));
+    memset(dev->scratch, 0, sizeof(dev->scratch));
+}
+
+static tinyfl_status refuse(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
+{
+    dev->messages_refused++;
+    send_error(dev, code, round, detail);
+    return code;
+}
+
+static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payload, size_t len)
+{
+    tinyfl_msg_global_model m;
+    memset(&m, 0, sizeof(m));
+    m.params = dev->global;
+    m.params_cap = TINYFL_PARAMS;
+    tinyfl_status st = tinyfl_msg_global_model_decode(&m, payload, len);
+    if (st != TINYFL_OK) {
+        return refuse(dev, st, 0, 0);
+    }
+    if (m.n_classes != TINYFL_HEAD_CLASSES || m.n_features != TINYFL_HEAD_FEATURES ||
+        m.params_count != TINYFL_PARAMS) {
+        return refuse(dev, TINYFL_E_SHAPE, m.round, TINYFL_PARAMS);
+    }
+    if (m.round <= dev->ledger.last_round) {
+        return refuse(dev, TINYFL_E_ROUND, m.round, dev->ledger.last_round);
+    }
+    if (!budget_left(dev)) {
+        tinyfl_msg_budget_exhausted b;
+        size_t blen = 0;
+        dev->messages_refused++;
+        b.round = m.round;
+        b.eps_spent = eps_spent(dev);
+        b.eps_limit = TINYFL_DP_EPS_LIMIT;
+        b.releases_done = dev->ledger.releases_done;
+        send_encoded(dev, TINYFL_MSG_BUDGET_EXHAUSTED,
+                     tinyfl_msg_budget_exhausted_encode(&b, dev->tx, sizeof(dev->tx), &blen), blen);
+        return TINYFL_E_BUDGET;
+    }
+
+    size_t n = collect_samples(dev);
+    if (n == 0) {
+        return refuse(dev, TINYFL_E_NO_SAMPLES, m.round, 0);
+    }
+    memcpy(dev->trained, dev->global, sizeof(dev->trained));
+    tinyfl_head head = {TINYFL_HEAD_CLASSES, TINYFL_HEAD_FEATURES, dev->trained};
+    st = tinyfl_head_train(&head, dev->features, dev->labels, n, m.lr, m.local_epochs, m.batch_size,
+                           dev->scratch);
+    if (st == TINYFL_OK) {
+        for (size_t i = 0; i < TINYFL_PARAMS; i++) {
+            dev->trained[i] -= dev->global[i]; /* the update: after minus received */
+        }
+        st = tinyfl_protect_update(&dev->protect, &dev->drbg, dev->trained, TINYFL_PARAMS, dev->values);
+    }
+    wipe_round(dev);
+    if (st != TINYFL_OK) {
+        return refuse(dev, st, m.round, 0);
+    }
+
+    /* Charge the budget durably before a single byte of the update leaves. */
+    dev->ledger.releases_done++;
+    dev->ledger.last_round = m.round;
+    st = tinyfl_ledger_store(&dev->ledger, dev->port);
+    if (st != TINYFL_OK) {
+        memset(dev->values, 0, sizeof(dev->values));
+        return refuse(dev, TINYFL_E_STORAGE, m.round, 0);
+    }
+
+    tinyfl_msg_update u;
+    size_t ulen = 0;
+    u.round = m.round;
+    u.nonce = m.nonce;
+    u.sample_count = (uint16_t)n;
+    u.grid_step = tinyfl_protect_grid_step(&dev->protect);
+    u.eps_spent = eps_spent(dev);
+    u.releases_done = dev->ledger.releases_done;
+    u.n_classes = TINYFL_HEAD_CLASSES;
+    u.n_features = TINYFL_HEAD_FEATURES;
+    u.values = dev->values;
+    u.values_count = TINYFL_PARAMS;
+    u.values_cap = TINYFL_PARAMS;
+    st = send_encoded(dev, TINYFL_MSG_UPDATE, tinyfl_msg_update_encode(&u, dev->tx, sizeof(dev->tx), &ulen), ulen);
+    memset(dev->values, 0, sizeof(dev->values));
+    return st;
+}
+
+static tinyfl_status handle_message(tinyfl_device *dev)
+{
+    const uint8_t *payload = dev->rx.msg;
+    size_t len = dev->rx.msg_len;
+    switch (dev->rx.msg_type) {
+    case TINYFL_MSG_HELLO_REQUEST:
+        return send_hello(dev);
+    case TINYFL_MSG_GLOBAL_MODEL:
+        return handle_global_model(dev, payload, len);
+    case TINYFL_MSG_SET_DP_CONFIG: {
+        /* The privacy parameters and the seed are compiled in: never changed from the link. */
+        tinyfl_msg_set_dp_config c;
+        tinyfl_status st = tinyfl_msg_set_dp_config_decode(&c, payload, len);
+        memset(&c, 0, sizeof(c));
+        return refuse(dev, st == TINYFL_OK ? TINYFL_E_REFUSED : st, 0, 0);
+    }
+    default:
+        return refuse(dev, TINYFL_E_TYPE, 0, dev->rx.msg_type);
+    }
+}
+
+tinyfl_status tinyfl_device_poll(tinyfl_device *dev)
+{
+    uint8_t buf[64];
+    tinyfl_status last = TINYFL_OK;
+    for (unsigned reads = 0; reads < MAX_READS_PER_POLL; reads++) {
+        size_t got = dev->port->serial_read(dev->port->user, buf, sizeof(buf));
+        if (got == 0) {
+            break;
+        }
+        if (got > sizeof(buf)) {
+            return TINYFL_E_IO; /* a broken board hook: never trust its count */
+        }
+        for (size_t i = 0; i < got; i++) {
+            tinyfl_status st = tinyfl_frame_rx_push(&dev->rx, buf[i]);
+            if (st == TINYFL_OK) {
+                last = handle_message(dev);
+            } else if (st != TINYFL_AGAIN) {
+                send_error(dev, st, 0, 0); /* a dropped frame: tell the host at once */
+                last = st;
+            }
+        }
+    }
+    return last;
+}
