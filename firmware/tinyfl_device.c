@@ -15,12 +15,14 @@ static tinyfl_status write_link(void *user, const uint8_t *buf, size_t len)
     return dev->port->serial_write(dev->port->user, buf, len);
 }
 
-static tinyfl_status send_encoded(tinyfl_device *dev, uint8_t type, tinyfl_status encoded, size_t len)
+/* `len` by pointer: C leaves the order of argument evaluation open, so a by-value length
+ * could be read before the encoder in the same call has set it (gcc on x86-64 does). */
+static tinyfl_status send_encoded(tinyfl_device *dev, uint8_t type, tinyfl_status encoded, const size_t *len)
 {
     if (encoded != TINYFL_OK) {
         return encoded;
     }
-    return tinyfl_frame_send(type, dev->tx_seq++, dev->tx, len, TINYFL_MAX_CHUNK, write_link, dev);
+    return tinyfl_frame_send(type, dev->tx_seq++, dev->tx, *len, TINYFL_MAX_CHUNK, write_link, dev);
 }
 
 static tinyfl_status send_error(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
@@ -30,7 +32,7 @@ static tinyfl_status send_error(tinyfl_device *dev, tinyfl_status code, uint32_t
     m.code = (uint16_t)code;
     m.round = round;
     m.detail = detail;
-    return send_encoded(dev, TINYFL_MSG_ERROR, tinyfl_msg_error_encode(&m, dev->tx, sizeof(dev->tx), &len), len);
+    return send_encoded(dev, TINYFL_MSG_ERROR, tinyfl_msg_error_encode(&m, dev->tx, sizeof(dev->tx), &len), &len);
 }
 
 static float eps_spent(const tinyfl_device *dev)
@@ -66,7 +68,7 @@ static tinyfl_status send_hello(tinyfl_device *dev)
     m.flags = HELLO_FLAG_TEST_BUILD;
 #endif
     m.max_chunk = TINYFL_MAX_CHUNK;
-    return send_encoded(dev, TINYFL_MSG_HELLO, tinyfl_msg_hello_encode(&m, dev->tx, sizeof(dev->tx), &len), len);
+    return send_encoded(dev, TINYFL_MSG_HELLO, tinyfl_msg_hello_encode(&m, dev->tx, sizeof(dev->tx), &len), &len);
 }
 
 static tinyfl_status seed_noise(tinyfl_device *dev)
@@ -205,7 +207,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
         b.eps_limit = TINYFL_DP_EPS_LIMIT;
         b.releases_done = dev->ledger.releases_done;
         send_encoded(dev, TINYFL_MSG_BUDGET_EXHAUSTED,
-                     tinyfl_msg_budget_exhausted_encode(&b, dev->tx, sizeof(dev->tx), &blen), blen);
+                     tinyfl_msg_budget_exhausted_encode(&b, dev->tx, sizeof(dev->tx), &blen), &blen);
         return TINYFL_E_BUDGET;
     }
 
@@ -250,7 +252,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
     u.values = dev->values;
     u.values_count = TINYFL_PARAMS;
     u.values_cap = TINYFL_PARAMS;
-    st = send_encoded(dev, TINYFL_MSG_UPDATE, tinyfl_msg_update_encode(&u, dev->tx, sizeof(dev->tx), &ulen), ulen);
+    st = send_encoded(dev, TINYFL_MSG_UPDATE, tinyfl_msg_update_encode(&u, dev->tx, sizeof(dev->tx), &ulen), &ulen);
     memset(dev->values, 0, sizeof(dev->values));
     return st;
 }

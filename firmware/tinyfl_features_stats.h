@@ -1,6 +1,7 @@
 /* A fixed (not learned) feature extractor behind the backbone seam, used until the generated
- * int8 backbone lands: for a window of n_channels x n_steps (channel-major), per channel the
- * mean, standard deviation, minimum and maximum -> 4 * n_channels features. */
+ * int8 backbone lands: for a window of n_steps x n_channels (time-major, channels interleaved:
+ * window[step * n_channels + channel]), per channel the mean, standard deviation (population),
+ * minimum and maximum -> features[4 * channel + 0..3], 4 * n_channels features. */
 #ifndef TINYFL_FEATURES_STATS_H
 #define TINYFL_FEATURES_STATS_H
 

@@ -1,0 +1,113 @@
+/* Int8 reference kernels for the generated backbone. Their arithmetic follows the tflite-micro
+ * reference kernels exactly (double-rounding requantization), so a generated model is bit-exact
+ * with the TFLM interpreter. Layouts are NHWC; filters are [out_c][h][w][in_c] (conv),
+ * [1][h][w][out_c] (depthwise) and [out][in] (fully connected), as in a .tflite file.
+ *
+ * Every multiplier/shift pair is a TFLM QuantizeMultiplier() result (shift > 0 = left), computed
+ * at generation time. Each kernel returns TINYFL_OK or TINYFL_E_ARG on inconsistent arguments. */
+#ifndef TINYFL_KERNELS_H
+#define TINYFL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyfl_status.h"
+
+/* Generated models check this and refuse to compile against other kernels. */
+#define TINYFL_KERNELS_VERSION 1
+
+typedef struct {
+    int32_t n, h, w, c;
+} tinyfl_dims;
+
+/* Shared by CONV_2D and DEPTHWISE_CONV_2D. */
+typedef struct {
+    int32_t input_offset;  /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_h, pad_w;  /* leading padding (TFLM: the smaller half for SAME) */
+    int32_t depth_multiplier; /* depthwise only */
+    int32_t act_min, act_max; /* fused activation as a clamp in [-128, 127] */
+} tinyfl_conv_params;
+
+typedef struct {
+    int32_t stride_h, stride_w;
+    int32_t filter_h, filter_w;
+    int32_t pad_h, pad_w;
+    int32_t act_min, act_max;
+} tinyfl_pool_params;
+
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} tinyfl_fc_params;
+
+typedef struct {
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} tinyfl_add_params;
+
+/* multipliers/shifts: one per output channel. bias may be NULL. */
+tinyfl_status tinyfl_conv_2d_s8(const tinyfl_conv_params *params, const tinyfl_dims *input_dims,
+                                const int8_t *input, const tinyfl_dims *filter_dims,
+                                const int8_t *filter, const int32_t *bias,
+                                const int32_t *multipliers, const int32_t *shifts,
+                                const tinyfl_dims *output_dims, int8_t *output);
+
+tinyfl_status tinyfl_depthwise_conv_2d_s8(const tinyfl_conv_params *params,
+                                          const tinyfl_dims *input_dims, const int8_t *input,
+                                          const tinyfl_dims *filter_dims, const int8_t *filter,
+                                          const int32_t *bias, const int32_t *multipliers,
+                                          const int32_t *shifts, const tinyfl_dims *output_dims,
+                                          int8_t *output);
+
+/* output[b][o] from input[b][i] and filter[o][i]; n_channel_params is 1 (per-tensor) or
+ * out_features (per-channel multipliers/shifts). */
+tinyfl_status tinyfl_fully_connected_s8(const tinyfl_fc_params *params, int32_t batches,
+                                        int32_t in_features, int32_t out_features,
+                                        const int8_t *input, const int8_t *filter,
+                                        const int32_t *bias, const int32_t *multipliers,
+                                        const int32_t *shifts, int32_t n_channel_params,
+                                        int8_t *output);
+
+tinyfl_status tinyfl_avg_pool_2d_s8(const tinyfl_pool_params *params,
+                                    const tinyfl_dims *input_dims, const int8_t *input,
+                                    const tinyfl_dims *output_dims, int8_t *output);
+
+tinyfl_status tinyfl_max_pool_2d_s8(const tinyfl_pool_params *params,
+                                    const tinyfl_dims *input_dims, const int8_t *input,
+                                    const tinyfl_dims *output_dims, int8_t *output);
+
+/* Mean over the axes flagged in reduce_mask (bit k = dimension k of dims[0..3]); the output
+ * holds the kept dimensions in order. multiplier/shift already include 1/count (as TFLM's
+ * QuantizedMeanOrSum adapts them). */
+tinyfl_status tinyfl_mean_s8(const int32_t dims[4], uint32_t reduce_mask, const int8_t *input,
+                             int32_t input_zero_point, int32_t multiplier, int32_t shift,
+                             int32_t output_zero_point, int8_t *output);
+
+/* Elementwise; when input2_count is 1 the second input is broadcast. */
+tinyfl_status tinyfl_add_s8(const tinyfl_add_params *params, size_t count, const int8_t *input1,
+                            const int8_t *input2, size_t input2_count, int8_t *output);
+
+/* float -> int8: round-half-away(x / scale) + zero_point, clamped. */
+tinyfl_status tinyfl_quantize_f32_s8(size_t count, const float *input, float scale,
+                                     int32_t zero_point, int8_t *output);
+
+/* int8 -> int8 with a new scale/zero point (TFLM Requantize). */
+tinyfl_status tinyfl_requantize_s8(size_t count, const int8_t *input, int32_t input_zero_point,
+                                   int32_t multiplier, int32_t shift, int32_t output_zero_point,
+                                   int8_t *output);
+
+tinyfl_status tinyfl_dequantize_s8_f32(size_t count, const int8_t *input, float scale,
+                                       int32_t zero_point, float *output);
+
+/* RESHAPE / EXPAND_DIMS / SQUEEZE when the planner could not alias the buffers. */
+tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);
+
+#endif /* TINYFL_KERNELS_H */

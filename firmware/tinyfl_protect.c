@@ -1,0 +1,140 @@
+/* Clip, round to the grid, bound the integer norm, add discrete Gaussian noise.
+ *
+ * Why the margin: rounding each coordinate moves it by at most half a step, so the rounded
+ * vector can be up to sqrt(n)/2 steps longer than the clipped one. Clipping to
+ * C - sqrt(n)/2 * g makes the integer norm at most 2^k steps (= C), so the sensitivity the
+ * accountant assumes holds after rounding, not just before. tinyfl/device_model/protect.py
+ * repeats these steps and gets the same integers. */
+#include "tinyfl_protect.h"
+
+#include <math.h>
+
+#define TINYFL_PROTECT_MAX_GRID_BITS 20u
+
+static uint64_t tinyfl_gcd64(uint64_t a, uint64_t b)
+{
+    while (b != 0u) {
+        uint64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+static tinyfl_status tinyfl_protect_check(const tinyfl_protect_config *cfg, const float *update,
+                                          size_t n, const int32_t *out, float *target)
+{
+    float g;
+    if (cfg == NULL || update == NULL || out == NULL || n == 0u) {
+        return TINYFL_E_ARG;
+    }
+    if (!(cfg->clip > 0.0f) || isinf(cfg->clip) || cfg->grid_bits < 1u ||
+        cfg->grid_bits > TINYFL_PROTECT_MAX_GRID_BITS) {
+        return TINYFL_E_ARG;
+    }
+    g = tinyfl_protect_grid_step(cfg);
+    *target = cfg->clip - sqrtf((float)n) * 0.5f * g;
+    if (!(*target > 0.0f)) {
+        return TINYFL_E_ARG; /* too many coordinates for this grid: raise grid_bits */
+    }
+    return TINYFL_OK;
+}
+
+static tinyfl_status tinyfl_protect_clip_round_checked(const tinyfl_protect_config *cfg,
+                                                       float target, float *update, size_t n,
+                                                       int32_t *out)
+{
+    const float g = tinyfl_protect_grid_step(cfg);
+    const int64_t limit = (int64_t)1 << (2u * cfg->grid_bits); /* (2^k)^2 */
+    float norm2 = 0.0f;
+    float norm;
+    int64_t inorm2 = 0;
+    int64_t steps_left;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        norm2 += update[i] * update[i];
+    }
+    norm = sqrtf(norm2);
+    if (!isfinite(norm)) {
+        return TINYFL_E_VALUE; /* NaN or Inf in the update, or a norm beyond float range */
+    }
+    if (norm > target) {
+        const float scale = target / norm;
+        for (i = 0; i < n; i++) {
+            update[i] *= scale;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        int32_t q = (int32_t)roundf(update[i] / g); /* half away from zero; |q| < 2^k */
+        out[i] = q;
+        inorm2 += (int64_t)q * q;
+    }
+    /* Float rounding in the clip can leave the integer norm a hair above 2^k: shorten the
+     * largest coordinate until it is not. Each step lowers inorm2 by at least 1, so at most
+     * (inorm2 - limit) steps; the counter only guards that invariant. */
+    steps_left = inorm2 > limit ? inorm2 - limit : 0;
+    while (inorm2 > limit) {
+        size_t largest = 0;
+        int32_t mag = out[0] < 0 ? -out[0] : out[0];
+        if (steps_left-- <= 0) {
+            return TINYFL_E_INTERNAL;
+        }
+        for (i = 1; i < n; i++) {
+            int32_t m = out[i] < 0 ? -out[i] : out[i];
+            if (m > mag) {
+                mag = m;
+                largest = i;
+            }
+        }
+        inorm2 -= 2 * (int64_t)mag - 1;
+        out[largest] += out[largest] > 0 ? -1 : 1;
+    }
+    return TINYFL_OK;
+}
+
+tinyfl_status tinyfl_protect_clip_round(const tinyfl_protect_config *cfg, float *update, size_t n,
+                                        int32_t *out)
+{
+    float target = 0.0f;
+    tinyfl_status st = tinyfl_protect_check(cfg, update, n, out, &target);
+    if (st != TINYFL_OK) {
+        return st;
+    }
+    return tinyfl_protect_clip_round_checked(cfg, target, update, n, out);
+}
+
+tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drbg *drbg,
+                                    float *update, size_t n, int32_t *out)
+{
+    float target = 0.0f;
+    tinyfl_dgauss_var var = {0u, 1u};
+    tinyfl_status st = tinyfl_protect_check(cfg, update, n, out, &target);
+    size_t i;
+    if (st != TINYFL_OK) {
+        return st;
+    }
+    if (cfg->noise_enabled) {
+        /* The sampler's draws depend on the fraction's representation: use the lowest terms. */
+        uint64_t common;
+        if (drbg == NULL || cfg->noise.num == 0u || cfg->noise.den == 0u) {
+            return TINYFL_E_ARG;
+        }
+        common = tinyfl_gcd64(cfg->noise.num, cfg->noise.den);
+        var.num = cfg->noise.num / common;
+        var.den = cfg->noise.den / common;
+        if (tinyfl_dgauss_check(var) != TINYFL_OK) {
+            return TINYFL_E_ARG;
+        }
+    }
+    st = tinyfl_protect_clip_round_checked(cfg, target, update, n, out);
+    if (st != TINYFL_OK || !cfg->noise_enabled) {
+        return st;
+    }
+    for (i = 0; i < n; i++) {
+        int64_t v = (int64_t)out[i] + tinyfl_dgauss(drbg, var);
+        /* Saturation is post-processing of the noised value: it costs no privacy. */
+        out[i] = v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : (int32_t)v);
+    }
+    return TINYFL_OK;
+}

@@ -1,0 +1,38 @@
+/* Runs board_port_probe.h against the emulated AN386 board's hooks (under QEMU).
+ * semihosting args: SHARD STORAGE SAMPLES INPUT_LEN */
+#include <stdlib.h>
+
+#include "an386.h"
+#include "an386_port.h"
+#include "board_port_probe.h"
+#include "semihost.h"
+
+static void out_uart(const char *text) { tinyfl_an386_uart_puts(text); }
+
+int main(void)
+{
+    static char line[512];
+    static tinyfl_an386_board board;
+    char *argv[5];
+    size_t argc = 0;
+    tinyfl_port port;
+    tinyfl_an386_uart_init();
+    tinyfl_an386_clock_init();
+    if (tinyfl_semihost_cmdline(line, sizeof(line)) != 0) {
+        return 2;
+    }
+    for (char *p = line; *p != '\0' && argc < 5;) { /* split on spaces */
+        argv[argc++] = p;
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
+        while (*p == ' ') {
+            *p++ = '\0';
+        }
+    }
+    if (argc != 5 || tinyfl_an386_board_open(&board, argv[1], argv[2], 7) != 0) {
+        return 2;
+    }
+    tinyfl_an386_board_port(&board, &port);
+    return tinyfl_probe_port(&port, (uint32_t)atoi(argv[3]), (size_t)atoi(argv[4]), out_uart);
+}

@@ -1,0 +1,1 @@
+"""Test doubles for the host side: fake devices that speak the wire protocol over TCP."""

@@ -1,0 +1,249 @@
+"""A fake device for fast aggregator tests: a TCP server on 127.0.0.1 that speaks tinyfl's wire
+protocol like a board's serial port, with deterministic updates and chosen misbehaviour.
+
+Like firmware it sends hello when a host connects, answers hello_request, refuses a round
+number it has already seen, counts its releases and reports its eps; its state survives the
+host reconnecting (a board keeps its ledger in storage).
+
+Modes (applied in `rounds`, every round when None):
+  ok            a correct update
+  silent        never answers the global model
+  late          answers after `delay_s`
+  wrong_nonce   answers with the nonce changed (a replay)
+  replay_old    answers with its previous round's update again
+  garbage       answers with random bytes (ending in a frame delimiter)
+  bitflip       answers with one bit of the update's frames flipped
+  disconnect    sends half of the update, then drops the connection
+  budget        refuses with budget_exhausted
+  refuse        refuses with an error (CRAFTED)
+  bad_shape     answers with one value missing
+  lie_eps       reports half the eps it spent
+"""
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from tinyfl.wire import (
+    BudgetExhausted,
+    Error,
+    FrameDecoder,
+    GlobalModel,
+    Hello,
+    HelloRequest,
+    Status,
+    Update,
+    encode_message,
+)
+
+MODES = ("ok", "silent", "late", "wrong_nonce", "replay_old", "garbage", "bitflip",
+         "disconnect", "budget", "refuse", "bad_shape", "lie_eps")
+
+
+def stand_in_epsilon(noise_multiplier: float, releases: int, delta: float) -> float:
+    """A simple monotone accountant for tests that only check host/device agreement."""
+    return releases * (1.0 + delta) / noise_multiplier
+
+
+def deterministic_values(index: int, round_number: int, params: np.ndarray) -> np.ndarray:
+    """Integers that depend on the device, the round and the head received (so a run that
+    sends a different head gets different updates)."""
+    i = np.arange(params.size, dtype=np.int64)
+    base = ((index + 1) * 7 + i * 3 + round_number * 5) % 17 - 8
+    pull = np.clip(np.rint(-params.astype(np.float64) * 16.0), -50, 50).astype(np.int64)
+    return base + pull
+
+
+@dataclass
+class FakeDevice:
+    index: int
+    n_classes: int = 3
+    n_features: int = 4
+    mode: str = "ok"
+    rounds: set[int] | None = None
+    delay_s: float = 0.0
+    clip: float = 1.0
+    grid_bits: int = 8
+    noise_multiplier: float = 1.0
+    delta: float = 1e-5
+    eps_limit: float = 1000.0
+    releases_done: int = 0
+    releases_max: int = 1000
+    flags: int = 0
+    max_chunk: int = 240
+    epsilon: Callable[[float, int, float], float] = stand_in_epsilon
+
+    last_round: int = 0
+    eps_spent: float = 0.0
+    connections: int = 0
+    received: list = field(default_factory=list)  # every decoded message, for assertions
+    sent_bytes: bytearray = field(default_factory=bytearray)  # everything it wrote
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode}")
+        self.eps_spent = (self.epsilon(self.noise_multiplier, self.releases_done, self.delta)
+                          if self.releases_done else 0.0)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.url = f"socket://127.0.0.1:{self._server.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._conn: socket.socket | None = None
+        self._seq = 0
+        self._last_update: bytes | None = None
+        self._rng = random.Random(self.index)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.waiting_late = threading.Event()  # set while a late answer is being held back
+        self._lateness_over = threading.Event()
+
+    def end_lateness(self) -> None:
+        """Sends any held-back answer now and answers on time from here on."""
+        self.rounds = set()
+        self._lateness_over.set()
+
+    # --- server -------------------------------------------------------------------------
+    def start(self) -> FakeDevice:
+        thread = threading.Thread(target=self._accept_loop, daemon=True,
+                                  name=f"fake-device-{self.index}")
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._lateness_over.set()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._server.close()
+
+    def __enter__(self) -> FakeDevice:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._serve(conn)  # one host at a time, like a serial port
+
+    def _out(self, conn: socket.socket, data: bytes) -> None:
+        self.sent_bytes += data
+        conn.sendall(data)
+
+    def _encode(self, message: object) -> bytes:
+        data = encode_message(message, self._seq, self.max_chunk)
+        self._seq = (self._seq + 1) & 0xFFFF
+        return data
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(0.05)
+        decoder = FrameDecoder()
+        try:
+            self._out(conn, self._encode(self.hello()))
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(4096)
+                except (TimeoutError, socket.timeout):
+                    continue
+                if not data:
+                    return
+                for item in decoder.feed(data):
+                    self.received.append(item.message)
+                    if not self._handle(conn, item.message):
+                        return
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    # --- protocol -----------------------------------------------------------------------
+    def hello(self) -> Hello:
+        return Hello(device_id=1000 + self.index, firmware_hash=0xF00D, model_hash=0xBEEF,
+                     n_classes=self.n_classes, n_features=self.n_features, clip=self.clip,
+                     noise_multiplier=self.noise_multiplier, grid_bits=self.grid_bits,
+                     delta=self.delta, eps_limit=self.eps_limit, eps_spent=self.eps_spent,
+                     releases_done=self.releases_done, releases_max=self.releases_max,
+                     flags=self.flags, max_chunk=self.max_chunk)
+
+    def _misbehaves(self, round_number: int) -> bool:
+        return self.rounds is None or round_number in self.rounds
+
+    def _handle(self, conn: socket.socket, message: object) -> bool:
+        """Answers one message; False when the connection is to be dropped."""
+        if isinstance(message, HelloRequest):
+            self._out(conn, self._encode(self.hello()))
+            return True
+        if not isinstance(message, GlobalModel):
+            self._out(conn, self._encode(Error(code=int(Status.TYPE), round=0, detail=0)))
+            return True
+        gm = message
+        if gm.round <= self.last_round:
+            self._out(conn, self._encode(Error(code=int(Status.ROUND), round=gm.round,
+                                                detail=self.last_round)))
+            return True
+        if (gm.n_classes, gm.n_features) != (self.n_classes, self.n_features):
+            self._out(conn, self._encode(Error(code=int(Status.SHAPE), round=gm.round,
+                                                detail=self.n_classes)))
+            return True
+        mode = self.mode if self._misbehaves(gm.round) else "ok"
+        if mode == "silent":
+            return True
+        if mode == "refuse":
+            self._out(conn, self._encode(Error(code=int(Status.CRAFTED), round=gm.round,
+                                                detail=0)))
+            return True
+        if mode == "budget" or self.releases_done >= self.releases_max:
+            self._out(conn, self._encode(BudgetExhausted(
+                round=gm.round, eps_spent=self.eps_spent, eps_limit=self.eps_limit,
+                releases_done=self.releases_done)))
+            return True
+        self.last_round = gm.round
+        self.releases_done += 1
+        self.eps_spent = float(np.float32(
+            self.epsilon(self.noise_multiplier, self.releases_done, self.delta)))
+        values = deterministic_values(self.index, gm.round, gm.params)
+        if mode == "bad_shape":
+            values = values[:-1]
+        update = Update(round=gm.round, nonce=gm.nonce ^ (1 if mode == "wrong_nonce" else 0),
+                        sample_count=10, grid_step=self.clip / 2 ** self.grid_bits,
+                        eps_spent=self.eps_spent * (0.5 if mode == "lie_eps" else 1.0),
+                        releases_done=self.releases_done, n_classes=self.n_classes,
+                        n_features=self.n_features, values=values)
+        data = self._encode(update)
+        if mode == "replay_old" and self._last_update is not None:
+            data, self._last_update = self._last_update, data
+        else:
+            self._last_update = data
+        if mode == "late":
+            self.waiting_late.set()
+            self._lateness_over.wait(self.delay_s)
+            self.waiting_late.clear()
+        if mode == "garbage":
+            # noise in place of the frame; its delimiter still ends it, so the next frame is
+            # read cleanly
+            data = bytes(self._rng.randrange(1, 256) for _ in range(len(data) - 1)) + b"\x00"
+        if mode == "bitflip":
+            corrupted = bytearray(data)
+            pos = len(corrupted) // 3
+            while corrupted[pos] in (0x00, 0x10):  # never add or remove a delimiter
+                pos += 1
+            corrupted[pos] ^= 0x10
+            data = bytes(corrupted)
+        if mode == "disconnect":
+            self._out(conn, data[: len(data) // 2])
+            return False
+        self._out(conn, data)
+        return True

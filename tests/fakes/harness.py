@@ -1,0 +1,55 @@
+"""Wiring fake devices to a real Aggregator, as the CLI wires boards."""
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from tinyfl.fleet import (
+    Aggregator,
+    DeviceSession,
+    FleetConfig,
+    RunRecorder,
+    close_sessions,
+    parse_fleet_config,
+)
+from tinyfl.links import open_link
+
+from .fake_device import FakeDevice, stand_in_epsilon
+
+
+def fleet_config(fakes: Sequence[FakeDevice], **fleet: Any) -> FleetConfig:
+    settings = {"rounds": 2, "lr": 0.1, "deadline_s": 2.0, "server_lr": 1.0, **fleet}
+    lines = ["[fleet]"] + [f"{k} = {v!r}" for k, v in settings.items()]
+    for fake in fakes:
+        lines += ["[[devices]]", f'name = "fake{fake.index}"', f'link = "{fake.url}"']
+    return parse_fleet_config("\n".join(lines).replace("'", '"'))
+
+
+def make_aggregator(config: FleetConfig, run_dir: Path, **kwargs: Any) -> Aggregator:
+    recorder = RunRecorder(run_dir)
+    sessions = [DeviceSession(open_link(d.link), d.name, recorder) for d in config.devices]
+    kwargs.setdefault("epsilon", stand_in_epsilon)
+    kwargs.setdefault("hello_timeout", 3.0)
+    return Aggregator(config, sessions, run_dir, **kwargs)
+
+
+def close_aggregator(aggregator: Aggregator) -> None:
+    close_sessions(aggregator.sessions)
+    aggregator.recorder.close()
+
+
+def run_fleet(fakes: Sequence[FakeDevice], run_dir: Path, *, fleet: dict | None = None,
+              **kwargs: Any):
+    config = fleet_config(fakes, **(fleet or {}))
+    aggregator = make_aggregator(config, run_dir, **kwargs)
+    try:
+        return aggregator.run()
+    finally:
+        close_aggregator(aggregator)
+
+
+@contextmanager
+def running(*fakes: FakeDevice) -> Iterator[list[FakeDevice]]:
+    with ExitStack() as stack:
+        yield [stack.enter_context(fake) for fake in fakes]

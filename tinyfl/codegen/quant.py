@@ -1,0 +1,127 @@
+"""TFLM's quantization parameter arithmetic, done at generation time in double precision.
+
+Each function mirrors the corresponding tflite-micro Prepare() computation operation for
+operation (Python floats are IEEE doubles and numpy float32 is IEEE single, so the results are
+the same bits the interpreter computes on the host).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+def round_half_away(x: float) -> int:
+    """C's round(): halves away from zero (Python's round() is banker's rounding)."""
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLM QuantizeMultiplier: real ~= m * 2^(shift - 31), m in [2^30, 2^31)."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = round_half_away(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        shift, q_fixed = 0, 0
+    return int(q_fixed), int(shift)
+
+
+def _f32(x: float) -> np.float32:
+    return np.float32(x)
+
+
+def conv_per_channel_multipliers(
+    input_scale: float, filter_scales: tuple[float, ...], output_scale: float, channels: int
+) -> tuple[list[int], list[int]]:
+    """PopulateConvolutionQuantizationParams: double(in) * double(filter) / double(out)."""
+    if len(filter_scales) not in (1, channels):
+        raise ValueError(f"{len(filter_scales)} filter scales for {channels} channels")
+    mults, shifts = [], []
+    for c in range(channels):
+        fs = filter_scales[c] if len(filter_scales) > 1 else filter_scales[0]
+        m, s = quantize_multiplier(float(input_scale) * float(fs) / float(output_scale))
+        mults.append(m)
+        shifts.append(s)
+    return mults, shifts
+
+
+def fc_per_tensor_multiplier(input_scale: float, filter_scale: float, output_scale: float) -> tuple[int, int]:
+    """GetQuantizedConvolutionMultipler: the scale product is taken in float32 first."""
+    product = float(_f32(input_scale) * _f32(filter_scale))
+    return quantize_multiplier(product / float(output_scale))
+
+
+def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8 (f / scale in float32, then round)."""
+
+    def quantize(f: float) -> int:
+        return zero_point + round_half_away(float(_f32(f) / _f32(scale)))
+
+    if activation == "NONE":
+        return INT8_MIN, INT8_MAX
+    if activation == "RELU":
+        return max(INT8_MIN, quantize(0.0)), INT8_MAX
+    if activation == "RELU6":
+        return max(INT8_MIN, quantize(0.0)), min(INT8_MAX, quantize(6.0))
+    if activation == "RELU_N1_TO_1":
+        return max(INT8_MIN, quantize(-1.0)), min(INT8_MAX, quantize(1.0))
+    raise ValueError(f"unsupported fused activation {activation}")
+
+
+def compute_padding(stride: int, dilation: int, in_size: int, filter_size: int, out_size: int) -> int:
+    """TFLM ComputePadding: the leading (smaller) half of SAME padding, 0 for VALID."""
+    effective = (filter_size - 1) * dilation + 1
+    padding = ((out_size - 1) * stride + effective - in_size) // 2
+    return max(padding, 0)
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """PrepareMeanOrSum + QuantizedMeanOrSum: fold 1/count into the requantization."""
+    multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
+    log2 = count.bit_length() - 1  # 63 - CountLeadingZeros(count)
+    extra = min(log2, 32, 31 + shift)
+    multiplier = int((multiplier << extra) // count) if extra >= 0 else int((multiplier >> -extra) // count)
+    return _to_int32(multiplier), shift - extra
+
+
+def add_params(
+    in1_scale: float, in2_scale: float, out_scale: float
+) -> dict[str, int]:
+    """PrepareAdd (int8): both inputs on a 2^-20 grid relative to twice the larger scale."""
+    left_shift = 20
+    twice_max = 2.0 * float(max(_f32(in1_scale), _f32(in2_scale)))
+    real1 = float(in1_scale) / twice_max
+    real2 = float(in2_scale) / twice_max
+    real_out = twice_max / ((1 << left_shift) * float(out_scale))
+    m1, s1 = _smaller_than_one(real1)
+    m2, s2 = _smaller_than_one(real2)
+    mo, so = _smaller_than_one(real_out)
+    return {
+        "left_shift": left_shift,
+        "input1_multiplier": m1,
+        "input1_shift": s1,
+        "input2_multiplier": m2,
+        "input2_shift": s2,
+        "output_multiplier": mo,
+        "output_shift": so,
+    }
+
+
+def _smaller_than_one(real: float) -> tuple[int, int]:
+    if not 0.0 < real < 1.0:
+        raise ValueError(f"multiplier {real} outside (0, 1)")
+    m, s = quantize_multiplier(real)
+    if s > 0:
+        raise ValueError(f"multiplier {real} gives a left shift")
+    return m, s
+
+
+def _to_int32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= (1 << 31) else v

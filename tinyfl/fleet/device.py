@@ -1,0 +1,402 @@
+"""One device as the host sees it: a link, a frame decoder, and the rules for its answers.
+
+Whatever a device does in a round (answer, refuse, replay an old update, send garbage, go
+silent, drop the link) ends as a RoundResult with a typed Outcome; nothing it sends can raise
+out of run_round and stop the rest of the fleet.
+"""
+from __future__ import annotations
+
+import enum
+import math
+import threading
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..links import Link, LinkError, open_link
+from ..wire import (
+    MAX_CHUNK,
+    BudgetExhausted,
+    Error,
+    FrameDecoder,
+    GlobalModel,
+    Hello,
+    HelloRequest,
+    ReceivedMessage,
+    Status,
+    Update,
+    encode_message,
+)
+from .record import MAX_PENDING_RX, RunRecorder, split_frames
+
+__all__ = [
+    "DeviceSession",
+    "Expectation",
+    "Judgement",
+    "Outcome",
+    "RoundResult",
+    "SessionError",
+    "close_sessions",
+    "judge",
+]
+
+READ_SIZE = 4096
+POLL_S = 0.25  # longest single wait, so a dead link or the deadline is noticed promptly
+
+
+class Outcome(str, enum.Enum):
+    """How one device's round ended."""
+
+    OK = "ok"  # an update with this round's nonce and the right shape: aggregated
+    TIMEOUT = "timeout"  # nothing usable before the deadline
+    DEVICE_ERROR = "device_error"  # the device refused with an error message
+    BUDGET_EXHAUSTED = "budget_exhausted"  # the device's privacy budget is spent
+    REPLAY = "replay"  # only updates with a wrong round or nonce arrived
+    BAD_FRAMES = "bad_frames"  # only frames that failed CRC/COBS/decoding arrived
+    INVALID = "invalid"  # this round's update, but with the wrong shape or bad values
+    LINK_DOWN = "link_down"  # the link failed (device unplugged, process died)
+    SKIPPED = "skipped"  # not asked this round (no hello, wrong head shape)
+    HOST_ERROR = "host_error"  # a bug on the host side, caught to keep the fleet running
+
+
+class SessionError(RuntimeError):
+    """A device did not answer a hello, or its link failed."""
+
+    def __init__(self, device: str, detail: str) -> None:
+        super().__init__(f"{device}: {detail}")
+        self.device = device
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a valid answer to one round's global_model must match."""
+
+    round: int
+    nonce: int
+    n_classes: int
+    n_features: int
+
+
+@dataclass(frozen=True)
+class Judgement:
+    outcome: Outcome | None  # None: not an answer to this round; keep waiting
+    kind: str  # accept, invalid, refused, budget, replay, stale, unrelated
+    detail: str = ""
+
+
+def _update_problem(update: Update, expect: Expectation) -> str:
+    if (update.n_classes, update.n_features) != (expect.n_classes, expect.n_features):
+        return (f"shape {update.n_classes}x{update.n_features}, expected "
+                f"{expect.n_classes}x{expect.n_features}")
+    n_params = expect.n_classes * (expect.n_features + 1)
+    if len(update.values) != n_params:
+        return f"{len(update.values)} values, expected {n_params}"
+    if not (math.isfinite(update.grid_step) and update.grid_step > 0.0):
+        return f"grid_step {update.grid_step!r} is not a positive finite number"
+    return ""
+
+
+def _status_name(code: int) -> str:
+    try:
+        return Status(code).name
+    except ValueError:
+        return f"status {code}"
+
+
+def judge(message: Any, expect: Expectation) -> Judgement:
+    """The host's rule for one decoded message received during a round.
+
+    The live session and recompute_globals both use it, so a run recomputed from its record
+    accepts exactly the updates the live host accepted.
+    """
+    if isinstance(message, Update):
+        if message.round == expect.round and message.nonce == expect.nonce:
+            problem = _update_problem(message, expect)
+            if problem:
+                return Judgement(Outcome.INVALID, "invalid", problem)
+            return Judgement(Outcome.OK, "accept")
+        if message.round == expect.round:
+            return Judgement(None, "replay", f"round {message.round} update with a wrong nonce")
+        if message.round > expect.round:
+            return Judgement(None, "replay", f"update for future round {message.round}")
+        return Judgement(None, "stale", f"update for earlier round {message.round}")
+    if isinstance(message, Error):
+        detail = f"{_status_name(message.code)} (round {message.round}, detail {message.detail})"
+        if message.round == expect.round:
+            return Judgement(Outcome.DEVICE_ERROR, "refused", detail)
+        return Judgement(None, "unrelated", f"error {detail}")
+    if isinstance(message, BudgetExhausted):
+        detail = (f"eps spent {message.eps_spent:.4g} of {message.eps_limit:.4g} after "
+                  f"{message.releases_done} releases")
+        if message.round == expect.round:
+            return Judgement(Outcome.BUDGET_EXHAUSTED, "budget", detail)
+        return Judgement(None, "unrelated", f"budget exhausted for round {message.round}")
+    return Judgement(None, "unrelated", type(message).__name__)
+
+
+@dataclass
+class RoundResult:
+    device: str
+    round: int
+    outcome: Outcome
+    update: Update | None = None  # set when outcome is OK (or INVALID: what was received)
+    detail: str = ""
+    rejected_frames: dict[str, int] = field(default_factory=dict)  # by status name
+    replays: int = 0  # updates with a wrong round or nonce
+    late_rounds: list[int] = field(default_factory=list)  # earlier rounds answered late
+    elapsed_s: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "round": self.round, "outcome": self.outcome.value,
+                "detail": self.detail, "rejected_frames": self.rejected_frames,
+                "replays": self.replays, "late_rounds": self.late_rounds,
+                "elapsed_s": round(self.elapsed_s, 4)}
+
+
+class DeviceSession:
+    """The host's end of one device: owns its FrameDecoder and transmit sequence number.
+
+    `recorder` gets every byte sent and received (split into frames) and every rejection.
+    `reopen` makes a new link after the old one failed (default: open_link(link.url)).
+    """
+
+    def __init__(self, link: Link, name: str, recorder: RunRecorder | None = None, *,
+                 chunk: int = MAX_CHUNK,
+                 reopen: Callable[[], Link] | None = None) -> None:
+        self.link = link
+        self.name = name
+        self.recorder = recorder
+        self.chunk = chunk
+        self.decoder = FrameDecoder()
+        self.last_hello: Hello | None = None
+        self.alive = True
+        self._reopen = reopen or (lambda: open_link(self.link.url, connect_timeout=1.0))
+        self._tx_seq = 0
+        self._rx_pending = b""
+        self._rx_bytes = 0
+        self._label_round = 0  # the round frames are recorded under (0: outside rounds)
+        self._sent_nonces: dict[int, int] = {}
+        self._answered_rounds: set[int] = set()  # a second answer to a round is a replay
+
+    @property
+    def url(self) -> str:
+        return self.link.url
+
+    # --- bytes in and out -------------------------------------------------------------
+    def _event(self, kind: str, **detail: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.event(kind, round_number=self._label_round, device=self.name,
+                                **detail)
+
+    def _link_failed(self, exc: LinkError) -> None:
+        if self.alive:
+            self.alive = False
+            self._flush_rx()
+            self._event("link_down", reason=exc.detail)
+
+    def send(self, message: Any) -> None:
+        """Encodes and writes one message; raises LinkError if the link fails."""
+        chunk = self.chunk
+        if self.last_hello is not None:
+            chunk = min(chunk, int(self.last_hello.max_chunk))
+        data = encode_message(message, self._tx_seq, chunk)
+        self._tx_seq = (self._tx_seq + 1) & 0xFFFF
+        if self.recorder is not None:
+            self.recorder.frames(self.name, "tx", self._label_round, data)
+        try:
+            self.link.write(data)
+        except LinkError as exc:
+            self._link_failed(exc)
+            raise
+
+    def _record_rx(self, data: bytes) -> None:
+        if self.recorder is None:
+            return
+        frames, self._rx_pending = split_frames(self._rx_pending + data)
+        for frame in frames:
+            self.recorder.frame(self.name, "rx", self._label_round, frame)
+        if len(self._rx_pending) >= MAX_PENDING_RX:
+            self._flush_rx()
+
+    def _flush_rx(self) -> None:
+        if self.recorder is not None and self._rx_pending:
+            self.recorder.frame(self.name, "rx", self._label_round, self._rx_pending)
+        self._rx_pending = b""
+
+    def receive(self, timeout: float) -> list[ReceivedMessage]:
+        """Reads what arrives within `timeout`, records it, returns the decoded messages.
+        Raises LinkError if the link fails."""
+        try:
+            data = self.link.read(READ_SIZE, timeout)
+        except LinkError as exc:
+            self._link_failed(exc)
+            raise
+        if not data:
+            return []
+        self._rx_bytes += len(data)
+        self._record_rx(data)
+        received = self.decoder.feed(data)
+        for item in received:
+            if isinstance(item.message, Hello):
+                self._note_hello(item.message)
+        return received
+
+    def _note_hello(self, hello: Hello) -> None:
+        self.last_hello = hello
+        if self.recorder is not None:
+            self.recorder.hello(self.name, hello)
+
+    # --- protocol ---------------------------------------------------------------------
+    def hello(self, timeout: float = 5.0) -> Hello:
+        """Asks for a hello and returns the first one that arrives after asking (a boot hello
+        may be that one; later hellos still update `last_hello`). Raises SessionError."""
+        if not self.alive:
+            raise SessionError(self.name, "link is down")
+        deadline = time.monotonic() + timeout
+        try:
+            self.send(HelloRequest())
+            while (left := deadline - time.monotonic()) > 0:
+                hellos = [r.message for r in self.receive(min(left, POLL_S))
+                          if isinstance(r.message, Hello)]
+                if hellos:
+                    return hellos[-1]
+        except LinkError as exc:
+            raise SessionError(self.name, f"link failed: {exc.detail}") from exc
+        self._event("hello_timeout", timeout_s=timeout)
+        raise SessionError(self.name, f"no hello within {timeout:g} s")
+
+    def reconnect(self) -> bool:
+        """Opens a fresh link after a failure; the decoder restarts with the new stream."""
+        try:
+            self.link.close()
+            self.link = self._reopen()
+        except LinkError as exc:
+            self._event("reconnect_failed", reason=exc.detail)
+            return False
+        self.decoder = FrameDecoder()
+        self._rx_pending = b""
+        self.alive = True
+        if self.recorder is not None:
+            self.recorder.reset(self.name, self._label_round)
+        self._event("reconnected", url=self.link.url)
+        return True
+
+    def run_round(self, global_params: np.ndarray, n_classes: int, n_features: int,
+                  round: int, nonce: int, lr: float, epochs: int, batch: int,
+                  deadline: float) -> RoundResult:
+        """Sends the round's global_model and waits until `deadline` (a time.monotonic()
+        value) for this device's answer. Never raises."""
+        started = time.monotonic()
+        self._label_round = round
+        before = Counter(self.decoder.rejected)
+        result = RoundResult(self.name, round, Outcome.TIMEOUT)
+        try:
+            self._run_round(result, global_params, n_classes, n_features, round, nonce, lr,
+                            epochs, batch, deadline, before)
+        except Exception as exc:  # noqa: BLE001 - one device's failure must not stop the run
+            result.outcome = Outcome.HOST_ERROR
+            result.detail = f"{type(exc).__name__}: {exc}"
+            self._event("host_error", detail=traceback.format_exc(limit=5))
+        rejected = Counter(self.decoder.rejected)
+        rejected.subtract(before)
+        result.rejected_frames.update({k: v for k, v in rejected.items() if v > 0})
+        if result.rejected_frames:
+            self._event("frames_rejected", counts=result.rejected_frames)
+        if result.outcome is not Outcome.OK:
+            self._event(result.outcome.value, detail=result.detail)
+        result.elapsed_s = time.monotonic() - started
+        self._label_round = 0
+        return result
+
+    def _run_round(self, result: RoundResult, global_params: np.ndarray, n_classes: int,
+                   n_features: int, round_number: int, nonce: int, lr: float, epochs: int,
+                   batch: int, deadline: float, before: Counter[str]) -> None:
+        if not self.alive:
+            result.outcome, result.detail = Outcome.LINK_DOWN, "link is down"
+            return
+        message = GlobalModel(round=round_number, nonce=nonce, lr=float(lr),
+                              local_epochs=int(epochs), batch_size=int(batch),
+                              n_classes=int(n_classes), n_features=int(n_features),
+                              params=np.asarray(global_params, dtype=np.float32))
+        expect = Expectation(round_number, nonce, int(n_classes), int(n_features))
+        self._sent_nonces[round_number] = nonce
+        notes: Counter[str] = Counter()
+        errors: list[str] = []
+        bytes_before = self._rx_bytes
+        try:
+            self.send(message)
+            while (left := deadline - time.monotonic()) > 0:
+                for item in self.receive(min(left, POLL_S)):
+                    if item.message is None:
+                        notes["undecodable"] += 1
+                        self._event("undecodable", type_id=item.type_id,
+                                    error=str(getattr(item, "error", "")))
+                        continue
+                    verdict = judge(item.message, expect)
+                    if verdict.outcome is not None:
+                        result.outcome, result.detail = verdict.outcome, verdict.detail
+                        if isinstance(item.message, Update):
+                            result.update = item.message
+                            self._answered_rounds.add(round_number)
+                        return
+                    self._note(verdict, item.message, result, notes, errors)
+        except LinkError as exc:
+            result.outcome, result.detail = Outcome.LINK_DOWN, exc.detail
+            return
+        result.detail = "no answer within the deadline"
+        rejected = Counter(self.decoder.rejected)
+        rejected.subtract(before)
+        if errors:
+            result.outcome, result.detail = Outcome.DEVICE_ERROR, "; ".join(errors)
+        elif result.replays:
+            result.outcome = Outcome.REPLAY
+            result.detail = f"{result.replays} update(s) with a wrong round or nonce"
+        elif notes["undecodable"] or any(v > 0 for v in rejected.values()):
+            result.outcome = Outcome.BAD_FRAMES
+            result.detail = "only frames that failed to decode arrived"
+        elif self._rx_bytes > bytes_before and self.decoder.buffered:
+            result.outcome = Outcome.BAD_FRAMES
+            result.detail = f"{self.decoder.buffered} bytes held without a complete frame"
+
+    def _note(self, verdict: Judgement, message: Any, result: RoundResult,
+              notes: Counter[str], errors: list[str]) -> None:
+        if verdict.kind == "stale" and isinstance(message, Update) \
+                and self._sent_nonces.get(message.round) == message.nonce \
+                and message.round not in self._answered_rounds:
+            self._answered_rounds.add(message.round)
+            result.late_rounds.append(message.round)
+            self._event("late_update", update_round=message.round)
+        elif verdict.kind in ("replay", "stale"):
+            result.replays += 1
+            self._event("replay", reason=verdict.detail)
+        elif isinstance(message, (Error, BudgetExhausted)):
+            # round 0: the device could not even read the round (e.g. a garbled global_model)
+            if message.round == 0:
+                errors.append(verdict.detail)
+            self._event("unrelated_refusal", reason=verdict.detail)
+        notes[verdict.kind] += 1
+
+    def close(self) -> None:
+        self._flush_rx()
+        self.link.close()
+
+    def __repr__(self) -> str:
+        return f"DeviceSession({self.name!r}, {self.url!r})"
+
+
+def close_sessions(sessions: list[DeviceSession]) -> None:
+    """Closes every session at once (pyserial pauses 0.3 s when it closes a socket link)."""
+    threads = [threading.Thread(target=s.close, daemon=True) for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)

@@ -1,0 +1,366 @@
+"""The run record: everything the host sent and received, as bytes, plus what it decided.
+
+Layout of a run directory:
+    frames.jsonl          one line per frame: {"t", "device", "dir": "tx"|"rx", "round", "hex"}
+    events.jsonl          rejections, timeouts, drops, refusals, resumes, with reasons
+    hellos.json           every hello each device sent, in order
+    config.json           the fleet configuration and each device's DP configuration
+    state.json            the checkpoint a restarted aggregator resumes from
+    rounds/NNNN/global.npz  the head sent in round N (params, n_classes, n_features)
+    rounds/NNNN/result.npz  the aggregated head after round N (rounds/0000: the initial head)
+
+Lines are flushed one by one, so a crash loses at most the line being written. The reader
+decodes the recorded bytes with the same FrameDecoder a live host uses: attacks and audits see
+exactly what the server saw, nothing more.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..wire import FrameDecoder, GlobalModel, ReceivedMessage, Update
+
+__all__ = [
+    "FrameRecord",
+    "Head",
+    "RecordedMessage",
+    "RunReader",
+    "RunRecorder",
+    "recompute_globals",
+    "split_frames",
+]
+
+FRAMES = "frames.jsonl"
+EVENTS = "events.jsonl"
+HELLOS = "hellos.json"
+CONFIG = "config.json"
+STATE = "state.json"
+# Bytes with no frame delimiter are still recorded once this many have piled up, so garbage
+# on a link can neither grow the host's memory nor go unrecorded.
+MAX_PENDING_RX = 1024
+
+
+def round_dir(run_dir: Path, round_number: int) -> Path:
+    return Path(run_dir) / "rounds" / f"{round_number:04d}"
+
+
+@dataclass(frozen=True)
+class Head:
+    """A dense head as it goes on the wire: W row-major, then b."""
+
+    params: np.ndarray  # float32, n_classes * (n_features + 1)
+    n_classes: int
+    n_features: int
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.params[: self.n_classes * self.n_features].reshape(
+            self.n_classes, self.n_features)
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.params[self.n_classes * self.n_features:]
+
+
+def save_head(path: Path, head: Head) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, params=np.asarray(head.params, dtype=np.float32),
+                 n_classes=np.int64(head.n_classes), n_features=np.int64(head.n_features))
+    os.replace(tmp, path)
+
+
+def load_head(path: Path) -> Head:
+    with np.load(path) as data:
+        return Head(params=data["params"].astype(np.float32),
+                    n_classes=int(data["n_classes"]), n_features=int(data["n_features"]))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def split_frames(pending: bytes) -> tuple[list[bytes], bytes]:
+    """Splits a byte stream after each 0x00 delimiter: (complete frames, the unfinished rest)."""
+    frames = []
+    start = 0
+    while True:
+        end = pending.find(b"\x00", start)
+        if end < 0:
+            break
+        frames.append(pending[start:end + 1])
+        start = end + 1
+    return frames, pending[start:]
+
+
+class RunRecorder:
+    """Appends to a run directory; safe to call from one thread per device."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._frames = open(self.run_dir / FRAMES, "a", encoding="utf-8")
+        self._events = open(self.run_dir / EVENTS, "a", encoding="utf-8")
+        self._hellos: dict[str, list[dict[str, Any]]] = self._load(HELLOS) or {}
+
+    def _load(self, name: str) -> Any:
+        path = self.run_dir / name
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _append(self, stream: Any, record: dict[str, Any]) -> None:
+        line = json.dumps(record, default=_jsonable) + "\n"
+        with self._lock:
+            stream.write(line)
+            stream.flush()
+
+    def frame(self, device: str, direction: str, round_number: int, data: bytes) -> None:
+        """Records one frame (or one run of undelimited bytes) exactly as sent or received."""
+        if direction not in ("tx", "rx"):
+            raise ValueError(f"direction must be tx or rx, not {direction!r}")
+        self._append(self._frames, {"t": time.time(), "device": device, "dir": direction,
+                                    "round": round_number, "hex": data.hex()})
+
+    def reset(self, device: str, round_number: int) -> None:
+        """Marks that the device's link was reopened: its received stream starts afresh."""
+        self._append(self._frames, {"t": time.time(), "device": device, "dir": "rx",
+                                    "round": round_number, "hex": "", "reset": True})
+
+    def frames(self, device: str, direction: str, round_number: int, data: bytes) -> None:
+        """Records encoded output one frame per line."""
+        complete, rest = split_frames(data)
+        for frame in complete + ([rest] if rest else []):
+            self.frame(device, direction, round_number, frame)
+
+    def event(self, kind: str, *, round_number: int | None = None, device: str | None = None,
+              **detail: Any) -> None:
+        self._append(self._events, {"t": time.time(), "kind": kind, "round": round_number,
+                                    "device": device, **detail})
+
+    def hello(self, device: str, hello: Any) -> None:
+        """Keeps every hello a device sent (boot, on request, after a restart)."""
+        with self._lock:
+            self._hellos.setdefault(device, []).append({"t": time.time(), **_fields(hello)})
+            write_json_atomic(self.run_dir / HELLOS, self._hellos)
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        write_json_atomic(self.run_dir / CONFIG, config)
+
+    def save_head(self, round_number: int, which: str, head: Head) -> Path:
+        if which not in ("global", "result"):
+            raise ValueError(f"which must be global or result, not {which!r}")
+        path = round_dir(self.run_dir, round_number) / f"{which}.npz"
+        save_head(path, head)
+        return path
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        write_json_atomic(self.run_dir / STATE, state)
+
+    def load_state(self) -> dict[str, Any] | None:
+        return self._load(STATE)
+
+    def close(self) -> None:
+        with self._lock:
+            self._frames.close()
+            self._events.close()
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _fields(message: Any) -> dict[str, Any]:
+    if hasattr(message, "__dataclass_fields__"):
+        return {name: getattr(message, name) for name in message.__dataclass_fields__}
+    return dict(message)
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    t: float
+    device: str
+    direction: str
+    round: int
+    data: bytes
+    reset: bool = False  # the link was reopened here: decoding starts afresh
+
+
+@dataclass(frozen=True)
+class RecordedMessage:
+    """A message decoded from the record; `round` is the round during which it was read."""
+
+    round: int
+    device: str
+    direction: str
+    t: float
+    received: ReceivedMessage
+
+    @property
+    def message(self) -> Any:
+        return self.received.message
+
+
+class RunReader:
+    """Reads a run directory back, decoding frames with the live host's FrameDecoder."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        if not (self.run_dir / FRAMES).exists():
+            raise FileNotFoundError(f"{self.run_dir} holds no {FRAMES}: not a tinyfl run")
+        # (device, direction) -> rejection counts by status, filled by a complete messages()
+        self.rejected: dict[tuple[str, str], dict[str, int]] = {}
+
+    def _json(self, name: str) -> Any:
+        path = self.run_dir / name
+        return json.loads(path.read_text()) if path.exists() else None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self._json(CONFIG) or {}
+
+    @property
+    def hellos(self) -> dict[str, list[dict[str, Any]]]:
+        return self._json(HELLOS) or {}
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        return self._json(STATE)
+
+    def events(self) -> list[dict[str, Any]]:
+        path = self.run_dir / EVENTS
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in _complete_lines(path)]
+
+    def rounds(self) -> list[int]:
+        """Rounds whose global head was sent."""
+        base = self.run_dir / "rounds"
+        if not base.exists():
+            return []
+        return sorted(int(p.name) for p in base.iterdir()
+                      if p.name.isdigit() and (p / "global.npz").exists())
+
+    def global_head(self, round_number: int) -> Head:
+        return load_head(round_dir(self.run_dir, round_number) / "global.npz")
+
+    def result_head(self, round_number: int) -> Head | None:
+        path = round_dir(self.run_dir, round_number) / "result.npz"
+        return load_head(path) if path.exists() else None
+
+    def frame_records(self, direction: str | None = None,
+                      device: str | None = None) -> Iterator[FrameRecord]:
+        for line in _complete_lines(self.run_dir / FRAMES):
+            rec = json.loads(line)
+            if direction is not None and rec["dir"] != direction:
+                continue
+            if device is not None and rec["device"] != device:
+                continue
+            yield FrameRecord(t=rec["t"], device=rec["device"], direction=rec["dir"],
+                              round=rec["round"], data=bytes.fromhex(rec["hex"]),
+                              reset=bool(rec.get("reset", False)))
+
+    def messages(self, direction: str | None = "rx",
+                 device: str | None = None) -> Iterator[RecordedMessage]:
+        """Decodes each device's stream in order, one FrameDecoder per device and direction,
+        exactly as the live host fed its decoder."""
+        decoders: dict[tuple[str, str], FrameDecoder] = defaultdict(FrameDecoder)
+        for rec in self.frame_records(direction, device):
+            if rec.reset:
+                decoders[(rec.device, rec.direction)] = FrameDecoder()
+                continue
+            for received in decoders[(rec.device, rec.direction)].feed(rec.data):
+                yield RecordedMessage(round=rec.round, device=rec.device,
+                                      direction=rec.direction, t=rec.t, received=received)
+        self.rejected = {key: dict(dec.rejected) for key, dec in decoders.items()}
+
+    def updates(self, round_number: int | None = None) -> Iterator[RecordedMessage]:
+        """Every Update received (accepted or not), in the order received."""
+        for rm in self.messages("rx"):
+            if isinstance(rm.message, Update) and (round_number is None
+                                                   or rm.round == round_number):
+                yield rm
+
+    def sent_globals(self) -> dict[int, dict[str, GlobalModel]]:
+        """round -> device -> the GlobalModel message sent to it (decoded from tx frames)."""
+        out: dict[int, dict[str, GlobalModel]] = defaultdict(dict)
+        for rm in self.messages("tx"):
+            if isinstance(rm.message, GlobalModel):
+                out[rm.message.round][rm.device] = rm.message
+        return dict(out)
+
+
+def _complete_lines(path: Path) -> Iterator[str]:
+    """Lines of a JSONL file, skipping a last line cut short by a crash."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.endswith("\n"):
+                yield line
+
+
+def recompute_globals(run_dir: str | Path) -> dict[int, np.ndarray]:
+    """FedAvg recomputed from the recorded frames alone: round -> head after that round.
+
+    For each round, the head and nonce come from the global_model frames sent; each device's
+    update is judged with the live host's rule (tinyfl.fleet.device.judge) on the messages read
+    during that round; server_lr comes from config.json.
+    """
+    from .aggregator import fedavg
+    from .device import Expectation, Outcome, judge
+
+    reader = RunReader(run_dir)
+    config = reader.config
+    server_lr = float(config["fleet"]["server_lr"])
+    order = config.get("device_order") or [d["name"] for d in config.get("devices", [])]
+    sent = reader.sent_globals()
+    received: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for rm in reader.messages("rx"):
+        if rm.message is not None:
+            received[(rm.round, rm.device)].append(rm.message)
+
+    results: dict[int, np.ndarray] = {}
+    for round_number in sorted(sent):
+        per_device = sent[round_number]
+        heads = {m.params.tobytes() for m in per_device.values()}
+        if len(heads) != 1:
+            raise ValueError(f"round {round_number}: devices were sent different heads")
+        first = next(iter(per_device.values()))
+        accepted = []
+        for name in order + sorted(set(per_device) - set(order)):
+            if name not in per_device:
+                continue
+            expect = Expectation(round=round_number, nonce=per_device[name].nonce,
+                                 n_classes=first.n_classes, n_features=first.n_features)
+            for message in received.get((round_number, name), []):
+                outcome = judge(message, expect).outcome
+                if outcome is None:
+                    continue
+                if outcome is Outcome.OK:
+                    accepted.append(message)
+                break
+        results[round_number] = fedavg(first.params, accepted, server_lr)
+    return results

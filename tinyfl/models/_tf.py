@@ -1,0 +1,12 @@
+"""The one place tinyfl imports TensorFlow (quietly, and only when a model is built)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+keras = tf.keras
+
+__all__ = ["tf", "keras"]

@@ -1,0 +1,236 @@
+"""The hand-written half of the Python message codec: WireError, the byte reader and writer, and
+the field checks that tinyfl/wire/_wire_gen.py (generated from spec.py) calls.
+
+Each check mirrors the generated C decoder exactly (same status, same order), so a payload is
+accepted or refused identically on both sides of the link.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import struct
+from typing import Any
+
+import numpy as np
+
+from . import spec
+
+__all__ = ["WireError", "to_jsonable"]
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+class WireError(ValueError):
+    """Bytes from the link (or a message to encode) break the wire spec.
+
+    `status` is a STATUS name ("CRC", "VALUE", ...), `detail` says where."""
+
+    def __init__(self, status: str, detail: str = "") -> None:
+        if status not in spec.STATUS_BY_NAME:
+            raise ValueError(f"unknown status {status!r}")
+        super().__init__(f"{status}: {detail}" if detail else status)
+        self.status = status
+        self.detail = detail
+
+    @property
+    def code(self) -> int:
+        return spec.STATUS_BY_NAME[self.status]
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+class Reader:
+    """Reads a payload field by field; never past its end."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.buf = bytes(payload)
+        self.pos = 0
+
+    def _take(self, n: int, what: str) -> int:
+        if len(self.buf) - self.pos < n:
+            raise WireError("TRUNCATED", f"{what}: need {n} bytes at offset {self.pos}")
+        start = self.pos
+        self.pos += n
+        return start
+
+    def scalar(self, fmt: str, size: int) -> Any:
+        start = self._take(size, fmt)
+        return struct.unpack_from("<" + fmt, self.buf, start)[0]
+
+    def raw(self, n: int) -> bytes:
+        start = self._take(n, "bytes")
+        return self.buf[start:start + n]
+
+    def _count(self, max_count: int) -> int:
+        count = self.scalar("H", 2)
+        if count > max_count:
+            raise WireError("OVERSIZE", f"array count {count} > {max_count}")
+        return count
+
+    def f32_array(self, max_count: int) -> np.ndarray:
+        count = self._count(max_count)
+        start = self._take(4 * count, "f32 array")
+        values = np.frombuffer(self.buf, dtype="<f4", count=count, offset=start).astype(np.float32)
+        values.flags.writeable = False
+        return values
+
+    def svarint_array(self, max_count: int) -> np.ndarray:
+        count = self._count(max_count)
+        out = np.empty(count, dtype=np.int64)
+        buf, pos, end = self.buf, self.pos, len(self.buf)
+        for i in range(count):
+            n = 0
+            for k in range(5):
+                if pos >= end:
+                    raise WireError("TRUNCATED", f"varint {i} at offset {pos}")
+                byte = buf[pos]
+                pos += 1
+                if k == 4 and byte > 0x0F:
+                    raise WireError("VALUE", f"varint {i} longer than 32 bits")
+                n |= (byte & 0x7F) << (7 * k)
+                if not byte & 0x80:
+                    if byte == 0 and k > 0:
+                        raise WireError("VALUE", f"varint {i} not minimal")
+                    break
+            out[i] = -(n >> 1) - 1 if n & 1 else n >> 1
+        self.pos = pos
+        out.flags.writeable = False
+        return out
+
+    def finish(self) -> None:
+        if self.pos != len(self.buf):
+            raise WireError("OVERSIZE", f"{len(self.buf) - self.pos} trailing bytes")
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def scalar(self, fmt: str, value: Any) -> None:
+        self.parts.append(struct.pack("<" + fmt, value))
+
+    def raw(self, data: bytes) -> None:
+        self.parts.append(bytes(data))
+
+    def f32_array(self, values: np.ndarray) -> None:
+        self.parts.append(struct.pack("<H", len(values)))
+        self.parts.append(np.asarray(values, dtype="<f4").tobytes())
+
+    def svarint_array(self, values: np.ndarray) -> None:
+        out = bytearray(struct.pack("<H", len(values)))
+        for v in values.tolist():
+            n = (v << 1) ^ (v >> 63)  # zigzag; v fits int32 (checked before)
+            while n >= 0x80:
+                out.append((n & 0x7F) | 0x80)
+                n >>= 7
+            out.append(n)
+        self.parts.append(bytes(out))
+
+    def finish(self) -> bytes:
+        payload = b"".join(self.parts)
+        if len(payload) > spec.MAX_MESSAGE:
+            raise WireError("OVERSIZE", f"message of {len(payload)} bytes > {spec.MAX_MESSAGE}")
+        return payload
+
+
+# ---------------------------------------------------------------------------------------------
+# checks (raise WireError; the generated code calls them in field order)
+
+
+def check_int(name: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise WireError("VALUE", f"{name}={value} outside [{lo}, {hi}]")
+
+
+def check_f32(name: str, value: float, *, finite: bool, lo: float | None, hi: float | None) -> None:
+    if finite and not math.isfinite(value):
+        raise WireError("VALUE", f"{name}={value} is not finite")
+    # not (v >= lo): NaN fails every range check, as in C
+    if lo is not None and not value >= lo or hi is not None and not value <= hi:
+        raise WireError("VALUE", f"{name}={value} outside [{lo}, {hi}]")
+
+
+def check_f32_array(name: str, values: np.ndarray, max_count: int, *, finite: bool,
+                    lo: float | None, hi: float | None) -> None:
+    if len(values) > max_count:
+        raise WireError("OVERSIZE", f"{name}: {len(values)} values > {max_count}")
+    bad = np.zeros(len(values), dtype=bool)
+    if finite:
+        bad |= ~np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        if lo is not None:
+            bad |= ~(values >= np.float32(lo))
+        if hi is not None:
+            bad |= ~(values <= np.float32(hi))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise WireError("VALUE", f"{name}[{i}]={values[i]} is not finite or out of range")
+
+
+def check_svarint_array(name: str, values: np.ndarray, max_count: int) -> None:
+    if len(values) > max_count:
+        raise WireError("OVERSIZE", f"{name}: {len(values)} values > {max_count}")
+    if len(values) and (values.min() < _INT32_MIN or values.max() > _INT32_MAX):
+        raise WireError("VALUE", f"{name}: a value does not fit int32")
+
+
+def check_bytes(name: str, value: bytes, length: int) -> None:
+    if len(value) != length:
+        raise WireError("VALUE", f"{name}: {len(value)} bytes, the spec says {length}")
+
+
+# ---------------------------------------------------------------------------------------------
+# normalisation (dataclass __post_init__)
+
+
+def as_int(name: str, value: Any) -> int:
+    if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return int(value)
+
+
+def as_f32(value: Any) -> float:
+    """Rounded to float32 as the wire carries it, so decode(encode(m)) == m."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
+
+
+def as_array(value: Any, dtype: type) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = np.array(value, dtype=dtype)
+    if array.ndim != 1:
+        raise ValueError(f"expected a 1-D array, got shape {array.shape}")
+    array.flags.writeable = False
+    return array
+
+
+def fields_equal(a: Any, b: Any) -> bool:
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            if not np.array_equal(x, y):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def to_jsonable(message: Any) -> dict[str, Any]:
+    """A message's fields as JSON values: arrays as lists, bytes as hex, NaN/Inf as strings."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return [convert(v) for v in value.tolist()]
+        if isinstance(value, bytes):
+            return value.hex()
+        if isinstance(value, float) and not math.isfinite(value):
+            return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return value
+
+    return {f.name: convert(getattr(message, f.name)) for f in dataclasses.fields(message)}
