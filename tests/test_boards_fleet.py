@@ -262,3 +262,20 @@ def test_native_board_exits_cleanly_on_sigterm(connected, firmware, shard, tmp_p
             host.close()
     finally:
         board.stop()
+
+
+def test_qemu_stack_use_stays_well_inside_the_reserved_stack(qemu, shard, tmp_path):
+    """A measurement build reports the stack's high-water mark; a round must stay far below the
+    16 KB the linker script reserves (an overflow would run off the bottom of RAM)."""
+    image = build_firmware("qemu", CONFIG, test_build=True, defines={"TINYFL_AN386_REPORT_STACK": None})
+    with QemuBoard(image, device_id=1, shard=shard, storage=tmp_path / "l.bin") as board:
+        host = Host(board.url)
+        host.receive()
+        host.send(global_model(1))
+        assert isinstance(host.receive(), Update)
+        host.close()
+        deadline = time.monotonic() + 5
+        while "stack used" not in board.log_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    used = max(int(line.split()[-1]) for line in board.log_text().splitlines() if "stack used" in line)
+    assert 0 < used < 8 * 1024

@@ -37,6 +37,26 @@ static size_t split_args(char *line, char **argv, size_t cap)
     return argc;
 }
 
+#ifdef TINYFL_AN386_REPORT_STACK
+static void report_stack(size_t used)
+{
+    char text[48] = "tinyfl an386: stack used ";
+    char digits[12];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + used % 10u);
+        used /= 10u;
+    } while (used != 0u);
+    size_t len = strlen(text);
+    while (n > 0) {
+        text[len++] = digits[--n];
+    }
+    text[len++] = '\n';
+    text[len] = '\0';
+    tinyfl_semihost_write0(text);
+}
+#endif
+
 int main(void)
 {
     static char cmdline[3 * TINYFL_AN386_PATH_MAX];
@@ -81,7 +101,18 @@ int main(void)
     }
     /* Other init errors (a locked ledger, no entropy) leave a device that still answers and
      * refuses every release: keep serving. */
+#ifdef TINYFL_AN386_REPORT_STACK
+    size_t stack_reported = 0;
+#endif
     for (;;) {
         tinyfl_device_poll(&dev);
+#ifdef TINYFL_AN386_REPORT_STACK
+        /* Measurement builds only: the stack's high-water mark on the semihosting console. */
+        size_t used = tinyfl_an386_stack_used();
+        if (used > stack_reported) {
+            stack_reported = used;
+            report_stack(used);
+        }
+#endif
     }
 }

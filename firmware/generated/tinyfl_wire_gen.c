@@ -457,7 +457,7 @@ tinyfl_status tinyfl_msg_global_model_encode(const tinyfl_msg_global_model *m, u
         if (!tinyfl_wire_f32_finite(m->params[i])) {
             return TINYFL_E_VALUE;
         }
-        if (!(m->params[i] >= -1000000.0f) || !(m->params[i] <= 1000000.0f)) {
+        if (!(m->params[i] >= -1e+06f) || !(m->params[i] <= 1e+06f)) {
             return TINYFL_E_VALUE;
         }
     }
@@ -579,7 +579,7 @@ tinyfl_status tinyfl_msg_global_model_decode(tinyfl_msg_global_model *m, const u
         if (!tinyfl_wire_f32_finite(v)) {
             return TINYFL_E_VALUE;
         }
-        if (!(v >= -1000000.0f) || !(v <= 1000000.0f)) {
+        if (!(v >= -1e+06f) || !(v <= 1e+06f)) {
             return TINYFL_E_VALUE;
         }
         m->params[i] = v;

@@ -77,6 +77,7 @@ class FakeDevice:
     flags: int = 0
     max_chunk: int = 240
     epsilon: Callable[[float, int, float], float] = stand_in_epsilon
+    boot_delay_s: float = 0.05
 
     last_round: int = 0
     eps_spent: float = 0.0
@@ -152,6 +153,10 @@ class FakeDevice:
         conn.settimeout(0.05)
         decoder = FrameDecoder()
         try:
+            # pyserial empties its input right after connecting: a board takes a moment to
+            # boot, and a hello sent at once could be discarded before the host reads it
+            if self._stop.wait(self.boot_delay_s):
+                return
             self._out(conn, self._encode(self.hello()))
             while not self._stop.is_set():
                 try:

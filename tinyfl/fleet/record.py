@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -123,8 +123,8 @@ class RunRecorder:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._frames = open(self.run_dir / FRAMES, "a", encoding="utf-8")
-        self._events = open(self.run_dir / EVENTS, "a", encoding="utf-8")
+        self._frames = _open_jsonl(self.run_dir / FRAMES)
+        self._events = _open_jsonl(self.run_dir / EVENTS)
         self._hellos: dict[str, list[dict[str, Any]]] = self._load(HELLOS) or {}
 
     def _load(self, name: str) -> Any:
@@ -194,9 +194,29 @@ class RunRecorder:
         self.close()
 
 
+def _open_jsonl(path: Path) -> Any:
+    """Opens a JSONL file for appending, first cutting off a last line that a crash left
+    unfinished (it holds no complete record, and appending to it would spoil the next)."""
+    if path.exists():
+        with open(path, "rb+") as f:
+            end = f.seek(0, os.SEEK_END)
+            pos = end
+            while pos > 0:
+                start = max(0, pos - 4096)
+                f.seek(start)
+                newline = f.read(pos - start).rfind(b"\n")
+                if newline >= 0:
+                    pos = start + newline + 1
+                    break
+                pos = start
+            if pos != end:
+                f.truncate(pos)
+    return open(path, "a", encoding="utf-8")
+
+
 def _fields(message: Any) -> dict[str, Any]:
-    if hasattr(message, "__dataclass_fields__"):
-        return {name: getattr(message, name) for name in message.__dataclass_fields__}
+    if is_dataclass(message):
+        return {f.name: getattr(message, f.name) for f in fields(message)}
     return dict(message)
 
 

@@ -3,6 +3,9 @@ emulated boards (QEMU's `-serial tcp:...,server=on` and the native board both li
 
 The port is kept non-blocking and reads wait with select() on its file descriptor, so a read
 returns whatever has arrived as soon as anything has, on every kind of port alike.
+
+pyserial empties the input buffer when it opens a port: whatever a device sent before that
+(e.g. its boot hello) is gone, so the host asks for a hello instead of waiting for one.
 """
 from __future__ import annotations
 

@@ -18,6 +18,8 @@ import struct
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..paths import FIRMWARE_DIR, REPO_ROOT
 from . import spec
 
@@ -53,9 +55,11 @@ def f32_value(x: float) -> float:
 
 
 def c_float_literal(x: float) -> str:
-    text = repr(f32_value(x))
-    if "e" not in text and "." not in text:
+    """The shortest text that reads back as the float32 nearest x."""
+    text = str(np.float32(x))
+    if "e" not in text and "." not in text and "n" not in text:
         text += ".0"
+    assert f32_value(float(text)) == f32_value(x)
     return text + "f"
 
 
