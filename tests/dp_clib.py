@@ -7,6 +7,7 @@ into firmware/).
 from __future__ import annotations
 
 import ctypes
+import os
 from pathlib import Path
 
 import numpy as np
@@ -65,14 +66,16 @@ def status_include_dirs() -> list[Path]:
 
 
 def build_core_library() -> Path:
+    """TINYFL_DP_UBSAN=1 builds with -fsanitize=undefined (trapping) for a manual UB check."""
     sources = firmware_sources(CORE_SOURCES) + [DRIVER]
     includes = status_include_dirs()
     headers = sorted(FIRMWARE_DIR.glob("*.h"))
-    key = [*sources, *headers, " ".join(WARNINGS)]
+    extra = ["-fsanitize=undefined", "-fno-sanitize-recover=all"] if os.environ.get("TINYFL_DP_UBSAN") else []
+    key = [*sources, *headers, " ".join(WARNINGS + tuple(extra))]
     key += [GENERATED_STATUS] if GENERATED_STATUS.exists() else [_standin_status_header()]
     out = cached_output("dp_core", key, ".so")
     if not out.exists():
-        compile_host(sources, out, include_dirs=includes, shared=True)
+        compile_host(sources, out, include_dirs=includes, shared=True, extra_flags=extra)
     return out
 
 

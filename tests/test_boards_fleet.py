@@ -175,6 +175,25 @@ def test_a_new_host_can_reconnect(kind, firmware, shard, tmp_path):
 
 
 @pytest.mark.parametrize("kind", BOARD_KINDS)
+def test_a_host_that_vanishes_mid_round_does_not_hang_the_board(kind, firmware, shard, tmp_path):
+    """The update is written while no host is connected (the bytes are lost, as on an unplugged
+    cable); the board keeps serving and the round stays spent."""
+    with make_board(kind, firmware, shard, tmp_path) as board:
+        first = Host(board.url)
+        assert isinstance(first.receive(), Hello)
+        first.send(global_model(1))
+        first.close()
+        time.sleep(0.2)
+        second = Host(board.url)
+        second.send(HelloRequest())
+        hello = second.receive()
+        if isinstance(hello, Update):  # a slow board answered the round after the switch
+            hello = second.receive()
+        assert isinstance(hello, Hello) and hello.releases_done == 1
+        second.close()
+
+
+@pytest.mark.parametrize("kind", BOARD_KINDS)
 def test_damaged_ledger_locks_the_device(kind, firmware, shard, tmp_path):
     board = make_board(kind, firmware, shard, tmp_path)
     board.storage.write_bytes(b"\x01\x02\x03")  # not a ledger record

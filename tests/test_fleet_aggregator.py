@@ -3,8 +3,6 @@ replays, privacy accounting, resume after a kill, and recomputation from the rec
 from __future__ import annotations
 
 import json
-import math
-import os
 import signal
 import subprocess
 import sys
@@ -19,14 +17,13 @@ import pytest
 from fakes.fake_device import FakeDevice, deterministic_values, stand_in_epsilon
 from fakes.harness import close_aggregator, fleet_config, make_aggregator, run_fleet, running
 from tinyfl.fleet import (
-    Outcome,
     RunReader,
     fedavg,
     initial_head,
     recompute_globals,
 )
 from tinyfl.paths import REPO_ROOT
-from tinyfl.wire import Update
+from tinyfl.wire import HelloRequest, Update
 
 
 def expected_run(indices: list[int], rounds: int, n_classes: int = 3, n_features: int = 4,
@@ -67,9 +64,21 @@ def test_fedavg_is_the_unweighted_mean_times_grid_step() -> None:
 
 
 def test_fedavg_over_fake_devices_is_exact(tmp_path: Path) -> None:
+    seen: list[np.ndarray] = []
+    reports = []
+
+    def evaluate(params: np.ndarray) -> dict:
+        seen.append(params)
+        return {"l1": float(np.abs(params).sum())}
+
     with running(*(FakeDevice(i) for i in range(3))) as fakes:
-        summary = run_fleet(fakes, tmp_path, fleet={"rounds": 3})
+        summary = run_fleet(fakes, tmp_path, fleet={"rounds": 3}, evaluate=evaluate,
+                            progress=reports.append)
     heads = expected_run([0, 1, 2], 3)
+    assert len(seen) == 4 and all(np.array_equal(a, b) for a, b in zip(seen, heads))
+    assert [e["round"] for e in summary.evaluations] == [0, 1, 2, 3]
+    assert summary.evaluations[3]["l1"] == float(np.abs(heads[3]).sum())
+    assert [r.round for r in reports] == [1, 2, 3] and reports[2].evaluation["round"] == 3
     reader = RunReader(tmp_path)
     assert reader.rounds() == [1, 2, 3]
     for r in (1, 2, 3):
@@ -85,6 +94,7 @@ def test_misbehaving_devices_are_left_out_and_reported(tmp_path: Path) -> None:
     modes = ["ok", "silent", "garbage", "bitflip", "disconnect", "refuse", "budget",
              "bad_shape", "ok"]
     fakes = [FakeDevice(i, mode=m, rounds={1}) for i, m in enumerate(modes)]
+    fakes.append(FakeDevice(9, n_features=5))  # another model: never sent this head
     started = time.monotonic()
     with running(*fakes):
         summary = run_fleet(fakes, tmp_path, fleet={"rounds": 2, "deadline_s": 1.0})
@@ -93,12 +103,13 @@ def test_misbehaving_devices_are_left_out_and_reported(tmp_path: Path) -> None:
     assert first.outcomes == {
         "fake0": "ok", "fake1": "timeout", "fake2": "bad_frames", "fake3": "bad_frames",
         "fake4": "link_down", "fake5": "device_error", "fake6": "budget_exhausted",
-        "fake7": "invalid", "fake8": "ok"}
+        "fake7": "invalid", "fake8": "ok", "fake9": "skipped"}
     assert first.accepted == ["fake0", "fake8"]
     assert "CRAFTED" in first.details["fake5"]
     # round 2: everyone behaves; the dropped device was reconnected
     assert second.accepted == [f"fake{i}" for i in range(9)]
-    assert fakes[4].connections == 2
+    assert second.outcomes["fake9"] == "skipped" and "differs" in second.details["fake9"]
+    assert fakes[4].connections == 2 and fakes[9].received == [HelloRequest()] * 2
 
     heads = [initial_head(3, 4, 0).params]
     heads.append(fedavg(heads[0], [_update(i, 1, heads[0]) for i in (0, 8)], 1.0))
@@ -110,7 +121,8 @@ def test_misbehaving_devices_are_left_out_and_reported(tmp_path: Path) -> None:
     for expected in [("timeout", "fake1"), ("frames_rejected", "fake2"),
                      ("frames_rejected", "fake3"), ("link_down", "fake4"),
                      ("reconnected", "fake4"), ("device_error", "fake5"),
-                     ("budget_exhausted", "fake6"), ("invalid", "fake7")]:
+                     ("budget_exhausted", "fake6"), ("invalid", "fake7"),
+                     ("shape_mismatch", "fake9"), ("skipped", "fake9")]:
         assert expected in kinds
     # the device released an update the host never received: flagged, not hidden
     privacy = {p.device: p for p in summary.privacy}

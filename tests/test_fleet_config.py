@@ -67,8 +67,8 @@ def test_invalid_values_name_the_key(override: str, message: str) -> None:
 
 
 def test_structure_errors() -> None:
-    with pytest.raises(ConfigError, match="needs \\[\\[devices\\]\\] or an \\[emulate\\]"):
-        parse_fleet_config("[fleet]\nrounds = 1\n")
+    # devices may come later (the command line's --link, or launched boards)
+    assert parse_fleet_config("[fleet]\nrounds = 1\n").devices == ()
     with pytest.raises(ConfigError, match="unique"):
         parse_fleet_config('[[devices]]\nlink="a"\nname="x"\n[[devices]]\nlink="b"\nname="x"\n')
     with pytest.raises(ConfigError, match="needs a link"):

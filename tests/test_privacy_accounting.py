@@ -89,3 +89,10 @@ def test_import_is_light():
     code = ("import sys, tinyfl.privacy; "
             "assert 'tensorflow' not in sys.modules; assert 'dp_accounting' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_replace_relation_doubles_the_sensitivity():
+    assert epsilon(1.0, 3, DELTA, relation="replace") == epsilon(0.5, 3, DELTA)
+    assert epsilon_pld(2.0, 1, DELTA, relation="replace") == epsilon_pld(1.0, 1, DELTA)
+    with pytest.raises(ValueError):
+        epsilon(1.0, 1, DELTA, relation="swap")

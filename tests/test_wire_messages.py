@@ -67,7 +67,8 @@ def test_hello_matches_a_hand_packed_payload():
 
 def test_update_values_are_zigzag_varints():
     payload = update(values=[0, -1, 1, -64, 64, 2**31 - 1, -(2**31)]).encode()
-    assert payload[28:] == bytes.fromhex("0700" "00" "01" "02" "7f" "8001" "feffffff0f" "ffffffff0f")
+    varints = "00" "01" "02" "7f" "8001" "feffffff0f" "ffffffff0f"
+    assert payload[28:] == bytes.fromhex("0700" + varints)
 
 
 def test_fields_are_normalised():

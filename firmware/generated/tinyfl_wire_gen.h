@@ -9,7 +9,8 @@
  * TINYFL_WIRE_EXPECTED_SPEC_VERSION before its first include; a mismatch stops the build
  * until someone has reviewed that file against the new spec. */
 #define TINYFL_WIRE_SPEC_VERSION 1
-#if defined(TINYFL_WIRE_EXPECTED_SPEC_VERSION) && TINYFL_WIRE_EXPECTED_SPEC_VERSION != TINYFL_WIRE_SPEC_VERSION
+#if defined(TINYFL_WIRE_EXPECTED_SPEC_VERSION) && \
+    TINYFL_WIRE_EXPECTED_SPEC_VERSION != TINYFL_WIRE_SPEC_VERSION
 #error "written for another wire spec version: review it against tinyfl/wire/spec.py"
 #endif
 
@@ -67,9 +68,9 @@ int tinyfl_wire_type_known(uint8_t type);
  * encode: checks every field as the decoder would (VALUE, OVERSIZE for an array over its
  *   max_count or a message over TINYFL_WIRE_MAX_MESSAGE or `cap`), writes *len bytes.
  * decode: the caller sets each array pointer and its _cap first; decode never allocates
- *   and never reads past `len`. Exact length (trailing bytes: OVERSIZE), array count over
- *   max_count or _cap: OVERSIZE, input too short: TRUNCATED, NaN/Inf or out of range:
- *   VALUE. On failure the struct may be partly written. */
+ *   and never reads past `len`. Exact length (trailing bytes: OVERSIZE), array count
+ *   over max_count or _cap: OVERSIZE, input too short: TRUNCATED, NaN/Inf or out of
+ *   range: VALUE. On failure the struct may be partly written. */
 
 /* hello (device->host): Sent by a device when it boots and when asked. Tells the host what the
  * device enforces. */
@@ -128,7 +129,8 @@ tinyfl_status tinyfl_msg_global_model_decode(tinyfl_msg_global_model *m, const u
 
 /* update (device->host): The protected update: clip(head_after - head_received, C) on the grid
  * plus discrete Gaussian noise, as integers. The float update is values * grid_step. */
-#define TINYFL_MSG_UPDATE_MAX_SIZE 5230 /* worst case; encoders stop at MAX_MESSAGE */
+/* worst case; encoders refuse more than 4352 bytes */
+#define TINYFL_MSG_UPDATE_MAX_SIZE 5230
 typedef struct {
     uint32_t round; /* round of the global model this update answers */
     uint64_t nonce; /* echo of that round's nonce */

@@ -116,9 +116,12 @@ class FakeDevice:
         self._threads.append(thread)
         return self
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
         self._stop.set()
         self._lateness_over.set()
+
+    def stop(self) -> None:
+        self.signal_stop()
         for thread in self._threads:
             thread.join(timeout=2)
         self._server.close()

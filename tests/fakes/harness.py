@@ -51,5 +51,8 @@ def run_fleet(fakes: Sequence[FakeDevice], run_dir: Path, *, fleet: dict | None 
 
 @contextmanager
 def running(*fakes: FakeDevice) -> Iterator[list[FakeDevice]]:
+    """Starts the fakes; stops them all at once on exit."""
     with ExitStack() as stack:
-        yield [stack.enter_context(fake) for fake in fakes]
+        started = [stack.enter_context(fake) for fake in fakes]
+        stack.callback(lambda: [fake.signal_stop() for fake in started])
+        yield started

@@ -154,8 +154,8 @@ def cases() -> list[dict]:
         out.append({"name": name, "hex": data.hex(), "expect": exp})
 
     # the independent packer and the generated encoder agree on every valid message
-    for message in (HELLO, HELLO_REQUEST, GLOBAL_SMALL, GLOBAL_40_BYTES, GLOBAL_MAX, UPDATE_EDGES, UPDATE_MAX,
-                    ERROR, BUDGET, SET_DP, SET_DP_NONFINITE):
+    for message in (HELLO, HELLO_REQUEST, GLOBAL_SMALL, GLOBAL_40_BYTES, GLOBAL_MAX,
+                    UPDATE_EDGES, UPDATE_MAX, ERROR, BUDGET, SET_DP, SET_DP_NONFINITE):
         assert pack(type(message).NAME, **fields_of(message)) == message.encode(), message
 
     # --- every message type, whole
@@ -168,7 +168,8 @@ def cases() -> list[dict]:
     for message, chunk in ((GLOBAL_MAX, 240), (GLOBAL_MAX, 20), (UPDATE_MAX, 240),
                            (UPDATE_MAX, 20), (UPDATE_EDGES, 20)):
         n = nframes(len(message.encode()), chunk)
-        add(f"{type(message).NAME}_{'max' if message is not UPDATE_EDGES else 'edges'}_chunk{chunk}",
+        size = "edges" if message is UPDATE_EDGES else "max"
+        add(f"{type(message).NAME}_{size}_chunk{chunk}",
             encode_message(message, 300 + chunk, chunk),
             expect([ok(message, 300 + chunk)], frames_ok=n))
     assert len(GLOBAL_40_BYTES.encode()) == 40
@@ -202,12 +203,14 @@ def cases() -> list[dict]:
     flipped = bytearray(body + struct.pack("<I", crc))
     flipped[20] ^= 0x10
     add("bit_flip_in_payload", raw_frame(bytes(flipped)), expect(rejected={"CRC": 1}))
-    add("frame_shorter_than_header_and_crc", raw_frame(b"\x01\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00"),
+    add("frame_shorter_than_header_and_crc", raw_frame(bytes.fromhex("0101000000010000000000")),
         expect(rejected={"TRUNCATED": 1}))
     add("length_field_larger_than_payload",
-        encode_frame(1, 7, 0, 1, payload, length=len(payload) + 5), expect(rejected={"TRUNCATED": 1}))
+        encode_frame(1, 7, 0, 1, payload, length=len(payload) + 5),
+        expect(rejected={"TRUNCATED": 1}))
     add("length_field_smaller_than_payload",
-        encode_frame(1, 7, 0, 1, payload, length=len(payload) - 1), expect(rejected={"OVERSIZE": 1}))
+        encode_frame(1, 7, 0, 1, payload, length=len(payload) - 1),
+        expect(rejected={"OVERSIZE": 1}))
     add("length_field_over_max_chunk",
         encode_frame(3, 7, 0, 1, bytes(240), length=300), expect(rejected={"OVERSIZE": 1}))
     add("unknown_type", encode_frame(99, 7, 0, 1, payload), expect(rejected={"TYPE": 1}))
@@ -244,7 +247,8 @@ def cases() -> list[dict]:
         expect([ok(HELLO, 6)], {"OVERSIZE": 1, "CHUNK": 2}, 18 + 1))
 
     # --- payloads that break the spec (framed correctly): decode errors
-    def msg_case(name: str, type_name: str, raw_payload: bytes, status: str, chunk: int = 240) -> None:
+    def msg_case(name: str, type_name: str, raw_payload: bytes, status: str,
+                 chunk: int = 240) -> None:
         type_id = spec.MESSAGE_BY_NAME[type_name].type_id
         add(name, encode_payload(type_id, 77, raw_payload, chunk),
             expect([bad(type_name, 77, status)], frames_ok=nframes(len(raw_payload), chunk)))
@@ -256,9 +260,11 @@ def cases() -> list[dict]:
     msg_case("hello_clip_inf", "hello", pack("hello", **{**h, "clip": math.inf}), "VALUE")
     msg_case("hello_clip_negative", "hello", pack("hello", **{**h, "clip": -1.0}), "VALUE")
     msg_case("hello_n_classes_below_min", "hello", pack("hello", **{**h, "n_classes": 1}), "VALUE")
-    msg_case("hello_n_features_above_max", "hello", pack("hello", **{**h, "n_features": 1025}), "VALUE")
+    msg_case("hello_n_features_above_max", "hello", pack("hello", **{**h, "n_features": 1025}),
+             "VALUE")
     msg_case("hello_delta_above_max", "hello", pack("hello", **{**h, "delta": 1.5}), "VALUE")
-    msg_case("hello_max_chunk_above_max", "hello", pack("hello", **{**h, "max_chunk": 241}), "VALUE")
+    msg_case("hello_max_chunk_above_max", "hello", pack("hello", **{**h, "max_chunk": 241}),
+             "VALUE")
     msg_case("hello_trailing_byte", "hello", pack("hello", **h) + b"\x00", "OVERSIZE")
     msg_case("hello_truncated", "hello", pack("hello", **h)[:-1], "TRUNCATED")
     msg_case("hello_request_trailing_byte", "hello_request", b"\x01", "OVERSIZE")

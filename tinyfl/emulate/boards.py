@@ -139,6 +139,9 @@ class EmulatedBoard:
             except _PortTaken as exc:
                 last_error = BoardError(str(exc))
                 wanted = None
+            except BaseException:  # e.g. Ctrl-C while waiting: leave no process behind
+                self.stop()
+                raise
         raise last_error or BoardError(f"{self} could not find a free port")
 
     def stop(self) -> None:

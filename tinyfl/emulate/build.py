@@ -130,6 +130,13 @@ def _digest(parts: Iterable[str | Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Another process may be compiling against this file right now: never show it half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _compile(cmd: list[str], output: Path) -> None:
     """Compile to a temporary name and rename: a concurrent build never sees half a file."""
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
@@ -189,11 +196,12 @@ def build_firmware(
         return output
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    config.write_header(out_dir)
+    _write_atomic(out_dir / HEADER_NAME, header_text)
     includes = [out_dir, FIRMWARE_DIR, spec.directory, *model_dirs]
     cmd = [toolchain.find_tool(spec.compiler), *flags, *(f"-I{d}" for d in includes)]
     cmd += [str(s) for s in sources] + spec.link_flags() + list(spec.libs)
-    (out_dir / "build.json").write_text(
+    _write_atomic(
+        out_dir / "build.json",
         json.dumps(
             {
                 "board": spec.name,

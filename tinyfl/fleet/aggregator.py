@@ -119,10 +119,18 @@ class RunSummary:
             "final": {"n_classes": self.final.n_classes, "n_features": self.final.n_features,
                       "params_l2": float(np.linalg.norm(self.final.params))},
             "rounds": [asdict(r) for r in self.rounds],
-            "privacy": [asdict(p) for p in self.privacy],
+            "privacy": [{k: _json_number(v) for k, v in asdict(p).items()}
+                        for p in self.privacy],
             "eps_disagreements": [p.device for p in self.eps_disagreements],
             "evaluations": self.evaluations,
         }
+
+
+def _json_number(value: Any) -> Any:
+    """JSON has no infinity: eps without noise is reported as the string "inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def _default_epsilon(noise_multiplier: float, releases: int, delta: float) -> float:
@@ -156,6 +164,8 @@ class Aggregator:
                  initial: Head | None = None, hello_timeout: float = 10.0,
                  epsilon: Callable[[float, int, float], float] | None = None) -> None:
         names = [s.name for s in sessions]
+        if not names:
+            raise ValueError("no devices: the fleet needs at least one session")
         if len(set(names)) != len(names):
             raise ValueError(f"device names must be unique, got {names}")
         self.config = config
@@ -251,6 +261,7 @@ class Aggregator:
         order += [s.name for s in self.sessions if s.name not in order]
         links = dict(previous.get("links", {}))
         links.update({s.name: s.url for s in self.sessions})
+        self._order = {name: i for i, name in enumerate(order)}
         config = self.config.to_dict()
         self.recorder.save_config({**config, "device_order": order, "links": links,
                                    "devices_dp": devices_dp,
@@ -360,7 +371,8 @@ class Aggregator:
                 results[name] = RoundResult(name, round_number, Outcome.SKIPPED, detail=reason)
                 self.recorder.event("skipped", round_number=round_number, device=name,
                                     reason=reason)
-        ordered = [results[s.name] for s in self.sessions]
+        # summed in the recorded device order, so recompute_globals adds in the same order
+        ordered = sorted(results.values(), key=lambda r: self._order[r.device])
         accepted = [r for r in ordered if r.accepted]
         new_params = fedavg(head.params, [r.update for r in accepted], fleet.server_lr)
         new_head = Head(new_params, head.n_classes, head.n_features)

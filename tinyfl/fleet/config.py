@@ -108,8 +108,6 @@ class FleetConfig:
         self.fleet.validate()
         if self.emulate is not None:
             self.emulate.validate()
-        if not self.devices and self.emulate is None:
-            raise ConfigError("the fleet needs [[devices]] or an [emulate] section")
         names = [d.name for d in self.devices]
         if len(set(names)) != len(names):
             raise ConfigError(f"devices: names must be unique, got {names}")

@@ -7,6 +7,11 @@ the PLD accountant gives a tighter figure for comparison. The discrete Gaussian'
 divergences are at most the continuous Gaussian's (Canonne, Kamath, Steinke 2020), so
 accounting it as a Gaussian is sound.
 
+Neighbouring relation: "zero_out" (default, the device's budget) compares a device's update
+with a zero update, sensitivity C, as DP-FedAvg does (dp-accounting's ADD_OR_REMOVE_ONE /
+REPLACE_SPECIAL). "replace" compares any two datasets of the device: both updates have norm
+<= C, so the sensitivity is 2C, which is the Gaussian mechanism with multiplier z / 2.
+
 dp_accounting is imported inside the functions: importing tinyfl.privacy stays fast.
 """
 from __future__ import annotations
@@ -19,6 +24,15 @@ from .noise import effective_noise_multiplier
 __all__ = ["epsilon", "epsilon_pld", "eps_table", "releases_allowed"]
 
 MAX_TABLE_RELEASES = 65535  # the wire's releases counters are u16
+
+
+RELATIONS = {"zero_out": 1.0, "replace": 2.0}  # relation -> sensitivity in units of C
+
+
+def _applied(noise_multiplier: float, relation: str) -> float:
+    if relation not in RELATIONS:
+        raise ValueError(f"relation must be one of {sorted(RELATIONS)}, got {relation!r}")
+    return noise_multiplier / RELATIONS[relation]
 
 
 def _check(noise_multiplier: float, releases: int, delta: float) -> None:
@@ -37,11 +51,16 @@ def _event(noise_multiplier: float, releases: int):
         dp_accounting.GaussianDpEvent(noise_multiplier), int(releases))
 
 
-@lru_cache(maxsize=4096)
-def epsilon(noise_multiplier: float, releases: int, delta: float) -> float:
+def epsilon(noise_multiplier: float, releases: int, delta: float, *,
+            relation: str = "zero_out") -> float:
     """eps after `releases` Gaussian releases of multiplier z at this delta (RDP accountant).
     0 for no release; inf when z == 0 and something was released."""
     _check(noise_multiplier, releases, delta)
+    return _epsilon_rdp(_applied(noise_multiplier, relation), int(releases), float(delta))
+
+
+@lru_cache(maxsize=4096)
+def _epsilon_rdp(noise_multiplier: float, releases: int, delta: float) -> float:
     if releases == 0:
         return 0.0
     if noise_multiplier == 0:
@@ -53,11 +72,17 @@ def epsilon(noise_multiplier: float, releases: int, delta: float) -> float:
     return float(accountant.get_epsilon(delta))
 
 
-@lru_cache(maxsize=256)
-def epsilon_pld(noise_multiplier: float, releases: int, delta: float,
-                value_discretization_interval: float = 1e-3) -> float:
+def epsilon_pld(noise_multiplier: float, releases: int, delta: float, *,
+                relation: str = "zero_out", value_discretization_interval: float = 1e-3) -> float:
     """The same with the privacy loss distribution accountant (tighter, slower)."""
     _check(noise_multiplier, releases, delta)
+    return _epsilon_pld(_applied(noise_multiplier, relation), int(releases), float(delta),
+                        float(value_discretization_interval))
+
+
+@lru_cache(maxsize=256)
+def _epsilon_pld(noise_multiplier: float, releases: int, delta: float,
+                 value_discretization_interval: float) -> float:
     if releases == 0:
         return 0.0
     if noise_multiplier == 0:
@@ -73,7 +98,7 @@ def epsilon_pld(noise_multiplier: float, releases: int, delta: float,
 def _eps_table(z_applied: float, delta: float, eps_limit: float, max_releases: int) -> tuple[float, ...]:
     table = [0.0]
     for n in range(1, max_releases + 1):
-        eps = epsilon(z_applied, n, delta)
+        eps = _epsilon_rdp(z_applied, n, delta)
         if eps > eps_limit:
             break
         table.append(eps)

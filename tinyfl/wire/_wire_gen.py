@@ -514,5 +514,13 @@ class SetDpConfig:
 Message = Hello | HelloRequest | GlobalModel | Update | Error | BudgetExhausted | SetDpConfig
 
 # message class -> type id, and back
-TYPE_IDS: dict[type, int] = {Hello: Hello.TYPE_ID, HelloRequest: HelloRequest.TYPE_ID, GlobalModel: GlobalModel.TYPE_ID, Update: Update.TYPE_ID, Error: Error.TYPE_ID, BudgetExhausted: BudgetExhausted.TYPE_ID, SetDpConfig: SetDpConfig.TYPE_ID}
+TYPE_IDS: dict[type, int] = {
+    Hello: Hello.TYPE_ID,
+    HelloRequest: HelloRequest.TYPE_ID,
+    GlobalModel: GlobalModel.TYPE_ID,
+    Update: Update.TYPE_ID,
+    Error: Error.TYPE_ID,
+    BudgetExhausted: BudgetExhausted.TYPE_ID,
+    SetDpConfig: SetDpConfig.TYPE_ID,
+}
 MESSAGE_BY_TYPE_ID: dict[int, type] = {cls_id: cls for cls, cls_id in TYPE_IDS.items()}
