@@ -32,3 +32,33 @@ def reference_artifacts(name: str) -> tuple[Any, Any]:
     from tinyfl.models import build_reference
 
     return build_reference(name)
+
+
+def build_qemu_model_program(gen: Any, *, tag: str, defines: dict | None = None) -> Any:
+    """ELF of tests/c/model_qemu_main.c + the generated model + its kernels + the float head,
+    for the AN386 board (Cortex-M4F, -O2); cached by content like every board build."""
+    from tinyfl.emulate import build_qemu_program
+    from tinyfl.paths import FIRMWARE_DIR, REPO_ROOT
+    from tinyfl.toolchain import cached_output
+
+    src_dir = cached_output(f"qemu_{tag}_src", [gen.c_source, gen.h_source])
+    c_path, _ = gen.write(src_dir)
+    main = REPO_ROOT / "tests" / "c" / "model_qemu_main.c"
+    sources = [main, c_path, FIRMWARE_DIR / "tinyfl_head.c", *gen.kernel_sources]
+    return build_qemu_program(sources, name=f"model_{tag}", include_dirs=[src_dir], defines=defines)
+
+
+def parse_qemu_model_output(text: str, n: int, feature_len: int, n_classes: int) -> tuple[Any, Any, Any]:
+    """(features (n, F) float32, logits (n, K) float32, predictions (n,)) from the program's
+    hex lines; exact bits, no decimal round trip."""
+    feats = np.zeros((n, feature_len), dtype=np.uint32)
+    logits = np.zeros((n, n_classes), dtype=np.uint32)
+    preds = np.full(n, -1, dtype=np.int64)
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "F":
+            feats[int(parts[1])] = [int(v, 16) for v in parts[2:]]
+        elif len(parts) >= 3 and parts[0] == "L":
+            preds[int(parts[1])] = int(parts[2])
+            logits[int(parts[1])] = [int(v, 16) for v in parts[3:]]
+    return feats.view(np.float32), logits.view(np.float32), preds

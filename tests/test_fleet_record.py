@@ -21,8 +21,10 @@ def test_split_frames_keeps_every_byte() -> None:
 
 
 def test_record_holds_every_byte_and_decodes_like_the_host(tmp_path: Path) -> None:
-    fakes = [FakeDevice(0, max_chunk=20), FakeDevice(1, mode="garbage", rounds={1}),
-             FakeDevice(2, mode="disconnect", rounds={2})]
+    # boot hellos come late enough that pyserial's flush on connect cannot discard them
+    fakes = [FakeDevice(0, max_chunk=20, boot_delay_s=0.3),
+             FakeDevice(1, mode="garbage", rounds={1}, boot_delay_s=0.3),
+             FakeDevice(2, mode="disconnect", rounds={2}, boot_delay_s=0.3)]
     with running(*fakes):
         summary = run_fleet(fakes, tmp_path, fleet={"rounds": 2, "deadline_s": 1.0})
 

@@ -19,21 +19,28 @@ from tinyfl.privacy import (
 DELTA = 1e-5
 
 
+# The literature's figures (PRIVACY_NOTES) are for sensitivity C: the zero_out relation.
 def test_one_release_at_z1():
     # analytic Gaussian mechanism: 4.4 (PRIVACY_NOTES); RDP's conversion is a bit looser
-    rdp = epsilon(1.0, 1, DELTA)
+    rdp = epsilon(1.0, 1, DELTA, relation="zero_out")
     assert 4.4 < rdp < 5.2
-    assert epsilon_pld(1.0, 1, DELTA) == pytest.approx(4.4, abs=0.1)
+    assert epsilon_pld(1.0, 1, DELTA, relation="zero_out") == pytest.approx(4.4, abs=0.1)
 
 
 def test_twenty_releases():
-    assert epsilon(1.0, 20, DELTA) == pytest.approx(30, rel=0.05)
-    assert epsilon(5.0, 20, DELTA) == pytest.approx(4.2, rel=0.05)
+    assert epsilon(1.0, 20, DELTA, relation="zero_out") == pytest.approx(30, rel=0.05)
+    assert epsilon(5.0, 20, DELTA, relation="zero_out") == pytest.approx(4.2, rel=0.05)
 
 
 @pytest.mark.parametrize("z,eps", [(0.5, 10.0), (2.0, 2.0), (5.0, 0.73)])
 def test_pld_matches_analytic_gaussian(z, eps):
-    assert epsilon_pld(z, 1, DELTA) == pytest.approx(eps, rel=0.05)
+    assert epsilon_pld(z, 1, DELTA, relation="zero_out") == pytest.approx(eps, rel=0.05)
+
+
+def test_device_claims_use_the_replace_relation():
+    # a device's claim covers any two of its datasets: sensitivity 2C, i.e. z / 2 at C
+    assert epsilon(1.0, 1, DELTA) == epsilon(0.5, 1, DELTA, relation="zero_out")
+    assert eps_table(1.0, DELTA, 1e4, max_releases=2)[2] == epsilon(0.5, 2, DELTA, relation="zero_out")
 
 
 @pytest.mark.parametrize("z,n", [(1.0, 1), (1.0, 20), (2.0, 10), (0.7, 5)])
@@ -92,7 +99,7 @@ def test_import_is_light():
 
 
 def test_replace_relation_doubles_the_sensitivity():
-    assert epsilon(1.0, 3, DELTA, relation="replace") == epsilon(0.5, 3, DELTA)
-    assert epsilon_pld(2.0, 1, DELTA, relation="replace") == epsilon_pld(1.0, 1, DELTA)
+    assert epsilon(1.0, 3, DELTA, relation="replace") == epsilon(0.5, 3, DELTA, relation="zero_out")
+    assert epsilon_pld(2.0, 1, DELTA, relation="replace") == epsilon_pld(1.0, 1, DELTA, relation="zero_out")
     with pytest.raises(ValueError):
         epsilon(1.0, 1, DELTA, relation="swap")

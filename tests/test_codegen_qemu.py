@@ -1,0 +1,63 @@
+"""The BasicMotions backbone on the emulated Cortex-M4F (QEMU mps2-an386): generated C + kernels
+built with arm-none-eabi-gcc -O2, bit-exact with the tflite-micro interpreter; the head
+initialised from the Keras model predicts on the device what it predicts in Python."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codegen_helpers import build_qemu_model_program, parse_qemu_model_output, reference_artifacts
+from tinyfl.codegen import generate
+from tinyfl.codegen.tflm import tflm_outputs
+from tinyfl.data import load_basic_motions
+from tinyfl.paths import build_dir
+
+pytest.importorskip("tensorflow")
+
+KERNEL_PATHS = {"plain": None, "optimized": {"TINYFL_KERNELS_OPTIMIZED": 1}}
+
+
+@pytest.fixture(scope="module")
+def basic_motions_case():
+    artifacts, _ = reference_artifacts("basic_motions")
+    ds = load_basic_motions()
+    rng = np.random.default_rng(11)
+    noisy = ds.x_train[rng.integers(0, len(ds.x_train), 40)] * rng.uniform(0.3, 3.0, (40, 1, 1))
+    noisy = (noisy + rng.normal(0.0, float(ds.x_train.std()) * 0.3, noisy.shape)).astype(np.float32)
+    # Test windows first: the head check uses the first len(x_test) rows.
+    x = np.concatenate([ds.x_test, ds.x_train, noisy]).astype(np.float32)
+    ref_features = tflm_outputs(artifacts.tflite, x).astype(np.float32)
+    directory = build_dir() / "qemu_vectors"
+    directory.mkdir(parents=True, exist_ok=True)
+    windows = directory / "basic_motions_windows.f32"
+    head = directory / "basic_motions_head.f32"
+    windows.write_bytes(x.tobytes())
+    head.write_bytes(artifacts.head.flat().tobytes())
+    return artifacts, ds, x, ref_features, windows, head
+
+
+@pytest.mark.parametrize("kernels", list(KERNEL_PATHS))
+def test_basic_motions_bit_exact_on_cortex_m4(qemu, basic_motions_case, kernels) -> None:
+    from tinyfl.emulate import run_semihosted
+
+    artifacts, ds, x, ref_features, windows, head = basic_motions_case
+    gen = generate(artifacts.tflite, name="basic_motions")
+    elf = build_qemu_model_program(gen, tag=f"basic_motions_{kernels}", defines=KERNEL_PATHS[kernels])
+    code, out = run_semihosted(elf, [str(windows), str(len(x)), str(head)], timeout=120)
+    assert code == 0, out[-2000:]
+    assert f"PASS model {len(x)}" in out
+    n_classes = artifacts.head.n_classes
+    feats, logits, preds = parse_qemu_model_output(out, len(x), gen.feature_len, n_classes)
+
+    # Backbone: every feature bit equal to the interpreter's (120 windows).
+    same = feats.view(np.uint32) == ref_features.view(np.uint32)
+    assert same.all(), f"{int((~same).sum())} of {same.size} features differ"
+
+    # Head from the Keras model, on the test set: same predictions as Python, logits within
+    # float tolerance (only the summation order differs).
+    n_test = len(ds.x_test)
+    py_logits = artifacts.head.logits(ref_features[:n_test])
+    np.testing.assert_allclose(logits[:n_test], py_logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(preds[:n_test], np.argmax(py_logits, axis=1))
+    device_accuracy = float(np.mean(preds[:n_test] == ds.y_test))
+    assert device_accuracy == pytest.approx(artifacts.int8_accuracy)
