@@ -1,3 +1,4 @@
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 1 /* uses the message structs field by field */
 #include "tinyfl_device.h"
 
 #include <math.h>

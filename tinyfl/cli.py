@@ -107,25 +107,39 @@ def serve(
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
     """Run federated rounds over boards reached by serial links (real or emulated)."""
-    from .fleet import Aggregator, DeviceSession, DeviceSpec, FleetConfig, load_fleet_config
-    from .links import open_link
+    from .fleet import (Aggregator, ConfigError, DeviceSession, DeviceSpec, FleetConfig, close_sessions,
+                        load_fleet_config)
+    from .links import LinkError, open_link
 
-    config = load_fleet_config(fleet, run_config) if fleet else FleetConfig().with_overrides(run_config)
-    if link:
-        config = FleetConfig(fleet=config.fleet, emulate=None,
-                             devices=tuple(DeviceSpec(l, f"dev{i + 1}") for i, l in enumerate(link)))
-    if rounds is not None:
-        config = config.with_overrides([f"fleet.rounds={rounds}"])
-    if not config.devices:
-        raise typer.BadParameter("no devices: give --link or a --fleet with [[devices]]")
-    sessions = [DeviceSession(open_link(d.link), d.name or f"dev{i + 1}") for i, d in enumerate(config.devices)]
     try:
-        aggregator = Aggregator(config, sessions, run_dir,
-                                progress=lambda r: console.print("  " + _round_line(r)))
-        summary = aggregator.run()
-    finally:
-        for s in sessions:
-            s.close()
+        config = load_fleet_config(fleet, run_config) if fleet else FleetConfig().with_overrides(run_config)
+        if link:
+            config = FleetConfig(fleet=config.fleet, emulate=None,
+                                 devices=tuple(DeviceSpec(l, f"dev{i + 1}") for i, l in enumerate(link)))
+        if rounds is not None:
+            config = config.with_overrides([f"fleet.rounds={rounds}"])
+    except (ConfigError, OSError) as exc:
+        console.print(f"[red]fleet config: {exc}[/]")
+        raise typer.Exit(2)
+    progress = lambda r: console.print("  " + _round_line(r))  # noqa: E731
+    if not config.devices and config.emulate is not None:
+        from .demo import options_from_fleet, run_emulated
+
+        console.print(f"launching the [emulate] fleet: {config.emulate.n} {config.emulate.board} boards")
+        summary = run_emulated(options_from_fleet(config), run_dir, on_round=progress).summary
+    elif not config.devices:
+        raise typer.BadParameter("no devices: give --link or a --fleet with [[devices]] or [emulate]")
+    else:
+        try:
+            sessions = [DeviceSession(open_link(d.link), d.name or f"dev{i + 1}")
+                        for i, d in enumerate(config.devices)]
+        except LinkError as exc:
+            console.print(f"[red]cannot open a device link: {exc}[/]")
+            raise typer.Exit(2)
+        try:
+            summary = Aggregator(config, sessions, run_dir, progress=progress).run()
+        finally:
+            close_sessions(sessions)
     if fmt is Format.json:
         _emit_json(summary.to_dict())
     else:

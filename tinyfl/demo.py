@@ -17,7 +17,7 @@ import numpy as np
 from .backbones import Backbone, cnn_backbone, stats_backbone
 from .firmware_config import DpConfig, FirmwareConfig
 
-__all__ = ["DemoOptions", "DemoResult", "prepare", "run_emulated", "split_shards"]
+__all__ = ["DemoOptions", "DemoResult", "options_from_fleet", "prepare", "run_emulated", "split_shards"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,18 @@ class DemoResult:
         return out
 
 
+def options_from_fleet(config: Any, dp: DpConfig | None = None) -> DemoOptions:
+    """DemoOptions for a fleet config's [emulate] section and [fleet] round settings."""
+    emulate, fleet = config.emulate, config.fleet
+    if emulate is None:
+        raise ValueError("the fleet config has no [emulate] section")
+    if emulate.data != "basicmotions":
+        raise ValueError(f"emulate.data = {emulate.data!r}: emulated fleets use basicmotions for now")
+    return DemoOptions(board=emulate.board, n=emulate.n, rounds=fleet.rounds, lr=fleet.lr,
+                       local_epochs=fleet.local_epochs, batch_size=fleet.batch_size,
+                       deadline_s=fleet.deadline_s, seed=emulate.seed, dp=dp or DpConfig())
+
+
 def split_shards(y: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
     """Indices for n devices, shuffled with `seed`, as equal as possible."""
     order = np.random.default_rng(seed).permutation(len(y))
@@ -88,7 +100,8 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
                  say: Callable[[str], None] = lambda _m: None,
                  on_round: Callable[[Any], None] | None = None) -> DemoResult:
     from .emulate import build_firmware, launch_fleet, write_shard
-    from .fleet import Aggregator, DeviceSession, DeviceSpec, FleetConfig, RoundSpec, initial_head
+    from .fleet import (Aggregator, DeviceSession, DeviceSpec, FleetConfig, RoundSpec, close_sessions,
+                        initial_head)
     from .links import open_link
 
     data, backbone, config = prepare(options, say)
@@ -130,8 +143,7 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
         try:
             summary = aggregator.run()
         finally:
-            for s in sessions:
-                s.close()
+            close_sessions(sessions)
     accuracies = [e["accuracy"] for e in summary.evaluations if "accuracy" in e]
     return DemoResult(summary, run_dir, firmware, config, backbone,
                       accuracies[0] if accuracies else float("nan"),

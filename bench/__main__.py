@@ -1,0 +1,25 @@
+"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu kernels]`."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+ALL = ("wire", "train_step", "fleet_cpu", "kernels")
+
+
+def main(names: list[str]) -> None:
+    for name in names or ALL:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bench.{name}":
+                print(f"(no benchmark named {name})")
+                continue
+            raise
+        print(f"== {name}")
+        module.main()
+        print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
