@@ -10,7 +10,7 @@ import pytest
 
 from codegen_helpers import reference_artifacts
 from tinyfl.codegen import generate
-from tinyfl.codegen.report import BOARD_TARGETS, build_report, measure_cortex_m4f
+from tinyfl.codegen.report import BOARD_TARGETS, build_report, link_cortex_m4f, measure_cortex_m4f
 from tinyfl.codegen.tflm import tflm_arena_bytes
 
 pytest.importorskip("tensorflow")
@@ -39,30 +39,19 @@ def test_report_figures_for_basic_motions(arm_toolchain, artifacts) -> None:
     assert report.float_accuracy == artifacts.float_accuracy
 
 
-def test_size_agrees_with_the_object_files(arm_toolchain, artifacts, tmp_path) -> None:
+def test_size_agrees_with_the_symbols(arm_toolchain, artifacts) -> None:
     """Independent check: the linked text holds at least every const array the generator emitted
     plus each kernel function that the model calls (sizes from arm-none-eabi-nm)."""
     gen = generate(artifacts.tflite, name=artifacts.name)
     size = measure_cortex_m4f(gen)
-    elf = next(p for p in (tmp_path.parent.parent.glob("*")) if False) if False else None  # noqa
-    from tinyfl.toolchain import cached_output  # the ELF sits in the cache folder of size.json
-
-    del elf, cached_output
-    elves = sorted((p for p in _build_cache().glob("size_m4f-*/model_only.elf")), key=lambda p: p.stat().st_mtime)
-    nm = subprocess.run(["arm-none-eabi-nm", "-S", "--size-sort", str(elves[-1])], capture_output=True,
-                        text=True, check=True).stdout
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", "--size-sort", str(link_cortex_m4f(gen))],
+                        capture_output=True, text=True, check=True).stdout
     symbols = {line.split()[3]: int(line.split()[1], 16) for line in nm.splitlines() if len(line.split()) == 4}
     consts = sum(v for k, v in symbols.items() if k.startswith("tinyfl_op"))
     assert consts >= gen.weight_bytes
     for kernel in ("tinyfl_conv_2d_s8", "tinyfl_max_pool_2d_s8", "tinyfl_mean_s8"):
         assert kernel in symbols
     assert sum(symbols.values()) <= size["text"] + size["bss"]
-
-
-def _build_cache():
-    from tinyfl.paths import build_dir
-
-    return build_dir() / "cache"
 
 
 @pytest.mark.parametrize("board", sorted(BOARD_TARGETS))

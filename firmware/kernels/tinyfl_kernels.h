@@ -14,7 +14,7 @@
 #include "tinyfl_status.h"
 
 /* Generated models check this and refuse to compile against other kernels. */
-#define TINYFL_KERNELS_VERSION 1
+#define TINYFL_KERNELS_VERSION 2
 
 typedef struct {
     int32_t n, h, w, c;
@@ -29,6 +29,7 @@ typedef struct {
     int32_t pad_h, pad_w;  /* leading padding (TFLM: the smaller half for SAME) */
     int32_t depth_multiplier; /* depthwise only */
     int32_t act_min, act_max; /* fused activation as a clamp in [-128, 127] */
+    int32_t requant_short; /* 1: every channel passes tinyfl_requant_short_ok (fast kernels) */
 } tinyfl_conv_params;
 
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct {
     int32_t input_offset;
     int32_t output_offset;
     int32_t act_min, act_max;
+    int32_t requant_short; /* as in tinyfl_conv_params */
 } tinyfl_fc_params;
 
 typedef struct {

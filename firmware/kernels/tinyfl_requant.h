@@ -37,6 +37,29 @@ static inline int32_t tinyfl_multiply_by_quantized_multiplier(int32_t x, int32_t
                                          right);
 }
 
+/* The same double rounding in one 32x32+64 multiply-accumulate (SMLAL on Cortex-M4), exact
+ * when multiplier > 2^30 and shift <= -2 (every channel of most layers; the generator checks,
+ * see tinyfl_requant_short_ok). Why it is exact: with e = -shift, y = SRDHM(x, m) =
+ * floor((x*m + 2^30) / 2^31) and RDBP(y, e) = floor((y + 2^(e-1) - [y < 0]) / 2^e), so the
+ * result is floor((x*m + 2^30 + 2^(30+e) - [y < 0] * 2^31) / 2^(31+e)) (nested floors of
+ * integer divisions merge); m > 2^30 makes [y < 0] = [x < 0]; the dividend's high word,
+ * shifted right by e - 1, is the result. */
+static inline int32_t tinyfl_requant_short(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const uint32_t negative = (uint32_t)x >> 31;
+    const uint32_t high = ((uint32_t)1 << (-shift - 2)) - negative;
+    const uint32_t low = ((uint32_t)x & 0x80000000u) | 0x40000000u;
+    int64_t acc = (int64_t)(((uint64_t)high << 32) | low);
+    acc += (int64_t)x * (int64_t)multiplier;
+    return (int32_t)(acc >> 32) >> (-shift - 1);
+}
+
+/* Whether tinyfl_requant_short() is exact for this multiplier/shift pair. */
+static inline int tinyfl_requant_short_ok(int32_t multiplier, int32_t shift)
+{
+    return multiplier > (1 << 30) && shift <= -2 && shift >= -31;
+}
+
 static inline int32_t tinyfl_clamp_i32(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);

@@ -24,7 +24,7 @@ from ..paths import FIRMWARE_DIR
 from ..toolchain import CORTEX_M4F, WARNINGS, ToolchainError, cached_output, find_tool
 from .generate import GeneratedModel, generate
 
-__all__ = ["BOARD_TARGETS", "BuildReport", "build_report", "measure_cortex_m4f"]
+__all__ = ["BOARD_TARGETS", "BuildReport", "build_report", "link_cortex_m4f", "measure_cortex_m4f"]
 
 OPT = "-O2"
 XTENSA_GCC = "xtensa-esp32-elf-gcc"
@@ -159,14 +159,11 @@ def _compiler_version(cc: str) -> str:
     return f"arm-none-eabi-gcc {proc.stdout.strip()} {OPT}"
 
 
-def measure_cortex_m4f(gen: GeneratedModel, *, optimized: bool = False) -> dict[str, int]:
-    """Link the generated model + its kernels alone for Cortex-M4F and size it.
-
-    Returns text, data, bss, flash (= text + data), ram (= data + bss) and stack (the deepest
-    chain extract -> run -> kernel, from -fstack-usage). Cached by content in the build folder.
-    """
+def link_cortex_m4f(gen: GeneratedModel, *, optimized: bool = False) -> Path:
+    """The generated model + its kernels compiled for Cortex-M4F (-O2) and linked alone with
+    --gc-sections from tinyfl_model_backbone(); cached by content. Returns the ELF (never run);
+    the compiler's -fstack-usage files sit next to it."""
     cc = find_tool("arm-none-eabi-gcc")
-    size_tool = find_tool("arm-none-eabi-size")
     defines = ["-DTINYFL_KERNELS_OPTIMIZED=1"] if optimized else []
     flags = [*WARNINGS, *CORTEX_M4F, OPT, "-ffunction-sections", "-fdata-sections",
              "-fstack-usage", *defines]
@@ -175,9 +172,9 @@ def measure_cortex_m4f(gen: GeneratedModel, *, optimized: bool = False) -> dict[
            *gen.kernel_sources, *headers, FIRMWARE_DIR / "tinyfl_status.h",
            FIRMWARE_DIR / "generated" / "tinyfl_wire_gen.h"]
     out_dir = cached_output("size_m4f", key)
-    result_file = out_dir / "size.json"
-    if result_file.exists():
-        return json.loads(result_file.read_text())
+    elf = out_dir / "model_only.elf"
+    if elf.exists():
+        return elf
     out_dir.mkdir(parents=True, exist_ok=True)
     c_path, _ = gen.write(out_dir)
     script = out_dir / "model_only.ld"
@@ -187,15 +184,22 @@ def measure_cortex_m4f(gen: GeneratedModel, *, optimized: bool = False) -> dict[
         obj = out_dir / f"{src.stem}.o"
         _run([cc, *flags, f"-I{FIRMWARE_DIR}", f"-I{out_dir}", "-c", str(src), "-o", str(obj)])
         objects.append(obj)
-    elf = out_dir / "model_only.elf"
+    tmp = out_dir / f".model_only.{os.getpid()}.elf"
     _run([cc, *CORTEX_M4F, "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections",
-          "-T", str(script), *map(str, objects), "-lm", "-o", str(elf)])
+          "-T", str(script), *map(str, objects), "-lm", "-o", str(tmp)])
+    os.replace(tmp, elf)
+    return elf
+
+
+def measure_cortex_m4f(gen: GeneratedModel, *, optimized: bool = False) -> dict[str, int]:
+    """Flash and RAM of link_cortex_m4f()'s ELF: text, data, bss, flash (= text + data),
+    ram (= data + bss) and stack (the deepest chain extract -> run -> kernel, -fstack-usage)."""
+    elf = link_cortex_m4f(gen, optimized=optimized)
+    size_tool = find_tool("arm-none-eabi-size")
     berkeley = subprocess.run([size_tool, "-B", str(elf)], capture_output=True, text=True, check=True)
     text, data, bss = (int(v) for v in berkeley.stdout.splitlines()[1].split()[:3])
-    result = {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss,
-              "stack": _stack_estimate(out_dir)}
-    result_file.write_text(json.dumps(result))
-    return result
+    return {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss,
+            "stack": _stack_estimate(elf.parent)}
 
 
 def _run(cmd: list[str]) -> None:

@@ -5,6 +5,7 @@ same update protection and the same feature extractor as the C in firmware/.
 Used by tests (C == Python), by the host to predict what an honest device sends, and by audits.
 """
 from .chacha20 import SEED_SIZE, ChaCha20Drbg, chacha20_blocks
+from .device_round import device_round, fixed_seed_bytes
 from .dgauss import bernoulli_exp, dgauss, dgauss_check, dgauss_samples, dgauss_variance, dlaplace
 from .errors import DeviceModelError
 from .features import MODEL_HASH, stats_feature_count, stats_features
@@ -12,6 +13,8 @@ from .head import head_logits, head_predict, head_train, param_count
 from .protect import MAX_GRID_BITS, clip_and_round, clip_target, grid_step, protect_update
 
 __all__ = [
+    "device_round",
+    "fixed_seed_bytes",
     "SEED_SIZE",
     "ChaCha20Drbg",
     "chacha20_blocks",
