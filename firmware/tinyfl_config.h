@@ -22,6 +22,29 @@
 #error "TINYFL_TEST_NO_NOISE is only allowed in test builds"
 #endif
 
+/* Deliberately broken variants, for audits that must catch them (test builds only):
+ * TINYFL_TEST_REUSE_SEED       reseeds the generator from TINYFL_TEST_SEED before every release
+ * TINYFL_TEST_NOISE_BEFORE_CLIP adds the noise to the float update, then clips (shrinks it)
+ * TINYFL_TEST_CLIP_SCALE_LOG2  clips to C * 2^n while telling the host C (noise stays z * C) */
+#if (defined(TINYFL_TEST_REUSE_SEED) || defined(TINYFL_TEST_NOISE_BEFORE_CLIP) || \
+     defined(TINYFL_TEST_CLIP_SCALE_LOG2)) && !defined(TINYFL_TEST_BUILD)
+#error "broken-mechanism variants are only allowed in test builds"
+#endif
+#if defined(TINYFL_TEST_REUSE_SEED) && !defined(TINYFL_TEST_SEED)
+#error "TINYFL_TEST_REUSE_SEED needs TINYFL_TEST_SEED"
+#endif
+
+/* Limits of the crafted-head guard (tinyfl_guard.h); a build may tighten them. */
+#ifndef TINYFL_GUARD_MAX_ABS_BIAS
+#define TINYFL_GUARD_MAX_ABS_BIAS 20.0f
+#endif
+#ifndef TINYFL_GUARD_MAX_ABS_WEIGHT
+#define TINYFL_GUARD_MAX_ABS_WEIGHT 100.0f
+#endif
+#ifndef TINYFL_GUARD_MIN_ROW_NORM
+#define TINYFL_GUARD_MIN_ROW_NORM 1e-6f
+#endif
+
 #define TINYFL_PARAMS (TINYFL_HEAD_CLASSES * (TINYFL_HEAD_FEATURES + 1))
 #if TINYFL_PARAMS > TINYFL_WIRE_MAX_PARAMS
 #error "head too large for the wire format (TINYFL_WIRE_MAX_PARAMS)"

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "tinyfl_guard.h"
+
 /* eps after n releases, n = 0..TINYFL_DP_RELEASES_MAX, computed by dp-accounting at build time */
 static const float tinyfl_eps_after[TINYFL_DP_RELEASES_MAX + 1] = TINYFL_DP_EPS_TABLE;
 
@@ -107,12 +109,17 @@ tinyfl_status tinyfl_device_init(tinyfl_device *dev, const tinyfl_port *port,
     dev->device_id = device_id;
     dev->protect.clip = TINYFL_DP_CLIP;
     dev->protect.grid_bits = TINYFL_DP_GRID_BITS;
+#ifdef TINYFL_TEST_CLIP_SCALE_LOG2
+    /* broken on purpose: same grid step as told, but a clip bound 2^n times larger */
+    dev->protect.clip = TINYFL_DP_CLIP * (float)(1ul << (TINYFL_TEST_CLIP_SCALE_LOG2));
+    dev->protect.grid_bits = TINYFL_DP_GRID_BITS + (TINYFL_TEST_CLIP_SCALE_LOG2);
+#endif
     {
         uint64_t sigma_num = (uint64_t)TINYFL_DP_NOISE_NUM << TINYFL_DP_GRID_BITS;
         dev->protect.noise.num = sigma_num * sigma_num;
         dev->protect.noise.den = (uint64_t)TINYFL_DP_NOISE_DEN * TINYFL_DP_NOISE_DEN;
     }
-#ifdef TINYFL_TEST_NO_NOISE
+#if defined(TINYFL_TEST_NO_NOISE) || defined(TINYFL_TEST_NOISE_BEFORE_CLIP)
     dev->protect.noise_enabled = 0;
 #else
     dev->protect.noise_enabled = 1;
@@ -199,6 +206,15 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
     if (m.round <= dev->ledger.last_round) {
         return refuse(dev, TINYFL_E_ROUND, m.round, dev->ledger.last_round);
     }
+    {
+        static const tinyfl_guard_limits limits = {TINYFL_GUARD_MAX_ABS_BIAS, TINYFL_GUARD_MAX_ABS_WEIGHT,
+                                                   TINYFL_GUARD_MIN_ROW_NORM};
+        tinyfl_guard_reason reason;
+        if (tinyfl_guard_global_head(dev->global, TINYFL_HEAD_CLASSES, TINYFL_HEAD_FEATURES, &limits,
+                                     &reason) != TINYFL_OK) {
+            return refuse(dev, TINYFL_E_CRAFTED, m.round, (uint32_t)reason);
+        }
+    }
     if (!budget_left(dev)) {
         tinyfl_msg_budget_exhausted b;
         size_t blen = 0;
@@ -224,6 +240,17 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
         for (size_t i = 0; i < TINYFL_PARAMS; i++) {
             dev->trained[i] -= dev->global[i]; /* the update: after minus received */
         }
+#ifdef TINYFL_TEST_REUSE_SEED
+        seed_noise(dev); /* broken on purpose: the same noise every round */
+#endif
+#ifdef TINYFL_TEST_NOISE_BEFORE_CLIP
+        { /* broken on purpose: noise first, so clipping shrinks it */
+            float step = tinyfl_protect_grid_step(&dev->protect);
+            for (size_t i = 0; i < TINYFL_PARAMS; i++) {
+                dev->trained[i] += (float)tinyfl_dgauss(&dev->drbg, dev->protect.noise) * step;
+            }
+        }
+#endif
         st = tinyfl_protect_update(&dev->protect, &dev->drbg, dev->trained, TINYFL_PARAMS, dev->values);
     }
     wipe_round(dev);

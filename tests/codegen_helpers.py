@@ -11,18 +11,18 @@ from tinyfl.codegen.host import build_host_model, run_host_model
 from tinyfl.codegen.tflm import tflm_outputs
 
 
-def assert_bit_exact(tflite: bytes, x: np.ndarray, *, tag: str = "model") -> int:
+def assert_bit_exact(tflite: bytes, x: np.ndarray, *, tag: str = "model", optimized: bool = False) -> int:
     """Run x through host-compiled generated C and through TFLM; every output bit must match.
-    Returns the number of inputs compared."""
+    Returns the number of inputs compared. optimized: the fast kernels (portable C on the host)."""
     gen = generate(tflite, name=tag)
-    exe = build_host_model(gen, tag=tag)
+    exe = build_host_model(gen, tag=tag, optimized=optimized)
     ours = run_host_model(exe, x, gen.feature_len)
     ref = tflm_outputs(tflite, x).astype(np.float32).reshape(ours.shape)
     same = ours.view(np.uint32) == ref.view(np.uint32)
     if not same.all():
         bad = np.argwhere(~same)[:5]
         detail = ", ".join(f"[{i},{j}] ours {ours[i, j]!r} tflm {ref[i, j]!r}" for i, j in bad)
-        raise AssertionError(f"{tag}: {int((~same).sum())} of {same.size} outputs differ: {detail}")
+        raise AssertionError(f"{tag}{' (fast kernels)' if optimized else ''}: {int((~same).sum())} of {same.size} outputs differ: {detail}")
     return len(x)
 
 

@@ -148,6 +148,7 @@ BUILDERS: dict[str, Callable[[np.random.Generator], Any]] = {
     "mean": mean,
     "residual": residual,
 }
+FAST_OPS = frozenset({"conv2d", "conv1d", "depthwise", "dense", "residual"})
 CASES = [(name, seed) for name in BUILDERS for seed in range(3)]
 
 
@@ -166,3 +167,7 @@ def test_random_model_bit_exact(name: str, seed: int) -> None:
     x = rng.normal(0.0, 1.0, (N_INPUTS, *shape)).astype(np.float32)
     x[: N_INPUTS // 4] *= 4.0  # beyond the calibrated range: saturation paths
     assert assert_bit_exact(tflite, x, tag=f"op_{name}_{seed}") == N_INPUTS
+    if name in FAST_OPS:
+        # The fast kernels' arithmetic (portable C here; the DSP instructions run in QEMU, see
+        # test_kernels_fast.py) on the same random layers.
+        assert assert_bit_exact(tflite, x, tag=f"op_{name}_{seed}", optimized=True) == N_INPUTS

@@ -126,3 +126,35 @@ def test_release_build_refuses_a_fixed_seed_or_disabled_noise(budget_setup) -> N
     for define in ("TINYFL_TEST_SEED", "TINYFL_TEST_NO_NOISE"):
         with pytest.raises(ToolchainError, match="only allowed in test builds"):
             build_firmware("native", config, defines={define: 1})
+
+
+@pytest.mark.parametrize("craft,reason", [
+    ("zero_head", 1),      # all-zero head: exact label counts in closed form
+    ("trap_row", 1),       # one zeroed row
+    ("boosted_bias", 2),   # a bias far outside anything training produces
+    ("huge_weight", 3),
+])
+def test_crafted_global_heads_are_refused(budget_setup, tmp_path, craft, reason) -> None:
+    config, shard = budget_setup
+    firmware = build_firmware("native", config)
+    message = _global(config, 1)
+    params = message.params.copy()
+    k, f = config.n_classes, config.n_features
+    if craft == "zero_head":
+        params[:] = 0.0
+    elif craft == "trap_row":
+        params[2 * f:3 * f] = 0.0
+    elif craft == "boosted_bias":
+        params[k * f + 1] = 1000.0
+    else:
+        params[5] = 1e4
+    crafted = GlobalModel(**{**message.__dict__, "params": params})
+    with launch_fleet("native", 1, firmware, [shard], tmp_path) as fleet:
+        session = _session(fleet.urls[0])
+        session.send(crafted)
+        answer = _answer(session)
+        assert isinstance(answer, Error) and answer.code == Status.CRAFTED and answer.detail == reason
+        assert session.hello().releases_done == 0  # nothing trained, nothing released
+        session.send(_global(config, 2))  # an honest head is still served
+        assert isinstance(_answer(session), Update)
+        session.close()

@@ -112,4 +112,21 @@ tinyfl_status tinyfl_dequantize_s8_f32(size_t count, const int8_t *input, float 
 /* RESHAPE / EXPAND_DIMS / SQUEEZE when the planner could not alias the buffers. */
 tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);
 
+/* Build-time kernel choice. Generated models call the TINYFL_<OP> names: the reference kernels
+ * above, or with -DTINYFL_KERNELS_OPTIMIZED=1 the fast ones (tinyfl_*_fast.h: inline, so each
+ * layer gets a copy specialized to its constant shapes; Cortex-M4 DSP instructions, portable C
+ * elsewhere). Both give the same bits. */
+#if defined(TINYFL_KERNELS_OPTIMIZED) && TINYFL_KERNELS_OPTIMIZED
+#include "tinyfl_conv_2d_s8_fast.h"
+#include "tinyfl_depthwise_conv_2d_s8_fast.h"
+#include "tinyfl_fully_connected_s8_fast.h"
+#define TINYFL_CONV_2D_S8 tinyfl_conv_2d_s8_fast
+#define TINYFL_DEPTHWISE_CONV_2D_S8 tinyfl_depthwise_conv_2d_s8_fast
+#define TINYFL_FULLY_CONNECTED_S8 tinyfl_fully_connected_s8_fast
+#else
+#define TINYFL_CONV_2D_S8 tinyfl_conv_2d_s8
+#define TINYFL_DEPTHWISE_CONV_2D_S8 tinyfl_depthwise_conv_2d_s8
+#define TINYFL_FULLY_CONNECTED_S8 tinyfl_fully_connected_s8
+#endif
+
 #endif /* TINYFL_KERNELS_H */

@@ -19,8 +19,8 @@ from .cwriter import Identifiers, comment_text, float_literal, int_array
 from .planner import Buffer, check_plan, plan_memory
 from .tflite_reader import Model, Operator, Tensor, read_tflite
 
-GENERATOR_FORMAT = 1  # bump when the generated C's shape changes
-KERNELS_VERSION = 1  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
+GENERATOR_FORMAT = 2  # bump when the generated C's shape changes
+KERNELS_VERSION = 2  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
 C_NAME = "tinyfl_model_gen.c"
 H_NAME = "tinyfl_model_gen.h"
 KERNELS_DIR = FIRMWARE_DIR / "kernels"
@@ -214,7 +214,16 @@ def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
         ctx.consts.extend(lowered.consts)
         kernel_files.update(_ops.KERNEL_FILES[op.op])
         macs += lowered.macs
-        calls.append((f"op {op.index} {op.op} {layer}", lowered.call))
+        call = lowered.call
+        if op.op in _ops.WRAPPED_OPS:
+            fn = ctx.idents.new(f"tinyfl_op{op.index}_{op.op.lower()}")
+            ctx.consts.append(
+                f"/* op {op.index} {op.op} {comment_text(layer)} ({lowered.macs} MACs) */\n"
+                f"static TINYFL_GEN_NOINLINE tinyfl_status {fn}(uint8_t *arena)\n{{\n"
+                f"    return {call};\n}}\n"
+            )
+            call = f"{fn}(arena)"
+        calls.append((f"op {op.index} {op.op} {layer}", call))
         out_r = root.get(op.outputs[0], op.outputs[0])
         steps.append(StepInfo(op.index, op.op, layer, lowered.macs, plan.offsets.get(out_r)))
     if t_out.dtype == "INT8":
@@ -333,7 +342,8 @@ def _render_c(info: _Info, consts: list[str], calls: list[tuple[str, str]]) -> s
         f"#error \"{H_NAME} does not belong to this {C_NAME}: regenerate both\"\n"
         "#endif\n\n"
         "#if defined(__GNUC__)\n#define TINYFL_GEN_ALIGN __attribute__((aligned(16)))\n"
-        "#else\n#define TINYFL_GEN_ALIGN\n#endif\n\n"
+        "#define TINYFL_GEN_NOINLINE __attribute__((noinline))\n"
+        "#else\n#define TINYFL_GEN_ALIGN\n#define TINYFL_GEN_NOINLINE\n#endif\n\n"
     )
     out.extend(c + "\n" for c in consts)
     body = [

@@ -79,11 +79,14 @@ def _status_header_text() -> str:
     return real.read_text() if real.exists() else "standin"
 
 
-def build_host_model(gen: GeneratedModel, *, tag: str = "model", opt: str = "-O2") -> Path:
-    """Compile the generated model + its kernels + the stdin/stdout driver; cached by content."""
-    key = [gen.c_source, gen.h_source, DRIVER_C, opt, *(p for p in gen.kernel_sources)]
-    key.append(FIRMWARE_DIR / "kernels" / "tinyfl_kernels.h")
-    key.append(FIRMWARE_DIR / "kernels" / "tinyfl_requant.h")
+def build_host_model(
+    gen: GeneratedModel, *, tag: str = "model", opt: str = "-O2", optimized: bool = False
+) -> Path:
+    """Compile the generated model + its kernels + the stdin/stdout driver; cached by content.
+    optimized builds the fast kernels (TINYFL_KERNELS_OPTIMIZED; portable C on the host)."""
+    defines = {"TINYFL_KERNELS_OPTIMIZED": 1} if optimized else {}
+    key = [gen.c_source, gen.h_source, DRIVER_C, opt, repr(sorted(defines.items()))]
+    key += list(gen.kernel_sources) + sorted((FIRMWARE_DIR / "kernels").glob("*.h"))
     key.append(_status_header_text())
     exe = cached_output(tag, key)
     if exe.exists():
@@ -97,6 +100,7 @@ def build_host_model(gen: GeneratedModel, *, tag: str = "model", opt: str = "-O2
         [c_path, driver, *gen.kernel_sources],
         exe,
         include_dirs=[src_dir, *status_include_dirs()],
+        defines=defines,
         opt=opt,
     )
     return exe

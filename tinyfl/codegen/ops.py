@@ -134,12 +134,12 @@ def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
     params = (
         f"static const tinyfl_conv_params {p_name} = {{\n"
         f"    {-inp.zero_point}, {out.zero_point}, {sh}, {sw}, {dh}, {dw}, {pad_h}, {pad_w}, {mult}, "
-        f"{act_min}, {act_max},\n}};\n"
+        f"{act_min}, {act_max}, {quant.requant_short_ok(mults, shifts)},\n}};\n"
         f"static const tinyfl_dims tinyfl_op{op.index}_in = {_dims(inp)};\n"
         f"static const tinyfl_dims tinyfl_op{op.index}_flt = {_dims(flt)};\n"
         f"static const tinyfl_dims tinyfl_op{op.index}_out = {_dims(out)};\n"
     )
-    fn = "tinyfl_depthwise_conv_2d_s8" if depthwise else "tinyfl_conv_2d_s8"
+    fn = "TINYFL_DEPTHWISE_CONV_2D_S8" if depthwise else "TINYFL_CONV_2D_S8"
     call = (
         f"{fn}(&{p_name}, &tinyfl_op{op.index}_in, {ctx.ptr(inp.index)}, &tinyfl_op{op.index}_flt, "
         f"{f_name}, {bias}, {m_name}, {s_name}, &tinyfl_op{op.index}_out, {ctx.ptr(out.index)})"
@@ -185,10 +185,10 @@ def lower_fully_connected(op: Operator, ctx: Context) -> Lowered:
     p_name = f"tinyfl_op{op.index}_params"
     params = (
         f"static const tinyfl_fc_params {p_name} = {{{-inp.zero_point}, {out.zero_point}, "
-        f"{act_min}, {act_max}}};\n"
+        f"{act_min}, {act_max}, {quant.requant_short_ok(mults, shifts)}}};\n"
     )
     call = (
-        f"tinyfl_fully_connected_s8(&{p_name}, {batches}, {in_f}, {out_f}, {ctx.ptr(inp.index)}, "
+        f"TINYFL_FULLY_CONNECTED_S8(&{p_name}, {batches}, {in_f}, {out_f}, {ctx.ptr(inp.index)}, "
         f"{f_name}, {bias}, {m_name}, {s_name}, {len(mults)}, {ctx.ptr(out.index)})"
     )
     return Lowered((params,), call, batches * in_f * out_f)
@@ -340,6 +340,10 @@ LOWERINGS: dict[str, Callable[[Operator, Context], Lowered]] = {
 }
 
 SUPPORTED_OPS = tuple(sorted(set(LOWERINGS) | ALIAS_OPS))
+
+# Ops whose call gets its own function in the generated C: with TINYFL_KERNELS_OPTIMIZED the
+# inline fast kernel is specialized to the layer's constant shapes there (and can be timed alone).
+WRAPPED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
 
 # Kernel source files each lowering needs (all kernels are small; a model links only these).
 KERNEL_FILES: dict[str, tuple[str, ...]] = {

@@ -113,6 +113,12 @@ def add_params(
     }
 
 
+def requant_short_ok(multipliers: list[int], shifts: list[int]) -> int:
+    """1 when every channel allows the kernels' one-multiply form of the requantization
+    (tinyfl_requant_short_ok in firmware/kernels/tinyfl_requant.h: m > 2^30, -31 <= shift <= -2)."""
+    return int(all(m > (1 << 30) and -31 <= s <= -2 for m, s in zip(multipliers, shifts)))
+
+
 def _smaller_than_one(real: float) -> tuple[int, int]:
     if not 0.0 < real < 1.0:
         raise ValueError(f"multiplier {real} outside (0, 1)")

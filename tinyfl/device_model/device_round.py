@@ -11,7 +11,6 @@ from typing import Callable
 
 import numpy as np
 
-from ..privacy.noise import noise_variance
 from .chacha20 import SEED_SIZE, ChaCha20Drbg
 from .head import head_train
 from .protect import protect_update
@@ -34,5 +33,7 @@ def device_round(global_params: np.ndarray, features: np.ndarray, labels: np.nda
     trained = head_train(params, features, labels, n_classes=n_classes, n_features=n_features,
                          lr=lr, epochs=epochs, batch=batch)
     update = (trained - params).astype(np.float32)
+    from ..privacy.noise import noise_variance  # privacy.noise builds on this package
+
     var = None if noise_multiplier is None else noise_variance(noise_multiplier, grid_bits)
     return protect_update(update, clip, grid_bits, var, drbg)
