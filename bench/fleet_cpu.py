@@ -20,7 +20,7 @@ def _cpu() -> float:
 def measure(n: int = 32, rounds: int = 4) -> dict[str, float]:
     marks: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_emulated(DemoOptions(board="native", n=n, rounds=rounds), tmp,
+        result = run_emulated(DemoOptions(board="native", n=n, rounds=rounds, backbone="stats"), tmp,
                               on_round=lambda _r: marks.append((_cpu(), time.monotonic())))
     (cpu0, wall0), (cpu1, wall1) = marks[0], marks[-1]
     device_rounds = n * (rounds - 1)

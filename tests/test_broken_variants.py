@@ -20,7 +20,7 @@ GRID = 256  # 2^grid_bits of the default config
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    options = DemoOptions(board="native", samples_per_round=10)
+    options = DemoOptions(board="native", backbone="stats", samples_per_round=10)
     data, _, config = prepare(options, lambda _m: None)
     shard = write_shard(tmp_path_factory.mktemp("s") / "s.bin", data.x_train[:10], data.y_train[:10])
     return config, shard

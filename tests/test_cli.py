@@ -28,7 +28,7 @@ def test_demo_json_stdout_is_pure_json(tmp_path: Path) -> None:
 
 
 def test_serve_drives_boards_over_links_and_resumes(tmp_path: Path) -> None:
-    options = DemoOptions(board="native", n=2)
+    options = DemoOptions(board="native", n=2, backbone="stats")
     data, _, config = prepare(options, lambda _m: None)
     firmware = build_firmware("native", config)
     shards = [write_shard(tmp_path / f"s{i}.bin", data.x_train[idx], data.y_train[idx])
@@ -58,3 +58,11 @@ def test_emulate_prints_links_as_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert len(out["links"]) == 2 and all(u.startswith("socket://127.0.0.1:") for u in out["links"])
+
+
+def test_build_reports_model_figures_as_json() -> None:
+    proc = _run(["build", "--model", "basic_motions", "--board", "qemu", "--format", "json"])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["arena_ratio"] < 0.7  # our static plan against TFLM's interpreter arena
+    assert report["macs"] > 0

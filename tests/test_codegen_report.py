@@ -39,6 +39,15 @@ def test_report_figures_for_basic_motions(arm_toolchain, artifacts) -> None:
     assert report.float_accuracy == artifacts.float_accuracy
 
 
+def test_report_of_the_optimized_kernels(arm_toolchain, artifacts) -> None:
+    plain = build_report(artifacts, "nano33ble")
+    fast = build_report(artifacts, "nano33ble", optimized=True)
+    assert fast.kernels == "optimized" and fast.arena_bytes == plain.arena_bytes
+    assert fast.weight_bytes == plain.weight_bytes and fast.macs == plain.macs
+    # Layer-specialized copies of the fast kernels cost some code, not kilobytes more.
+    assert plain.text_bytes - 2048 < fast.text_bytes < plain.text_bytes + 4096
+
+
 def test_size_agrees_with_the_symbols(arm_toolchain, artifacts) -> None:
     """Independent check: the linked text holds at least every const array the generator emitted
     plus each kernel function that the model calls (sizes from arm-none-eabi-nm)."""

@@ -32,7 +32,7 @@ def _update(session: DeviceSession, message: GlobalModel) -> Update:
 def test_device_sends_what_the_model_of_the_device_predicts(board, tmp_path, request):
     if board == "qemu":
         request.getfixturevalue("qemu")
-    options = DemoOptions(board=board, samples_per_round=8)
+    options = DemoOptions(board=board, backbone="stats", samples_per_round=8)
     data, _, config = prepare(options, lambda _m: None)
     windows, labels = data.x_train[:12], data.y_train[:12]  # the shard wraps: 8, then 4 + 4
     shard = write_shard(tmp_path / "shard.bin", windows, labels)

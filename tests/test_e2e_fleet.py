@@ -43,8 +43,12 @@ def _check_record_and_privacy(result, rounds: int, n: int) -> None:
 
 
 def test_qemu_fleet_four_boards_three_rounds(qemu, tmp_path: Path) -> None:
-    result = run_emulated(DemoOptions(board="qemu", n=4, rounds=3), tmp_path / "run")
+    # the generated int8 CNN (fast Cortex-M4 kernels) runs on raw windows on every board
+    result = run_emulated(DemoOptions(board="qemu", n=4, rounds=3, backbone="cnn"), tmp_path / "run")
+    assert result.backbone.name == "cnn" and result.backbone.model_sources
     _check_record_and_privacy(result, rounds=3, n=4)
+    hellos = RunReader(result.run_dir).hellos
+    assert {int(h["model_hash"]) for hs in hellos.values() for h in hs} == {result.backbone.model_hash}
     # every update the host accepted came from a release build with its own noise
     reader = RunReader(result.run_dir)
     updates = [m.message for m in reader.messages("rx") if type(m.message).__name__ == "Update"]
@@ -53,8 +57,9 @@ def test_qemu_fleet_four_boards_three_rounds(qemu, tmp_path: Path) -> None:
 
 
 def test_native_fleet_same_run(tmp_path: Path) -> None:
-    result = run_emulated(DemoOptions(board="native", n=4, rounds=3), tmp_path / "run")
+    result = run_emulated(DemoOptions(board="native", n=4, rounds=3, backbone="stats"), tmp_path / "run")
     _check_record_and_privacy(result, rounds=3, n=4)
+    assert result.accuracy_after == result.summary.evaluations[-1]["accuracy"]
 
 
 class _FlakyLink:
@@ -88,7 +93,7 @@ class _FlakyLink:
 
 @pytest.fixture(scope="module")
 def native_setup(tmp_path_factory):
-    options = DemoOptions(board="native", n=3, rounds=3, deadline_s=2.0)
+    options = DemoOptions(board="native", n=3, rounds=3, backbone="stats", deadline_s=2.0)
     data, backbone, config = prepare(options, lambda _m: None)
     firmware = build_firmware("native", config)
     shards_dir = tmp_path_factory.mktemp("shards")

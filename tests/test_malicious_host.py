@@ -22,7 +22,7 @@ EPS_LIMIT = 20.0  # z = 1, delta 1e-5, replace relation: two releases cost 16.5,
 
 @pytest.fixture(scope="module")
 def budget_setup(tmp_path_factory):
-    options = DemoOptions(board="native", n=1, dp=DpConfig(eps_limit=EPS_LIMIT))
+    options = DemoOptions(board="native", n=1, backbone="stats", dp=DpConfig(eps_limit=EPS_LIMIT))
     data, _, config = prepare(options, lambda _m: None)
     assert len(config.eps_table()) - 1 == 2
     shards_dir = tmp_path_factory.mktemp("shards")

@@ -6,7 +6,8 @@ very C the device runs (compiled natively), so both sides agree bit for bit.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,7 @@ class Backbone:
     model_sources: list[Path] | None = None  # None: firmware/tinyfl_model_stats.c
     initial_head: np.ndarray | None = None  # flat params (W then b), or None for a random head
     note: str = ""
+    defines: dict[str, object] = field(default_factory=dict)  # firmware build switches
 
 
 def stats_backbone(n_channels: int) -> Backbone:
@@ -37,6 +39,12 @@ def stats_backbone(n_channels: int) -> Backbone:
 
 
 def cnn_backbone(dataset: str = "basic_motions", *, progress: Callable[[str], None] | None = None) -> Backbone:
+    (progress or (lambda _m: None))(f"pretraining and quantizing the reference {dataset} CNN (TensorFlow)")
+    return _cnn_backbone(dataset)
+
+
+@lru_cache(maxsize=4)
+def _cnn_backbone(dataset: str) -> Backbone:
     """The reference 1D CNN pretrained on the host, int8-quantized and generated as C.
 
     Only the backbone is pretrained knowledge the devices start from; the head they fine-tune
@@ -47,8 +55,6 @@ def cnn_backbone(dataset: str = "basic_motions", *, progress: Callable[[str], No
     from .models import build_reference
     from .paths import build_dir
 
-    say = progress or (lambda _msg: None)
-    say(f"pretraining and quantizing the reference {dataset} CNN (TensorFlow)")
     artifacts, _ = build_reference(dataset)
     generated = generate(artifacts.tflite, name=dataset)
     out_dir = build_dir() / "model" / f"{dataset}-{generated.model_hash:08x}"
@@ -64,4 +70,5 @@ def cnn_backbone(dataset: str = "basic_motions", *, progress: Callable[[str], No
     return Backbone("cnn", feature_len, generated.model_hash, features, model_sources=sources,
                     note=(f"int8 CNN, {generated.macs} MACs, arena {generated.arena_bytes} B, "
                           f"int8 accuracy {artifacts.int8_accuracy:.3f} "
-                          f"(float {artifacts.float_accuracy:.3f})"))
+                          f"(float {artifacts.float_accuracy:.3f})"),
+                    defines={"TINYFL_KERNELS_OPTIMIZED": 1})

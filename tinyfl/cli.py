@@ -5,6 +5,7 @@ Human output goes through rich to stderr; `--format json` keeps stdout pure JSON
 from __future__ import annotations
 
 import json
+import os
 import math
 import signal
 import sys
@@ -22,6 +23,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="tinyfl: on-device TinyML learning with private updates.")
 console = Console(stderr=True)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow, when a command needs it, stays quiet
 
 
 class Format(str, Enum):
@@ -58,11 +60,11 @@ def _privacy_table(summary: Any) -> Table:
 def demo(
     board: str = typer.Option("qemu", help="qemu (Cortex-M4F under QEMU) or native (Linux processes)"),
     n: int = typer.Option(4, "-n", help="number of emulated boards"),
-    rounds: int = typer.Option(3, help="federated rounds"),
-    backbone: str = typer.Option("stats", help="stats (fixed statistics) or cnn (generated int8 CNN)"),
+    rounds: int = typer.Option(6, help="federated rounds"),
+    backbone: str = typer.Option("cnn", help="cnn (generated int8 CNN, pretrained on the host) or stats (fixed statistics)"),
     noise_multiplier: float = typer.Option(1.0, "--noise", help="noise stddev / clip bound, compiled into the firmware"),
     clip: float = typer.Option(1.0, help="L2 clip bound of each update, compiled into the firmware"),
-    eps_limit: float = typer.Option(40.0, help="privacy budget each device enforces"),
+    eps_limit: float = typer.Option(50.0, help="privacy budget each device enforces"),
     run_dir: Optional[Path] = typer.Option(None, help="where the run is recorded (default: a new temp folder)"),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
 ) -> None:
@@ -94,6 +96,11 @@ def demo(
         f"{result.accuracy_after:.3f} after {summary.rounds_completed} rounds "
         f"({n} devices; noise stddev {options.dp.noise_multiplier:g} x clip per device update, "
         f"averaged over the devices that answered)")
+    spent = max((p.eps_host for p in summary.privacy), default=0.0)
+    console.print(
+        f"[bold]privacy[/]: each device spent at most eps {spent:.1f} at delta "
+        f"{options.dp.delta:g} (any two local datasets of a device, dp-accounting RDP), enforced "
+        f"by the device against its limit of {options.dp.eps_limit:g}")
     console.print(f"run recorded in {result.run_dir} ({time.monotonic() - started:.0f} s)")
 
 
@@ -151,7 +158,7 @@ def serve(
 def emulate(
     board: str = typer.Option("qemu", help="qemu or native"),
     n: int = typer.Option(4, "-n", help="number of boards"),
-    backbone: str = typer.Option("stats", help="stats or cnn"),
+    backbone: str = typer.Option("cnn", help="cnn or stats"),
     duration: float = typer.Option(0.0, help="seconds to run (0: until Ctrl-C)"),
     workdir: Optional[Path] = typer.Option(None, help="folder for shards and ledgers"),
     fmt: Format = typer.Option(Format.text, "--format"),
@@ -162,7 +169,7 @@ def emulate(
 
     options = DemoOptions(board=board, n=n, backbone=backbone)
     data, bb, config = prepare(options, lambda m: console.print(m))
-    firmware = build_firmware(board, config, model_sources=bb.model_sources)
+    firmware = build_firmware(board, config, model_sources=bb.model_sources, defines=bb.defines or None)
     workdir = workdir or Path(tempfile.mkdtemp(prefix="tinyfl-boards-"))
     shards = [write_shard(workdir / f"shard-{i + 1}.bin", data.x_train[idx], data.y_train[idx])
               for i, idx in enumerate(split_shards(data.y_train, n, options.seed))]
@@ -182,6 +189,24 @@ def emulate(
                 time.sleep(0.2)
         except KeyboardInterrupt:
             pass
+
+
+@app.command()
+def build(
+    model: str = typer.Option("basic_motions", help="basic_motions, digits, or a .tflite backbone"),
+    board: str = typer.Option("qemu", help="qemu, native, nano33ble or esp32"),
+    optimized: bool = typer.Option(True, help="Cortex-M4 DSP kernels (bit-exact with the plain ones)"),
+    fmt: Format = typer.Option(Format.text, "--format"),
+) -> None:
+    """Model figures on a board: flash, RAM, planned arena vs TFLM's, accuracy, MACs."""
+    from .codegen import build_report
+
+    with console.status(f"building {model} for {board}..."):
+        report = build_report(model, board, optimized=optimized)
+    if fmt is Format.json:
+        _emit_json(report.to_dict())
+    else:
+        console.print(report.to_table())
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ __all__ = ["DemoOptions", "DemoResult", "options_from_fleet", "prepare", "run_em
 class DemoOptions:
     board: str = "qemu"
     n: int = 4
-    rounds: int = 3
-    backbone: str = "stats"
+    rounds: int = 6
+    backbone: str = "cnn"
     lr: float = 0.05
     local_epochs: int = 5
     batch_size: int = 5
@@ -112,7 +112,8 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
         f"parameters, clip {config.dp.clip}, noise multiplier {config.dp.noise_multiplier})")
     firmware = build_firmware(options.board, config, model_sources=backbone.model_sources,
                               test_build=options.test_seed is not None or bool(options.defines),
-                              test_seed=options.test_seed, defines=dict(options.defines) or None)
+                              test_seed=options.test_seed,
+                              defines={**backbone.defines, **dict(options.defines)} or None)
 
     shard_paths = []
     for i, idx in enumerate(split_shards(data.y_train, options.n, options.seed)):

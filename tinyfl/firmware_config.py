@@ -21,7 +21,7 @@ class DpConfig:
     noise_multiplier: float = 1.0
     grid_bits: int = 8
     delta: float = 1e-5
-    eps_limit: float = 40.0
+    eps_limit: float = 50.0
 
 
 @dataclass(frozen=True)

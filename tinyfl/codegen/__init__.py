@@ -12,12 +12,14 @@ from .generate import (
 )
 from .ops import SUPPORTED_OPS
 from .planner import Buffer, Plan, plan_memory
+from .report import BuildReport, build_report
 from .tflite_reader import Model, ModelFormatError, Operator, Tensor, read_tflite
 
 __all__ = [
     "GENERATOR_FORMAT",
     "SUPPORTED_OPS",
     "Buffer",
+    "BuildReport",
     "GeneratedModel",
     "Model",
     "ModelFormatError",
@@ -26,6 +28,7 @@ __all__ = [
     "StepInfo",
     "Tensor",
     "UnsupportedModelError",
+    "build_report",
     "generate",
     "generate_to",
     "plan_memory",

@@ -147,6 +147,8 @@ def _kib(n: int | None) -> str:
         return "-"
     if n >= 1 << 20 and n % (1 << 20) == 0:
         return f"{n >> 20} MiB"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n >> 10} KiB"
     return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB"
 
 
@@ -277,8 +279,6 @@ def build_report(model: Any = "basic_motions", board: str = "qemu", *, optimized
     if board_key == "native":
         notes.append("native: the host process runs the same C; flash/RAM shown for a Cortex-M4F build.")
     notes.append("Flash/RAM: generated model + kernels only (the runtime and board add their own).")
-    if os.environ.get("TINYFL_BUILD_DIR"):
-        notes.append(f"build folder: {os.environ['TINYFL_BUILD_DIR']}")
     return BuildReport(
         model=name,
         board=board_key,

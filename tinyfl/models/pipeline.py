@@ -109,6 +109,9 @@ def build_reference(
         raise ValueError(f"unknown reference model {name!r}; choose from {', '.join(refs)}")
     ref = refs[name]
     ds = data if data is not None else ref.load()
+    from .train import set_seed
+
+    set_seed(seed)  # before the layers exist: their initial weights come from the seeded RNG
     return build_from_model(
         ref.make(ds), ds, name=name, epochs=ref.epochs if epochs is None else epochs,
         batch_size=ref.batch_size, seed=seed,
