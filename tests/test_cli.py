@@ -17,7 +17,7 @@ def _run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 def test_demo_json_stdout_is_pure_json(tmp_path: Path) -> None:
-    proc = _run(["demo", "--board", "native", "-n", "2", "--rounds", "2", "--run-dir",
+    proc = _run(["demo", "--board", "native", "--backbone", "stats", "-n", "2", "--rounds", "2", "--run-dir",
                  str(tmp_path / "run"), "--format", "json"])
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -53,7 +53,7 @@ def test_serve_reports_a_bad_link_clearly(tmp_path: Path) -> None:
 
 
 def test_emulate_prints_links_as_json(tmp_path: Path) -> None:
-    proc = _run(["emulate", "--board", "native", "-n", "2", "--duration", "0.5",
+    proc = _run(["emulate", "--board", "native", "--backbone", "stats", "-n", "2", "--duration", "0.5",
                  "--workdir", str(tmp_path), "--format", "json"])
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

@@ -82,7 +82,7 @@ def test_structure_errors() -> None:
 def test_shipped_fleets_load(tmp_path: Path) -> None:
     demo = load_fleet_config(HOST_DIR / "fleets" / "emulated-demo.toml")
     assert demo.emulate == EmulateSpec(board="qemu", n=4, data="basicmotions", seed=0)
-    assert demo.fleet.rounds == 3 and not demo.devices
+    assert demo.fleet.rounds == 6 and not demo.devices
     boards = load_fleet_config(HOST_DIR / "fleets" / "serial-boards.toml")
     assert [d.link for d in boards.devices] == ["/dev/ttyACM0", "/dev/ttyACM1"]
     with pytest.raises(ConfigError, match="missing.toml"):

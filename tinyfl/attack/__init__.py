@@ -11,7 +11,8 @@ Stages, each usable on its own:
 - threat model: `AttackInput` (one update as the server has it), `updates_from_run(run_dir)`
   (read from a recorded run, never a live link), `simulate_input` (an honest device modelled by
   tinyfl.device_model, for experiments), `Auxiliary` (public labelled data);
-- labels: `label_sign` (iDLG), `label_matched_filter`, `label_counts_bias` (LLG-style),
+- labels: `label_sign` (iDLG), `label_matched_filter`, `label_posterior` (the device model
+  linearized around each class mean), `label_counts_bias` (LLG-style),
   `label_counts_nnls` (whole update);
 - features: `features_analytic` (exact for one sample at z = 0), `features_least_squares`,
   `features_likelihood` (noise-aware MAP fit through a model of the device's E local steps and
@@ -37,6 +38,7 @@ from .labels import (
     label_counts_bias,
     label_counts_nnls,
     label_matched_filter,
+    label_posterior,
     label_sign,
     labels_from_counts,
 )
@@ -80,6 +82,7 @@ __all__ = [
     # labels
     "label_sign",
     "label_matched_filter",
+    "label_posterior",
     "label_counts_bias",
     "label_counts_nnls",
     "labels_from_counts",

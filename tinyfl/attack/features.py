@@ -10,8 +10,9 @@
 - Likelihood (noise-aware): the MAP estimate of H under the exact forward model the server
   knows: E local steps of mini-batch SGD, clipping, then Gaussian noise z C per coordinate, with
   the per-class Gaussian prior; L-BFGS-B with the hand-written gradient of tinyfl.attack._local.
-  For one sample with unknown label, every label hypothesis is fitted and the best posterior
-  (objective + log det of the class covariance - log class prior) wins.
+  For one sample with unknown label, the few most likely labels (the device model linearized
+  around each class mean) are each fitted and the highest Laplace evidence wins; the Laplace
+  posterior also gives each feature's standard deviation (used to weigh raw-input inversion).
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ import numpy as np
 
 from ._local import clip_backward, clip_forward, per_sample_coefficients, train_backward, train_forward
 from ._optim import minimize
-from .labels import class_signatures, label_counts_nnls, label_sign, labels_from_counts
+from .labels import (label_counts_nnls, label_matched_filter, label_posterior, label_sign,
+                     labels_from_counts, linearize)
 from .threat import AttackInput, Auxiliary
 
 __all__ = ["FeatureEstimate", "analytic_feature", "features_analytic", "features_least_squares",
@@ -42,7 +44,9 @@ class FeatureEstimate:
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "labels": self.labels.tolist(),
                 "features": np.round(self.features, 6).tolist(), "seconds": self.seconds,
-                "objective": self.objective, **self.details}
+                "objective": self.objective,
+                **{k: (np.round(v, 6).tolist() if isinstance(v, np.ndarray) else v)
+                   for k, v in self.details.items()}}
 
 
 def analytic_feature(inp: AttackInput) -> np.ndarray:
@@ -149,50 +153,66 @@ def _fit(inp: AttackInput, aux: Auxiliary | None, y: np.ndarray, starts: list[np
     return best
 
 
-def features_likelihood(inp: AttackInput, aux: Auxiliary | None = None,
-                        labels: np.ndarray | None = None, *, hypotheses: int | None = None,
-                        max_iter: int = 200) -> FeatureEstimate:
-    """MAP features (and, for one sample, the label) under the device's exact forward model.
+def _laplace(inp: AttackInput, aux: Auxiliary, y: np.ndarray, h: np.ndarray, value: float
+             ) -> tuple[float, np.ndarray]:
+    """(log evidence of the labels y, posterior std of h (n, F)) by the Laplace approximation
+    with the Gauss-Newton Hessian J^T J / s^2 + prior precision at the MAP point."""
+    st = aux.stats(inp.n_classes)
+    _, jac = linearize(inp, h, y)
+    f = inp.n_features
+    hess = jac.T @ jac / inp.residual_var
+    for i, c in enumerate(y):
+        hess[i * f:(i + 1) * f, i * f:(i + 1) * f] += st.precisions[c]
+    sign, logdet = np.linalg.slogdet(hess)
+    cov = np.linalg.inv(hess)
+    std = np.sqrt(np.maximum(np.diag(cov), 0.0)).reshape(len(y), f)
+    evidence = (-value - 0.5 * logdet - 0.5 * float(np.sum(st.logdets[y]))
+                + float(np.sum(np.log(st.priors[y]))))
+    return evidence, std
 
-    labels: known labels (n,); else one sample: the `hypotheses` most likely classes by the
-    NNLS signature fit (default all) are each fitted; a batch: labels from NNLS counts.
+
+def features_likelihood(inp: AttackInput, aux: Auxiliary | None = None,
+                        labels: np.ndarray | None = None, *, candidates: int = 3,
+                        max_iter: int = 200) -> FeatureEstimate:
+    """MAP features (and, for one sample, the label) under the device's exact forward model,
+    with their posterior standard deviations (Laplace) in details["std"].
+
+    labels: known labels (n,). Else, one sample: the `candidates` best labels of the
+    linearized posterior (label_posterior) plus the sign-rule and matched-filter labels are
+    each fitted and the one with the highest Laplace evidence wins; a batch: labels from NNLS
+    counts.
     """
     t0 = time.perf_counter()
     aux = aux if aux is not None else inp.aux
-    n, k = inp.sample_count, inp.n_classes
+    n = inp.sample_count
     if aux is None:
         raise ValueError("the likelihood attack needs auxiliary data (its prior)")
-    st = aux.stats(k)
+    st = aux.stats(inp.n_classes)
     details: dict[str, Any] = {}
     if labels is not None or n > 1:
-        y = np.asarray(labels if labels is not None else _labels_for(inp, aux), dtype=np.int64)
-        ls = features_least_squares(inp, aux, y)
-        starts = [st.means[y], ls.features]
-        if n == 1:
-            starts.append(analytic_feature(inp)[None])
+        y = np.asarray(labels if labels is not None else _labels_for(inp, aux), dtype=np.int64).reshape(-1)
+        hypotheses = [y]
+    else:
+        log_post = label_posterior(inp, aux)
+        ranked = [int(c) for c in np.argsort(-log_post)[:candidates]]
+        for extra in (label_sign(inp), label_matched_filter(inp, st.global_mean)):
+            if extra not in ranked:
+                ranked.append(extra)
+        hypotheses = [np.array([c]) for c in ranked]
+    best = None
+    evidences = {}
+    for y in hypotheses:
+        starts = [features_least_squares(inp, aux, y).features]
+        starts.append(analytic_feature(inp)[None] if n == 1 else st.means[y])
         h, value = _fit(inp, aux, y, starts, max_iter)
-        return FeatureEstimate(h, y, "likelihood", time.perf_counter() - t0, value, details)
-    # one sample, label unknown: fit each plausible class, pick the best posterior
-    sig = class_signatures(inp, aux)
-    fit_scores = np.array([_signature_residual(sig[:, c], inp) for c in range(k)])
-    order = np.argsort(fit_scores)[: hypotheses or k]
-    analytic = analytic_feature(inp)[None]
-    results = []
-    for c in order:
-        y = np.array([c])
-        h, value = _fit(inp, aux, y, [st.means[y], analytic], max_iter)
-        score = value + 0.5 * st.logdets[c] - np.log(st.priors[c])
-        results.append((score, c, h, value))
-    results.sort(key=lambda item: item[0])
-    score, c, h, value = results[0]
-    details["label_scores"] = {int(ci): float(sc) for sc, ci, _, _ in results}
-    return FeatureEstimate(h, np.array([c]), "likelihood", time.perf_counter() - t0, value, details)
-
-
-def _signature_residual(sig: np.ndarray, inp: AttackInput) -> float:
-    """Residual of the best non-negative multiple of one class signature (ranks hypotheses)."""
-    u = inp.update
-    denom = float(sig @ sig)
-    scale = max(0.0, float(sig @ u) / denom) if denom > 0 else 0.0
-    r = u - scale * sig
-    return float(r @ r)
+        evidence, std = _laplace(inp, aux, y, h, value)
+        if n == 1:
+            evidences[int(y[0])] = round(evidence, 3)
+        if best is None or evidence > best[0]:
+            best = (evidence, y, h, value, std)
+    assert best is not None
+    evidence, y, h, value, std = best
+    details["std"] = std
+    if evidences:
+        details["label_log_evidence"] = evidences
+    return FeatureEstimate(h, y, "likelihood", time.perf_counter() - t0, value, details)

@@ -34,8 +34,9 @@ def invert_inputs(features: np.ndarray, labels: np.ndarray, aux: Auxiliary, back
 
     backbone: a Keras model (the float backbone, features out), or the statistics backbone
     (a tinyfl.backbones.Backbone named "stats", or the string "stats"). feature_std: how far the
-    recovered features may be off (per coordinate); default a tenth of the auxiliary features'
-    within-class standard deviation (right for exact features; pass more for noisy ones)."""
+    recovered features may be off, per coordinate, (F,) or (n, F): e.g. the likelihood attack's
+    posterior std (FeatureEstimate.details["std"]); never below a tenth of the auxiliary
+    features' within-class standard deviation (the default, right for exact features)."""
     if aux.inputs is None:
         raise ValueError("raw-input inversion needs auxiliary inputs (the class-mean start and prior)")
     name = backbone if isinstance(backbone, str) else getattr(backbone, "name", None)
@@ -68,9 +69,10 @@ def _invert_keras(features: np.ndarray, labels: np.ndarray, aux: Auxiliary, mode
     st = aux.input_stats(n_classes)
     means = st.means[y]
     precs = st.precisions[y]
-    s = (0.1 * _within_class_std(aux)) if feature_std is None else np.broadcast_to(
-        np.asarray(feature_std, dtype=np.float64), (h.shape[1],))
-    inv_var = tf.constant(1.0 / s ** 2, dtype=tf.float32)
+    floor = 0.1 * _within_class_std(aux)
+    s = floor if feature_std is None else np.maximum(
+        np.broadcast_to(np.asarray(feature_std, dtype=np.float64), h.shape), floor)
+    inv_var = tf.constant(np.broadcast_to(1.0 / s ** 2, h.shape), dtype=tf.float32)
     target = tf.constant(h, dtype=tf.float32)
 
     @tf.function(reduce_retracing=True)

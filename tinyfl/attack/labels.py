@@ -19,7 +19,7 @@ from .threat import AttackInput, Auxiliary
 
 __all__ = ["label_sign", "label_matched_filter", "label_posterior", "label_counts_bias",
            "label_counts_nnls", "labels_from_counts", "class_signatures", "round_counts",
-           "linearize"]
+           "linearize", "gaussian_loglik"]
 
 
 def label_sign(inp: AttackInput) -> int:
@@ -37,45 +37,55 @@ def label_matched_filter(inp: AttackInput, mu: np.ndarray | None = None) -> int:
     return int(np.argmax(inp.d_weights @ np.asarray(mu, dtype=np.float64) + inp.d_bias))
 
 
-def linearize(inp: AttackInput, h0: np.ndarray, label: int, step: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """(u0, J): the clipped update the device would send for one sample (h0, label), and its
-    Jacobian w.r.t. h0 by central differences (F + F simulations of the E local steps)."""
+def linearize(inp: AttackInput, h0: np.ndarray, labels: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+    """(u0, J): the clipped update the device would send for features h0 (n, F) with these
+    labels, and its Jacobian w.r.t. h0 (P x n*F) by central differences."""
     from ._local import clip_forward, simulate_delta
 
+    h0 = np.asarray(h0, dtype=np.float64).reshape(-1, inp.n_features)
+    y = np.atleast_1d(np.asarray(labels, dtype=np.int64))
+
     def sent(h: np.ndarray) -> np.ndarray:
-        delta = simulate_delta(inp.params, h[None], np.array([label]), inp.n_classes,
-                               inp.n_features, inp.lr, inp.epochs, inp.batch)
+        delta = simulate_delta(inp.params, h, y, inp.n_classes, inp.n_features, inp.lr,
+                               inp.epochs, inp.batch)
         return clip_forward(delta, inp.clip_target)[0]
 
-    h0 = np.asarray(h0, dtype=np.float64)
-    eps = step if step is not None else 1e-4 * (np.abs(h0) + 1e-2)
-    jac = np.empty((inp.n_params, inp.n_features))
-    for j in range(inp.n_features):
-        e = np.zeros_like(h0)
+    flat = h0.ravel()
+    eps = 1e-4 * (np.abs(flat) + 1e-2)
+    jac = np.empty((inp.n_params, flat.size))
+    for j in range(flat.size):
+        e = np.zeros_like(flat)
         e[j] = eps[j]
-        jac[:, j] = (sent(h0 + e) - sent(h0 - e)) / (2 * eps[j])
+        jac[:, j] = (sent((flat + e).reshape(h0.shape)) - sent((flat - e).reshape(h0.shape))) / (2 * eps[j])
     return sent(h0), jac
 
 
+def gaussian_loglik(r: np.ndarray, jac: np.ndarray, cov_h: np.ndarray, var: float) -> float:
+    """log N(r; 0, J Sigma J^T + var I) via the Woodbury identity (F x F work, not P x P)."""
+    p = r.size
+    prec_h = np.linalg.inv(cov_h)
+    m = prec_h + jac.T @ jac / var
+    jr = jac.T @ r / var
+    quad = float(r @ r) / var - float(jr @ np.linalg.solve(m, jr))
+    logdet = p * np.log(var) + np.linalg.slogdet(m)[1] + np.linalg.slogdet(cov_h)[1]
+    return -0.5 * (quad + logdet + p * np.log(2 * np.pi))
+
+
 def label_posterior(inp: AttackInput, aux: Auxiliary | None = None) -> np.ndarray:
-    """log P(label | update), one sample, up to a constant: for each class c the update is
+    """log P(label | update) for one sample, normalized: for each class c the update is
     modelled as Gaussian by linearizing the device (E steps + clipping) around the class mean,
     u ~ N(u(mu_c), J Sigma_c J^T + s^2 I) with Sigma_c the class covariance of the auxiliary
-    features and s^2 the noise + rounding variance; plus the log class frequency."""
+    features and s^2 the noise + rounding variance; times the class frequency."""
     aux = aux if aux is not None else inp.aux
     if aux is None:
         raise ValueError("the label posterior needs auxiliary data")
     st = aux.stats(inp.n_classes)
     u = inp.update
-    out = np.full(inp.n_classes, -np.inf)
+    out = np.empty(inp.n_classes)
     for c in range(inp.n_classes):
         u0, jac = linearize(inp, st.means[c], c)
-        cov = jac @ st.covariances[c] @ jac.T + inp.residual_var * np.eye(inp.n_params)
-        chol = np.linalg.cholesky(cov)
-        r = np.linalg.solve(chol, u - u0)
-        out[c] = -0.5 * float(r @ r) - float(np.sum(np.log(np.diag(chol)))) + np.log(st.priors[c])
-    return out
+        out[c] = gaussian_loglik(u - u0, jac, st.covariances[c], inp.residual_var) + np.log(st.priors[c])
+    return out - np.logaddexp.reduce(out)
 
 
 def _independent_updates(params: np.ndarray, h: np.ndarray, y: np.ndarray, n_classes: int,

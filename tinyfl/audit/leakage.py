@@ -1,0 +1,316 @@
+"""The attack audit: emulated devices with known data at a grid of noise levels, every update
+attacked with tinyfl.attack, every score next to the baselines that need no update, and a
+verdict per kind of leak (label, features, raw input).
+
+A leak is reported when some attack beats every fair baseline beyond the confidence interval
+(paired bootstrap of the per-sample difference; Clopper-Pearson for hit rates) on some metric.
+The interval is widened for the number of (attack, metric) pairs tried for that leak
+(Bonferroni), so "leaks" is not an artefact of trying many scores. Fair baselines use what the
+attack had: the recovered label (its class mean, a random sample of that class) or nothing (the
+global mean, the majority class). The class mean of the TRUE label is shown as an oracle, never
+used for a verdict.
+
+Devices hold BasicMotions training windows (real smartwatch IMU data) and the statistics
+backbone; the attacker's auxiliary data is the held-out split (same distribution, never a
+device's own samples). The sigma = 0 level runs the test-only firmware without noise
+(TINYFL_TEST_NO_NOISE) and the attacker is told so.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = [
+    "LEAKS",
+    "LeakageConfig",
+    "MetricScore",
+    "LevelResult",
+    "run_leakage_level",
+    "level_reconstruction",
+]
+
+LEAKS = ("label", "features", "raw_input")
+FAIR_BASELINES = ("class mean (recovered label)", "random same class (recovered label)", "global mean")
+ORACLE = "class mean (true label)"
+
+
+@dataclass(frozen=True)
+class LeakageConfig:
+    board: str = "native"  # or "qemu"
+    devices: int = 4
+    rounds: int = 6
+    samples_per_round: int = 1  # one sample per update: the worst case for the device
+    lr: float = 0.05
+    local_epochs: int = 5
+    batch_size: int = 5
+    clip: float = 1.0
+    grid_bits: int = 8
+    delta: float = 1e-5
+    alpha: float = 0.05
+    workers: int = 1  # processes attacking updates in parallel
+    examples: int = 3  # reconstructions kept per level for the report
+    test_seed: int | None = None  # test builds only: reproducible device noise
+    seed: int = 0
+
+
+@dataclass
+class MetricScore:
+    """One metric of one attack at one noise level, with every baseline and verdict."""
+
+    leak: str
+    metric: str
+    attack: str
+    higher_is_better: bool
+    attack_interval: Any  # tinyfl.attack.Interval
+    baselines: dict[str, Any]  # name -> Interval
+    verdicts: dict[str, Any]  # name -> tinyfl.attack.Verdict (fair baselines only)
+    alpha: float
+
+    @property
+    def beats_all(self) -> bool:
+        return bool(self.verdicts) and all(v.beats for v in self.verdicts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"leak": self.leak, "metric": self.metric, "attack": self.attack,
+                "higher_is_better": self.higher_is_better, "alpha": self.alpha,
+                "attack_score": self.attack_interval.to_dict(),
+                "baselines": {k: v.to_dict() for k, v in self.baselines.items()},
+                "beats": {k: v.beats for k, v in self.verdicts.items()},
+                "differences": {k: v.difference.to_dict() for k, v in self.verdicts.items()},
+                "beats_all_fair_baselines": self.beats_all}
+
+
+@dataclass
+class LevelResult:
+    noise_multiplier: float
+    eps_rdp: float  # one release, replace relation (inf without noise)
+    eps_pld: float
+    n_updates: int
+    n_samples: int
+    scores: list[MetricScore]
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    run_dir: str = ""
+
+    def verdict(self, leak: str) -> str:
+        return "leaks" if any(s.beats_all for s in self.scores if s.leak == leak) else "protected"
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        return {leak: self.verdict(leak) for leak in LEAKS}
+
+    def score(self, metric: str, attack: str | None = None) -> MetricScore | None:
+        for s in self.scores:
+            if s.metric == metric and (attack is None or s.attack == attack):
+                return s
+        return None
+
+    def to_dict(self, *, include_examples: bool = False) -> dict[str, Any]:
+        out = {"noise_multiplier": self.noise_multiplier,
+               "eps_rdp": self.eps_rdp if math.isfinite(self.eps_rdp) else None,
+               "eps_pld": self.eps_pld if math.isfinite(self.eps_pld) else None,
+               "n_updates": self.n_updates, "n_samples": self.n_samples,
+               "verdicts": self.verdicts, "scores": [s.to_dict() for s in self.scores],
+               "seconds": {k: round(v, 3) for k, v in self.seconds.items()}, "run_dir": self.run_dir}
+        if include_examples:
+            out["examples"] = [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in e.items()}
+                               for e in self.examples]
+        return out
+
+
+def level_reconstruction(features: np.ndarray, labels: np.ndarray, aux: Any) -> np.ndarray:
+    """Raw windows from recovered statistics features: the auxiliary class-mean window of the
+    recovered label, each channel moved to the recovered channel mean. (An adapter next to
+    tinyfl.attack.invert_stats_features, which also rescales the shape to the recovered std:
+    that adds variance at the wrong times when the timing is unknown. Moving the level alone
+    lowers the squared error whenever the recovered mean is right.)"""
+    x_aux = np.asarray(aux.inputs, dtype=np.float64)
+    n_ch = x_aux.shape[2]
+    h = np.asarray(features, dtype=np.float64).reshape(len(features), n_ch, 4)
+    out = np.empty((len(h),) + x_aux.shape[1:])
+    for i, label in enumerate(np.asarray(labels).reshape(-1)):
+        members = x_aux[np.asarray(aux.labels) == label]
+        shape = (members if len(members) else x_aux).mean(axis=0)
+        out[i] = shape - shape.mean(axis=0) + h[i, :, 0]
+    return out
+
+
+def _attack_one(inp: Any) -> Any:
+    from ..attack import attack_update
+
+    return attack_update(inp, invert_backbone="stats")
+
+
+def _attack_all(inputs: list[Any], workers: int, progress: Callable[[int], None]) -> list[Any]:
+    if workers <= 1 or len(inputs) < 2:
+        out = []
+        for i, inp in enumerate(inputs):
+            out.append(_attack_one(inp))
+            progress(i + 1)
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    results: list[Any] = [None] * len(inputs)
+    # fork: the workers inherit the imported modules; the attack never touches the boards
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        futures = {pool.submit(_attack_one, inp): i for i, inp in enumerate(inputs)}
+        from concurrent.futures import as_completed
+
+        for done, fut in enumerate(as_completed(futures), start=1):
+            results[futures[fut]] = fut.result()
+            progress(done)
+    return results
+
+
+def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: Any, alpha: float,
+                 seed: int) -> list[MetricScore]:
+    from ..attack import (centered_cosine, class_mean_baseline, compare, count_overlap,
+                          global_mean_baseline, majority_label_baseline, match_rows, pearson,
+                          phase_aligned_correlation, psnr, random_same_class_baseline, summarize)
+    from ..device_model import stats_features
+
+    per: dict[tuple[str, str, str], list[float]] = {}  # (leak, metric, guesser) -> per-sample scores
+
+    def add(leak: str, metric: str, who: str, values: Any) -> None:
+        per.setdefault((leak, metric, who), []).extend(np.asarray(values, dtype=np.float64).ravel())
+
+    center = np.asarray(aux.features).mean(axis=0)
+    for inp, res, truth in zip(inputs, results, truths):
+        if truth is None:
+            continue
+        x_true, y_true = np.asarray(truth[0], dtype=np.float64), np.asarray(truth[1], dtype=np.int64)
+        n, k = len(y_true), inp.n_classes
+        true_counts = np.bincount(y_true, minlength=k)
+
+        def hits(counts: np.ndarray) -> np.ndarray:
+            return np.arange(n) < round(count_overlap(counts, true_counts) * n)
+
+        add("label", "label accuracy", "attack: " + res.label_method, hits(res.counts))
+        if n == 1:
+            for name, key in (("matched filter", "matched_filter_label"), ("sign (iDLG)", "sign_label")):
+                if key in res.details:
+                    add("label", "label accuracy", "attack: " + name,
+                        hits(np.bincount([int(res.details[key])], minlength=k)))
+        add("label", "label accuracy", "majority class",
+            hits(np.bincount(majority_label_baseline(n, aux, k), minlength=k)))
+
+        x_true = x_true.reshape((n,) + aux.inputs.shape[1:])
+        h_true = stats_features(x_true).astype(np.float64)
+        order = match_rows(res.features, h_true)
+        feats = res.features[order]
+        rec_labels = res.labels[order]
+        guesses = {
+            "class mean (recovered label)": class_mean_baseline(rec_labels, aux),
+            "random same class (recovered label)": random_same_class_baseline(rec_labels, aux, seed=seed + inp.round),
+            "global mean": global_mean_baseline(n, aux),
+            ORACLE: class_mean_baseline(y_true, aux),
+        }
+        add("features", "feature centered cosine", "attack: likelihood", centered_cosine(feats, h_true, center))
+        for name, rows in guesses.items():
+            add("features", "feature centered cosine", name, centered_cosine(rows, h_true, center))
+
+        raw = {"attack: inversion (tinyfl.attack)": None if res.inputs is None else res.inputs[order],
+               "attack: class-mean shape at recovered levels": level_reconstruction(feats, rec_labels, aux)}
+        raw_base = {
+            "class mean (recovered label)": class_mean_baseline(rec_labels, aux, use="inputs"),
+            "random same class (recovered label)": random_same_class_baseline(rec_labels, aux, use="inputs",
+                                                                              seed=seed + inp.round),
+            "global mean": global_mean_baseline(n, aux, use="inputs"),
+            ORACLE: class_mean_baseline(y_true, aux, use="inputs"),
+        }
+        for name, rows in {**raw, **raw_base}.items():
+            if rows is None:
+                continue
+            add("raw_input", "input PSNR (dB)", name, psnr(rows, x_true))
+            add("raw_input", "input Pearson", name, pearson(rows, x_true))
+            add("raw_input", "input phase-aligned correlation", name, phase_aligned_correlation(rows, x_true))
+
+    scores: list[MetricScore] = []
+    for leak in LEAKS:
+        keys = {(m, w) for (lk, m, w) in per if lk == leak}
+        attacks = sorted({(m, w) for (m, w) in keys if w.startswith("attack: ")})
+        leak_alpha = alpha / max(1, len(attacks))  # Bonferroni over (attack, metric) pairs
+        for metric, who in attacks:
+            a = np.asarray(per[(leak, metric, who)])
+            is_rate = metric == "label accuracy"
+            base_names = [w for (m, w) in keys if m == metric and not w.startswith("attack: ")]
+            baselines, verdicts = {}, {}
+            for name in sorted(base_names):
+                b = np.asarray(per[(leak, metric, name)])
+                baselines[name] = summarize(b.astype(bool) if is_rate else b, alpha=alpha, seed=seed)
+                if name != ORACLE:
+                    verdicts[name] = compare(a, b, alpha=leak_alpha, seed=seed)
+            scores.append(MetricScore(leak, metric, who.removeprefix("attack: "), True,
+                                      summarize(a.astype(bool) if is_rate else a, alpha=alpha, seed=seed),
+                                      baselines, verdicts, leak_alpha))
+    return scores
+
+
+def _examples(inputs: list[Any], results: list[Any], truths: list[Any], aux: Any, count: int) -> list[dict[str, Any]]:
+    from ..attack import class_mean_baseline
+
+    out = []
+    for inp, res, truth in zip(inputs, results, truths):
+        if len(out) >= count or truth is None or inp.sample_count != 1:
+            continue
+        x_true = np.asarray(truth[0], dtype=np.float64).reshape((1,) + aux.inputs.shape[1:])
+        out.append({
+            "device": inp.device, "round": inp.round, "true_label": int(truth[1][0]),
+            "recovered_label": int(res.labels[0]), "original": x_true[0],
+            "inversion": None if res.inputs is None else np.asarray(res.inputs[0], dtype=np.float64),
+            "level": level_reconstruction(res.features[:1], res.labels[:1], aux)[0],
+            "class_mean": class_mean_baseline(res.labels[:1], aux, use="inputs")[0],
+        })
+    return out
+
+
+def run_leakage_level(config: LeakageConfig, noise_multiplier: float, run_dir: Path, *,
+                      progress: Callable[[float], None] | None = None) -> LevelResult:
+    """One noise level: record an emulated run, attack every update, score it."""
+    from ..attack import Auxiliary, samples_of_updates, truth_from_shards, updates_from_run
+    from ..data import load_basic_motions
+    from ..demo import DemoOptions, run_emulated
+    from ..device_model import stats_features
+    from ..firmware_config import DpConfig
+    from ..privacy import effective_noise_multiplier, epsilon, epsilon_pld
+
+    say = progress or (lambda _f: None)
+    started = time.monotonic()
+    noiseless = noise_multiplier == 0
+    dp = DpConfig(clip=config.clip, noise_multiplier=1.0 if noiseless else noise_multiplier,
+                  grid_bits=config.grid_bits, delta=config.delta, eps_limit=1e9)
+    options = DemoOptions(board=config.board, n=config.devices, rounds=config.rounds, backbone="stats",
+                          lr=config.lr, local_epochs=config.local_epochs, batch_size=config.batch_size,
+                          samples_per_round=config.samples_per_round, seed=config.seed, dp=dp,
+                          test_seed=config.test_seed,
+                          defines=(("TINYFL_TEST_NO_NOISE", None),) if noiseless else ())
+    run_emulated(options, run_dir)
+    recorded = time.monotonic()
+    say(0.1)
+
+    data = load_basic_motions()
+    aux = Auxiliary.from_inputs(data.x_test, data.y_test, stats_features)
+    inputs = updates_from_run(run_dir, aux=aux, feature_fn=stats_features)
+    if noiseless:  # the audit knows this build sends no noise; the hello cannot say so
+        inputs = [replace(inp, noise_multiplier=0.0) for inp in inputs]
+    truths = samples_of_updates(inputs, truth_from_shards(run_dir))
+    results = _attack_all(inputs, config.workers, lambda done: say(0.1 + 0.85 * done / max(1, len(inputs))))
+    attacked = time.monotonic()
+    scores = _score_level(inputs, results, truths, aux, config.alpha, config.seed)
+    examples = _examples(inputs, results, truths, aux, config.examples)
+    if noiseless:
+        eps_rdp = eps_pld = math.inf
+    else:
+        z = effective_noise_multiplier(noise_multiplier)
+        eps_rdp, eps_pld = epsilon(z, 1, config.delta), epsilon_pld(z, 1, config.delta)
+    say(1.0)
+    return LevelResult(float(noise_multiplier), eps_rdp, eps_pld, len(inputs),
+                       sum(inp.sample_count for inp in inputs), scores, examples,
+                       {"record": recorded - started, "attack": attacked - recorded,
+                        "score": time.monotonic() - attacked}, str(run_dir))
