@@ -67,6 +67,7 @@ from .metrics import (
     phase_aligned_correlation,
     psnr,
     ssim,
+    standardized_mse,
     summarize,
 )
 from .report import AttackReport, UpdateAttack, attack_run, attack_update, samples_of_updates, truth_from_shards
@@ -117,6 +118,7 @@ __all__ = [
     "compare",
     "cosine",
     "centered_cosine",
+    "standardized_mse",
     "count_overlap",
     "match_rows",
     "mse",

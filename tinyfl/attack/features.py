@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._local import clip_backward, clip_forward, per_sample_coefficients, train_backward, train_forward
-from ._optim import minimize
+from ._optim import minimize, single_threaded_blas
 from .labels import (label_counts_nnls, label_matched_filter, label_posterior, label_sign,
                      labels_from_counts, linearize)
 from .threat import AttackInput, Auxiliary
@@ -50,12 +50,17 @@ class FeatureEstimate:
 
 
 def analytic_feature(inp: AttackInput) -> np.ndarray:
-    """h = dW^T db / |db|^2: exact for one sample without noise."""
-    db = inp.d_bias
+    """h = dW^T db / |db|^2, exact for one sample without noise. Computed as the leading right
+    singular vector of dW (its direction: every row is a multiple of h) scaled by the bias
+    projection: the same value at z = 0, but the direction then does not suffer from the bias
+    entries' rounding, which are |h| times smaller than the weights'."""
+    dw, db = inp.d_weights, inp.d_bias
     denom = float(db @ db)
-    if denom == 0.0:
+    if denom == 0.0 or not np.any(dw):
         return np.zeros(inp.n_features)
-    return inp.d_weights.T @ db / denom
+    direction = np.linalg.svd(dw, full_matrices=False)[2][0]
+    projected = dw.T @ db / denom
+    return direction * float(direction @ projected)
 
 
 def features_analytic(inp: AttackInput) -> FeatureEstimate:
@@ -84,6 +89,7 @@ def _prior(aux: Auxiliary | None, labels: np.ndarray, n_classes: int, n_features
     return st.means[labels], st.precisions[labels]
 
 
+@single_threaded_blas
 def features_least_squares(inp: AttackInput, aux: Auxiliary | None = None,
                            labels: np.ndarray | None = None, *, rounds: int = 3) -> FeatureEstimate:
     """Ridge least squares dW ~ s A^T H with the class-mean prior (see module doc)."""
@@ -171,6 +177,7 @@ def _laplace(inp: AttackInput, aux: Auxiliary, y: np.ndarray, h: np.ndarray, val
     return evidence, std
 
 
+@single_threaded_blas
 def features_likelihood(inp: AttackInput, aux: Auxiliary | None = None,
                         labels: np.ndarray | None = None, *, candidates: int = 3,
                         max_iter: int = 200) -> FeatureEstimate:

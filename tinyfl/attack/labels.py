@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._optim import nnls
+from ._optim import nnls, single_threaded_blas
 from .threat import AttackInput, Auxiliary
 
 __all__ = ["label_sign", "label_matched_filter", "label_posterior", "label_counts_bias",
@@ -71,6 +71,7 @@ def gaussian_loglik(r: np.ndarray, jac: np.ndarray, cov_h: np.ndarray, var: floa
     return -0.5 * (quad + logdet + p * np.log(2 * np.pi))
 
 
+@single_threaded_blas
 def label_posterior(inp: AttackInput, aux: Auxiliary | None = None) -> np.ndarray:
     """log P(label | update) for one sample, normalized: for each class c the update is
     modelled as Gaussian by linearizing the device (E steps + clipping) around the class mean,
@@ -143,6 +144,7 @@ def round_counts(raw: np.ndarray, total: int) -> np.ndarray:
     return counts
 
 
+@single_threaded_blas
 def label_counts_nnls(inp: AttackInput, aux: Auxiliary | None = None, *,
                       return_raw: bool = False) -> np.ndarray:
     """Label counts from the whole update: x >= 0 minimizing |u - S x| over the class
@@ -153,6 +155,7 @@ def label_counts_nnls(inp: AttackInput, aux: Auxiliary | None = None, *,
     return x if return_raw else round_counts(x, inp.sample_count)
 
 
+@single_threaded_blas
 def label_counts_bias(inp: AttackInput, aux: Auxiliary | None = None) -> np.ndarray:
     """Counts from the bias update alone (LLG-style). Without clipping, for each sample
     db = -(lr E / m)(p_bar - onehot(y)) summed, so counts = n p_bar + db m / (lr E); here with

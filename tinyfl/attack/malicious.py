@@ -124,19 +124,26 @@ def exact_recovery(candidates: np.ndarray, truth: np.ndarray, *, threshold: floa
     from .metrics import cosine
 
     truth = np.asarray(truth, dtype=np.float64).reshape(len(truth), -1)
-    cands = np.asarray(candidates, dtype=np.float64).reshape(len(candidates), -1)
-    if len(cands) == 0:
+    if len(candidates) == 0:
         return np.zeros(len(truth), dtype=bool)
+    cands = np.asarray(candidates, dtype=np.float64).reshape(len(candidates), -1)
     sims = cosine(np.repeat(truth, len(cands), axis=0), np.tile(cands, (len(truth), 1)))
     return sims.reshape(len(truth), len(cands)).max(axis=1) >= threshold
 
 
 def counts_zero_head(inp: AttackInput) -> np.ndarray:
-    """Exact label counts from a uniform-prediction head (zero or tiny), E = 1, one batch:
-    db = -(lr/n)(n/K - counts) times the unknown clipping factor s <= 1. The factor is the one
-    that makes every count an integer (checked over the candidates a class count of 0..n gives)."""
+    """Label counts from a uniform-prediction head (zero or tiny), E = 1, one batch:
+    db = -s (lr/n)(n/K - counts) with s <= 1 the clipping factor. Unclipped (the received norm
+    is below the clip bound: s = 1) the counts are exact. Clipped, only counts - n/K up to a
+    common scale are known: among the scales that make every count an integer, the largest
+    (the most balanced counts) is returned."""
+    from .labels import round_counts
+
     n, k = inp.sample_count, inp.n_classes
     v = inp.d_bias * n / inp.lr  # = s (counts - n/K)
+    if float(np.linalg.norm(inp.update)) < 0.999 * inp.clip_target and inp.noise_multiplier == 0:
+        return round_counts(v + n / k, n)
+    tolerance = 0.05 * k
     best: tuple[float, np.ndarray] | None = None
     for c in range(k):
         for m in range(n + 1):
@@ -147,13 +154,8 @@ def counts_zero_head(inp: AttackInput) -> np.ndarray:
                 continue
             raw = v / s + n / k
             counts = np.rint(raw).astype(np.int64)
-            if counts.sum() != n or np.any(counts < 0):
+            if counts.sum() != n or np.any(counts < 0) or float(np.sum((raw - counts) ** 2)) > tolerance:
                 continue
-            err = float(np.sum((raw - counts) ** 2))
-            if best is None or err < best[0]:
-                best = (err, counts)
-    if best is None:
-        from .labels import round_counts
-
-        return round_counts(v + n / k, n)
-    return best[1]
+            if best is None or s > best[0]:
+                best = (s, counts)
+    return best[1] if best is not None else round_counts(v + n / k, n)

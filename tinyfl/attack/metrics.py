@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Interval", "Verdict", "bootstrap_ci", "clopper_pearson", "summarize", "compare",
-           "cosine", "centered_cosine", "mse", "psnr", "pearson", "phase_aligned_correlation",
+           "cosine", "centered_cosine", "standardized_mse", "mse", "psnr", "pearson", "phase_aligned_correlation",
            "ssim", "count_overlap", "match_rows"]
 
 
@@ -156,6 +156,16 @@ def centered_cosine(estimate: Any, truth: Any, center: Any) -> np.ndarray:
     """Cosine after subtracting `center` (the global mean of the auxiliary features)."""
     c = np.asarray(center, dtype=np.float64).ravel()
     return cosine(_rows(estimate) - c, _rows(truth) - c)
+
+
+def standardized_mse(estimate: Any, truth: Any, scale: Any) -> np.ndarray:
+    """Mean squared error per sample after dividing each coordinate by `scale` (the auxiliary
+    features' standard deviation): no coordinate dominates by its units. Complements the
+    centered cosine, which credits an estimate near 0 whenever the truth lies opposite the
+    global mean (BasicMotions' "standing" statistics)."""
+    s = np.asarray(scale, dtype=np.float64).ravel()
+    s = np.where(s > 0, s, 1.0)
+    return np.mean(((_rows(estimate) - _rows(truth)) / s) ** 2, axis=1)
 
 
 def mse(estimate: Any, truth: Any) -> np.ndarray:

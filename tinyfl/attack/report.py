@@ -14,7 +14,7 @@ from .baselines import (class_mean_baseline, global_mean_baseline, majority_labe
 from .features import features_analytic, features_likelihood
 from .inputs import invert_inputs, is_keras_model
 from .labels import label_counts_bias, label_counts_nnls, label_matched_filter, label_sign, labels_from_counts
-from .metrics import (centered_cosine, compare, cosine, count_overlap, match_rows, mse,
+from .metrics import (centered_cosine, standardized_mse, compare, cosine, count_overlap, match_rows, mse,
                       pearson, phase_aligned_correlation, psnr, ssim, summarize)
 from .threat import AttackInput, Auxiliary, updates_from_run
 
@@ -151,7 +151,8 @@ def attack_update(inp: AttackInput, *, invert_backbone: Any = None,
     inputs = None
     if invert_backbone is not None and aux.inputs is not None:
         t1 = time.perf_counter()
-        inputs = invert_inputs(est.features, labels, aux, invert_backbone, feature_std=feature_std)
+        std = est.details.get("std") if feature_std is None else feature_std
+        inputs = invert_inputs(est.features, labels, aux, invert_backbone, feature_std=std)
         seconds["inputs"] = time.perf_counter() - t1
     return UpdateAttack(inp.device, inp.round, n, inp.noise_multiplier, labels, counts, label_method,
                         est.features, est.method, inputs, seconds, details)
@@ -215,7 +216,8 @@ def _stats_feature_fn(inputs: list[AttackInput], run_dir: Path) -> Callable | No
 
 def attack_run(run_dir: str | Path, *, aux: Auxiliary | tuple[np.ndarray, np.ndarray] | None = None,
                backbone: Any = None, truth: Truth | str | None = None, invert: bool | None = None,
-               feature_std: float | None = None, alpha: float = 0.05, seed: int = 0) -> AttackReport:
+               invert_with: Any = None, feature_std: float | None = None, alpha: float = 0.05,
+               seed: int = 0) -> AttackReport:
     """Attack every update recorded in `run_dir`.
 
     aux: public labelled data, an Auxiliary or (inputs, labels) whose features the backbone
@@ -223,14 +225,17 @@ def attack_run(run_dir: str | Path, *, aux: Auxiliary | tuple[np.ndarray, np.nda
     a function; the statistics extractor is used automatically when the devices report it);
     truth: device -> (inputs, labels) in replay order, or "shards" for an emulated run's shard
     files, used ONLY to score; invert: also recover raw inputs (default: when the backbone can be
-    inverted and aux holds inputs)."""
+    inverted and aux holds inputs); invert_with: the float Keras backbone to invert when
+    `backbone` is the int8 C one (tinyfl.backbones.cnn_backbone); feature_std: how much to
+    trust the recovered features in the inversion (default: their Laplace posterior std)."""
     run_dir = Path(run_dir)
     inputs = updates_from_run(run_dir)
     feature_fn = _feature_fn_of(backbone)
-    invert_with = backbone
+    if invert_with is None:
+        invert_with = backbone
     if feature_fn is None:
         feature_fn = _stats_feature_fn(inputs, run_dir)
-        invert_with = "stats" if feature_fn is not None else None
+        invert_with = "stats" if feature_fn is not None else invert_with
     aux_obj = _as_aux(aux, feature_fn)
     inputs = [inp.with_knowledge(aux_obj, feature_fn) for inp in inputs]
     can_invert = aux_obj is not None and aux_obj.inputs is not None and invert_with is not None and (
@@ -241,7 +246,7 @@ def attack_run(run_dir: str | Path, *, aux: Auxiliary | tuple[np.ndarray, np.nda
                              feature_std=feature_std) for inp in inputs]
     knowledge = {"aux_samples": 0 if aux_obj is None else int(len(aux_obj.labels)),
                  "backbone": "none" if feature_fn is None else (
-                     "stats" if invert_with == "stats" else type(backbone).__name__),
+                     "stats" if backbone is None else getattr(backbone, "name", type(backbone).__name__)),
                  "invert_inputs": do_invert}
     report = AttackReport(str(run_dir), knowledge, results)
     if truth is not None:
@@ -261,7 +266,7 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
     def add(metric: str, name: str, values: Any) -> None:
         pooled.setdefault(metric, {}).setdefault(name, []).extend(np.asarray(values, dtype=np.float64).ravel())
 
-    higher = {"mse": False}
+    higher = {"mse": False, "feature_standardized_mse": False}
     for inp, res, tr in zip(inputs, report.updates, truths):
         if tr is None:
             continue
@@ -281,6 +286,7 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
         order = match_rows(res.features, h_true)
         est = res.features[order]
         center = np.asarray(aux.features).mean(axis=0) if aux is not None else np.zeros(h_true.shape[1])
+        scale = np.asarray(aux.features).std(axis=0) if aux is not None else np.ones(h_true.shape[1])
         guesses = {"attack": est}
         if aux is not None:
             guesses.update(_baselines(res.labels, y_true, aux, "features", seed + inp.round))
@@ -289,6 +295,7 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
                 rows = rows[match_rows(rows, h_true)]  # a set of guesses gets its best pairing too
             add("feature_cosine", name, cosine(rows, h_true))
             add("feature_centered_cosine", name, centered_cosine(rows, h_true, center))
+            add("feature_standardized_mse", name, standardized_mse(rows, h_true, scale))
         res.scores["feature_cosine"] = cosine(est, h_true)
         res.scores["feature_centered_cosine"] = centered_cosine(est, h_true, center)
         if res.inputs is None or aux is None or aux.inputs is None:

@@ -221,14 +221,13 @@ def simulate_input(params: np.ndarray, features: np.ndarray, labels: np.ndarray,
     """What the server would receive from an honest device (tinyfl.device_model.device_round:
     same float32 training, clipping, grid and exact discrete Gaussian integers) trained on
     `features`/`labels` in that order. noise_multiplier 0: a test build without noise."""
-    from ..device_model import ChaCha20Drbg, device_round, fixed_seed_bytes
+    from ..device_model import ChaCha20Drbg, device_round, fixed_seed_bytes, grid_step
     from ..privacy.noise import effective_noise_multiplier
 
     h = np.asarray(features, dtype=np.float32).reshape(-1, n_features)
     z = effective_noise_multiplier(noise_multiplier) if noise_multiplier > 0 else 0.0
+    # a fixed generator per (seed, round): reproducible experiments, never a device's stream
     drbg = ChaCha20Drbg(fixed_seed_bytes(seed, round_number)) if z > 0 else None
-    from ..device_model import grid_step
-
     _, values = device_round(np.asarray(params, dtype=np.float32), h, np.asarray(labels),
                              n_classes=n_classes, n_features=n_features, lr=lr, epochs=epochs,
                              batch=batch, clip=clip, grid_bits=grid_bits,
