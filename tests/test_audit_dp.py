@@ -52,3 +52,10 @@ def test_invariants_catch_a_mean_beyond_the_clip_bound():
     clean[0] = 250  # within C: all hold
     names = {i.name: i.passed for i in check_invariants(pairs(), pairs(), noise_var=sigma ** 2, grid_bits=8)}
     assert all(names.values())
+
+
+@pytest.mark.qemu
+def test_correct_firmware_passes_on_the_emulated_cortex_m4():
+    audit = audit_device(DpAuditConfig(board="qemu", mechanism_trials=0, board_trials=64))
+    assert audit.board == "qemu" and audit.boards_started == 2
+    assert audit.passed, audit.to_dict()

@@ -209,6 +209,15 @@ def build(
         console.print(report.to_table())
 
 
+def _register_subcommands() -> None:
+    from .attack.cli import register as register_attack
+
+    register_attack(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

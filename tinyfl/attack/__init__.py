@@ -29,6 +29,7 @@ Importing this package never imports TensorFlow.
 from .baselines import (
     class_mean_baseline,
     global_mean_baseline,
+    label_mixture_baseline,
     majority_label_baseline,
     random_same_class_baseline,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "global_mean_baseline",
     "random_same_class_baseline",
     "majority_label_baseline",
+    "label_mixture_baseline",
     # metrics
     "Interval",
     "Verdict",

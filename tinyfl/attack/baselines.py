@@ -3,7 +3,9 @@
 Given only a label (the recovered one, or the true one for an oracle comparison), a server with
 auxiliary data can already guess the class mean or a random sample of that class; with no label,
 the global mean. An attack that does no better than these learned nothing from the update
-beyond the label.
+beyond the label. Under heavy noise the recovered label is often wrong and the attack's own
+estimate hedges between classes: `label_mixture_baseline` (class means weighted by the label
+posterior) is the guess that uses ALL the label information and nothing else.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 from .threat import Auxiliary
 
 __all__ = ["class_mean_baseline", "global_mean_baseline", "random_same_class_baseline",
-           "majority_label_baseline"]
+           "majority_label_baseline", "label_mixture_baseline"]
 
 
 def _values(aux: Auxiliary, use: str) -> np.ndarray:
@@ -60,3 +62,12 @@ def majority_label_baseline(n: int, aux: Auxiliary | None, n_classes: int) -> np
         return np.zeros(n, dtype=np.int64)
     counts = np.bincount(np.asarray(aux.labels, dtype=np.int64), minlength=n_classes)
     return np.full(n, int(np.argmax(counts)), dtype=np.int64)
+
+
+def label_mixture_baseline(log_posteriors: np.ndarray, aux: Auxiliary, *, use: str = "features") -> np.ndarray:
+    """sum_c P(c | update) * class mean c, one row per (n, K) log-posterior row."""
+    lp = np.atleast_2d(np.asarray(log_posteriors, dtype=np.float64))
+    w = np.exp(lp - lp.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    means = class_mean_baseline(np.arange(lp.shape[1]), aux, use=use)
+    return np.tensordot(w, means, axes=(1, 0))

@@ -101,6 +101,7 @@ def features_least_squares(inp: AttackInput, aux: Auxiliary | None = None,
     h = means.copy() if aux is not None else np.tile(analytic_feature(inp), (n, 1))
     dw = inp.d_weights
     var = inp.residual_var
+    best = (_posterior_objective(inp, h, y, means, precs), h)
     for _ in range(rounds):
         a = per_sample_coefficients(inp.params, h, y, k, f, inp.lr, inp.epochs, inp.batch)
         pred = np.concatenate([(a.T @ h).ravel(), a.sum(axis=0)])
@@ -112,7 +113,18 @@ def features_least_squares(inp: AttackInput, aux: Auxiliary | None = None,
             gram[i * f:(i + 1) * f, i * f:(i + 1) * f] += precs[i]
         rhs = (s * (a @ dw)).ravel() / var + np.einsum("nij,nj->ni", precs, means).ravel()
         h = np.linalg.lstsq(gram, rhs, rcond=None)[0].reshape(n, f)
+        # the linearization can overshoot (a confident sample's coefficients are ~0): keep the
+        # best point under the exact model
+        value = _posterior_objective(inp, h, y, means, precs)
+        if value < best[0]:
+            best = (value, h)
+    h = best[1]
     return FeatureEstimate(h, y, "least_squares", time.perf_counter() - t0)
+
+
+def _posterior_objective(inp: AttackInput, h: np.ndarray, y: np.ndarray, means: np.ndarray,
+                         precs: np.ndarray) -> float:
+    return _Objective(inp, y, means, precs)(np.asarray(h, dtype=np.float64).ravel())[0]
 
 
 class _Objective:

@@ -9,11 +9,12 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .baselines import (class_mean_baseline, global_mean_baseline, majority_label_baseline,
-                        random_same_class_baseline)
+from .baselines import (class_mean_baseline, global_mean_baseline, label_mixture_baseline,
+                        majority_label_baseline, random_same_class_baseline)
 from .features import features_analytic, features_likelihood
 from .inputs import invert_inputs, is_keras_model
-from .labels import label_counts_bias, label_counts_nnls, label_matched_filter, label_sign, labels_from_counts
+from .labels import (label_counts_bias, label_counts_nnls, label_matched_filter, label_posterior, label_sign,
+                     labels_from_counts)
 from .metrics import (centered_cosine, standardized_mse, compare, cosine, count_overlap, match_rows, mse,
                       pearson, phase_aligned_correlation, psnr, ssim, summarize)
 from .threat import AttackInput, Auxiliary, updates_from_run
@@ -49,6 +50,7 @@ class UpdateAttack:
             "counts": self.counts.tolist(), "label_method": self.label_method,
             "feature_method": self.feature_method, "seconds": self.seconds, **self.details,
         }
+        out = {k: (np.round(v, 4).tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
         if include_arrays and self.features is not None:
             out["features"] = np.round(self.features, 6).tolist()
         if self.scores:
@@ -136,6 +138,7 @@ def attack_update(inp: AttackInput, *, invert_backbone: Any = None,
                             label_method, est.features, est.method, None, seconds, details)
     if n == 1:
         details["matched_filter_label"] = label_matched_filter(inp)
+        details["label_log_posterior"] = label_posterior(inp, aux)
         est = features_likelihood(inp, aux)
         labels = est.labels
         counts = np.bincount(labels, minlength=inp.n_classes)
@@ -289,7 +292,7 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
         scale = np.asarray(aux.features).std(axis=0) if aux is not None else np.ones(h_true.shape[1])
         guesses = {"attack": est}
         if aux is not None:
-            guesses.update(_baselines(res.labels, y_true, aux, "features", seed + inp.round))
+            guesses.update(_baselines(res, y_true, aux, "features", seed + inp.round))
         for name, rows in guesses.items():
             if name != "attack" and not name.endswith("(true label)"):
                 rows = rows[match_rows(rows, h_true)]  # a set of guesses gets its best pairing too
@@ -303,7 +306,7 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
         x_true = np.asarray(x_true, dtype=np.float64).reshape((n,) + aux.inputs.shape[1:])
         image = aux.inputs.ndim == 4
         candidates = {"attack": res.inputs[order],
-                      **_baselines(res.labels, y_true, aux, "inputs", seed + inp.round)}
+                      **_baselines(res, y_true, aux, "inputs", seed + inp.round)}
         for name, rows in candidates.items():
             if name != "attack" and not name.endswith("(true label)"):
                 rows = rows[match_rows(rows, x_true)]
@@ -330,11 +333,17 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
         report.summary[metric] = entry
 
 
-def _baselines(labels: np.ndarray, y_true: np.ndarray, aux: Auxiliary, use: str,
+def _baselines(res: UpdateAttack, y_true: np.ndarray, aux: Auxiliary, use: str,
                seed: int) -> dict[str, np.ndarray]:
     """Guesses needing no update: from the recovered labels (fair: the attack had those too),
-    the global mean, and the class mean of the TRUE label (an oracle for comparison)."""
+    the label posterior's mixture of class means (one sample; a batch: its recovered labels'
+    class means), the global mean, and the class mean of the TRUE label (an oracle)."""
+    labels = res.labels
+    log_post = res.details.get("label_log_posterior")
+    mixture = (label_mixture_baseline(log_post, aux, use=use) if log_post is not None
+               else class_mean_baseline(labels, aux, use=use))
     return {"class mean (recovered label)": class_mean_baseline(labels, aux, use=use),
+            "label-posterior mixture of class means": mixture,
             "random same class (recovered label)": random_same_class_baseline(labels, aux, use=use,
                                                                               seed=seed),
             "global mean": global_mean_baseline(len(y_true), aux, use=use),

@@ -102,10 +102,12 @@ def collect_board_releases(board: str, firmware: Path, config: FirmwareConfig, c
         device_id, boards, test_build = first_device_id, 0, False
         while min(sum(len(a) for a in got[w]) for w in got) < trials:
             for world in (True, False):
-                if sum(len(a) for a in got[world]) >= trials:
+                missing = trials - sum(len(a) for a in got[world])
+                if missing <= 0:
                     continue
+                releases = min(releases_max - releases_max % 2, 2 * missing)
                 pairs, flag = _run_board(kind, firmware, shards[world], root / f"b{device_id}", device_id,
-                                         canary, releases_max, ROUND_TIMEOUT_S[kind], sessions)
+                                         canary, releases, ROUND_TIMEOUT_S[kind], sessions)
                 test_build |= flag
                 got[world].append(pairs)
                 device_id += 1

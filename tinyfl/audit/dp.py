@@ -58,7 +58,8 @@ INVARIANT_SIGMAS = 5.0  # plain checks fail only far outside their sampling nois
 class DpAuditConfig:
     """The setting the mechanism is audited at. The firmware code is the same for any noise
     multiplier; z = 3 puts the one-release claim (2.98 RDP, 2.75 PLD) where a few hundred
-    thousand trials can approach it, and a few hundred per world refute a broken device."""
+    thousand trials can approach it, and about a thousand per world refute a broken device
+    (a few hundred when it sends deterministic integers)."""
 
     noise_multiplier: float = 3.0
     clip: float = 1.0
@@ -66,7 +67,7 @@ class DpAuditConfig:
     delta: float = 1e-5
     alpha: float = 0.05  # each eps_LB holds with confidence 1 - alpha
     mechanism_trials: int = 400_000  # per world; 0 skips the mechanism part
-    board_trials: int = 512  # (reference, canary) release pairs per world; 0 skips the boards
+    board_trials: int = 1024  # (reference, canary) release pairs per world; 0 skips the boards
     board: str = "native"  # or "qemu"
     variant: str | None = None  # one of BROKEN_VARIANTS: audit a deliberately broken build
     n_classes: int = 4  # the head under audit: BasicMotions with the stats backbone

@@ -2,8 +2,10 @@
 attacked with tinyfl.attack, every score next to the baselines that need no update, and a
 verdict per kind of leak (label, features, raw input).
 
-A leak is reported when some attack beats every fair baseline beyond the confidence interval
-(paired bootstrap of the per-sample difference; Clopper-Pearson for hit rates) on some metric.
+A leak is reported when some attack beats every fair baseline beyond the confidence interval on
+some metric: the paired per-sample difference has its bootstrap interval above 0, or the attack
+wins more than half of the samples beyond a Clopper-Pearson interval (a sign test: one failed
+sample, e.g. an update that rounds to zero, cannot hide a leak from it).
 The interval is widened for the number of (attack, metric) pairs tried for that leak
 (Bonferroni), so "leaks" is not an artefact of trying many scores. Fair baselines use what the
 attack had: the recovered label (its class mean, a random sample of that class) or nothing (the
@@ -30,6 +32,8 @@ __all__ = [
     "LEAKS",
     "LeakageConfig",
     "MetricScore",
+    "SignTest",
+    "sign_test",
     "LevelResult",
     "run_leakage_level",
     "level_reconstruction",
@@ -60,9 +64,39 @@ class LeakageConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class SignTest:
+    """Wins and losses of the attack against a baseline, sample by sample (ties dropped):
+    robust where one failed sample would swamp a mean (e.g. an update that rounds to zero)."""
+
+    wins: int
+    losses: int
+    win_rate_lower: float  # one-sided Clopper-Pearson lower bound of wins / (wins + losses)
+
+    @property
+    def beats(self) -> bool:
+        return self.win_rate_lower > 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"wins": self.wins, "losses": self.losses, "win_rate_lower": self.win_rate_lower,
+                "beats": self.beats}
+
+
+def sign_test(attack: np.ndarray, baseline: np.ndarray, alpha: float) -> SignTest:
+    from .stats import clopper_pearson_upper
+
+    d = np.asarray(attack, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    wins, losses = int(np.sum(d > 0)), int(np.sum(d < 0))
+    lower = 1.0 - float(clopper_pearson_upper(losses, wins + losses, alpha)) if wins + losses else 0.0
+    return SignTest(wins, losses, lower)
+
+
 @dataclass
 class MetricScore:
-    """One metric of one attack at one noise level, with every baseline and verdict."""
+    """One metric of one attack at one noise level, with every baseline and verdict. The attack
+    beats a baseline when the paired mean difference is above 0 beyond its interval, or when it
+    wins more than half of the samples beyond the interval (each test at alpha / 2)."""
 
     leak: str
     metric: str
@@ -70,20 +104,25 @@ class MetricScore:
     higher_is_better: bool
     attack_interval: Any  # tinyfl.attack.Interval
     baselines: dict[str, Any]  # name -> Interval
-    verdicts: dict[str, Any]  # name -> tinyfl.attack.Verdict (fair baselines only)
+    verdicts: dict[str, Any]  # name -> tinyfl.attack.Verdict, the mean test (fair baselines only)
+    signs: dict[str, SignTest]  # name -> the sign test (fair baselines only)
     alpha: float
+
+    def beats(self, name: str) -> bool:
+        return self.verdicts[name].beats or self.signs[name].beats
 
     @property
     def beats_all(self) -> bool:
-        return bool(self.verdicts) and all(v.beats for v in self.verdicts.values())
+        return bool(self.verdicts) and all(self.beats(name) for name in self.verdicts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"leak": self.leak, "metric": self.metric, "attack": self.attack,
                 "higher_is_better": self.higher_is_better, "alpha": self.alpha,
                 "attack_score": self.attack_interval.to_dict(),
                 "baselines": {k: v.to_dict() for k, v in self.baselines.items()},
-                "beats": {k: v.beats for k, v in self.verdicts.items()},
-                "differences": {k: v.difference.to_dict() for k, v in self.verdicts.items()},
+                "beats": {k: self.beats(k) for k in self.verdicts},
+                "mean_differences": {k: v.difference.to_dict() for k, v in self.verdicts.items()},
+                "sign_tests": {k: v.to_dict() for k, v in self.signs.items()},
                 "beats_all_fair_baselines": self.beats_all}
 
 
@@ -98,6 +137,7 @@ class LevelResult:
     examples: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     run_dir: str = ""
+    refusals: dict[str, int] = field(default_factory=dict)  # device answers other than an update
 
     def verdict(self, leak: str) -> str:
         return "leaks" if any(s.beats_all for s in self.scores if s.leak == leak) else "protected"
@@ -118,7 +158,8 @@ class LevelResult:
                "eps_pld": self.eps_pld if math.isfinite(self.eps_pld) else None,
                "n_updates": self.n_updates, "n_samples": self.n_samples,
                "verdicts": self.verdicts, "scores": [s.to_dict() for s in self.scores],
-               "seconds": {k: round(v, 3) for k, v in self.seconds.items()}, "run_dir": self.run_dir}
+               "seconds": {k: round(v, 3) for k, v in self.seconds.items()}, "run_dir": self.run_dir,
+               "refusals": self.refusals}
         if include_examples:
             out["examples"] = [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in e.items()}
                                for e in self.examples]
@@ -262,15 +303,17 @@ def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: 
             a = np.asarray(per[(leak, metric, who)])
             is_rate = metric == "label accuracy"
             base_names = [w for (m, w) in keys if m == metric and not w.startswith("attack: ")]
-            baselines, verdicts = {}, {}
+            baselines, verdicts, signs = {}, {}, {}
             for name in sorted(base_names):
                 b = np.asarray(per[(leak, metric, name)])
                 baselines[name] = summarize(b.astype(bool) if is_rate else b, alpha=alpha, seed=seed)
                 if name != ORACLE:
+                    # two tests per baseline: a two-sided interval at leak_alpha is one-sided at half
                     verdicts[name] = compare(a, b, alpha=leak_alpha, seed=seed)
+                    signs[name] = sign_test(a, b, leak_alpha / 2)
             scores.append(MetricScore(leak, metric, who.removeprefix("attack: "), True,
                                       summarize(a.astype(bool) if is_rate else a, alpha=alpha, seed=seed),
-                                      baselines, verdicts, leak_alpha))
+                                      baselines, verdicts, signs, leak_alpha))
     return scores
 
 
@@ -291,6 +334,19 @@ def _examples(inputs: list[Any], results: list[Any], truths: list[Any], aux: Any
             "level": level_reconstruction(res.features[:1], res.labels[:1], aux)[0],
             "class_mean": class_mean_baseline(res.labels[:1], aux, use="inputs")[0],
         })
+    return out
+
+
+def _refusals(run_dir: Path) -> dict[str, int]:
+    """Rounds a device did not answer with an update, by reason (e.g. CRAFTED: with few devices
+    and much noise, FedAvg can push the global head past the device's crafted-head guard)."""
+    from ..fleet import RunReader
+
+    out: dict[str, int] = {}
+    for event in RunReader(run_dir).events():
+        if event.get("kind") in ("device_error", "budget_exhausted", "timeout"):
+            reason = str(event.get("detail", event["kind"])).split(" ")[0] or event["kind"]
+            out[reason] = out.get(reason, 0) + 1
     return out
 
 
@@ -336,4 +392,4 @@ def run_leakage_level(config: LeakageConfig, noise_multiplier: float, run_dir: P
     return LevelResult(float(noise_multiplier), eps_rdp, eps_pld, len(inputs),
                        sum(inp.sample_count for inp in inputs), scores, examples,
                        {"record": recorded - started, "attack": attacked - recorded,
-                        "score": time.monotonic() - attacked}, str(run_dir))
+                        "score": time.monotonic() - attacked}, str(run_dir), _refusals(run_dir))

@@ -88,8 +88,8 @@ def _metric_figure(report: Any, path: Path, axis: str) -> Path | None:
             marker = here.eps_rdp if here is not None and math.isfinite(here.eps_rdp) else None
         if marker is not None:
             ax.axvline(marker, color="black", lw=1, alpha=0.6)
-            ax.annotate("configured", (marker, 1.0), xycoords=("data", "axes fraction"), fontsize=8,
-                        ha="left", va="top", xytext=(3, -3), textcoords="offset points")
+            ax.annotate("configured", (marker, 0.0), xycoords=("data", "axes fraction"), fontsize=8,
+                        ha="left", va="bottom", xytext=(3, 3), textcoords="offset points")
         here = report.level(report.configured_z)
         verdict = here.verdict(leak) if here is not None else "-"
         ax.set_title(f"{_LEAK_NAMES[leak]}: {verdict} at the configured z")
@@ -164,6 +164,10 @@ def _utility_figure(report: Any, path: Path) -> Path | None:
         a1.plot(z, acc, **style)
         keep = np.isfinite(eps)
         a2.plot(eps[keep], np.array(acc)[keep], **style)
+        if u.config.repeats > 1:
+            lo, hi = np.array(u.spread[n]).T
+            a1.fill_between(z, lo, hi, color=style["color"], alpha=0.12, lw=0)
+            a2.fill_between(eps[keep], lo[keep], hi[keep], color=style["color"], alpha=0.12, lw=0)
     for ax in (a1, a2):
         ax.axhline(u.initial_accuracy, color="#7f7f7f", ls=":", lw=1, label="initial head")
         ax.set_ylabel("test accuracy (FedAvg head)")
@@ -180,7 +184,8 @@ def _utility_figure(report: Any, path: Path) -> Path | None:
     a1.set_title("accuracy against the noise (vertical line: configured z)")
     a2.set_title("accuracy against each device's eps per release")
     fig.suptitle(f"privacy/utility on BasicMotions, {u.config.rounds} rounds, "
-                 f"{u.config.samples_per_round} sample(s) per device and round", fontsize=10)
+                 f"{u.config.samples_per_round} sample(s) per device and round; mean of {u.config.repeats} "
+                 "fleet(s), band: min-max", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -242,7 +247,9 @@ def _level_table(report: Any) -> str:
     rows = []
     for lv in report.levels:
         for s in lv.scores:
-            base = "; ".join(f"{html.escape(k)} {v.estimate:.3f}" for k, v in s.baselines.items())
+            base = "; ".join(f"{html.escape(k)} {v.estimate:.3f}"
+                             + (f" (attack wins {s.signs[k].wins}, loses {s.signs[k].losses})" if k in s.signs else "")
+                             for k, v in s.baselines.items())
             verdict = "beats every fair baseline" if s.beats_all else "-"
             rows.append(f"<tr><td>{lv.noise_multiplier:g}</td><td>{_fmt(lv.eps_rdp)}</td><td>{_LEAK_NAMES[s.leak]}</td>"
                         f"<td>{html.escape(s.metric)}</td><td>{html.escape(s.attack)}</td>"

@@ -45,6 +45,7 @@ class AuditConfig:
     fleet_size: int = 100  # the fleet the utility statement assumes (noise averages over N)
     other_fleet_sizes: tuple[int, ...] = (10, 1000)  # drawn next to it in the utility figure
     utility_rounds: int = 30
+    utility_repeats: int = 3  # independent simulated fleets per point
     dp_audit: DpAuditConfig = field(default_factory=DpAuditConfig)
     alpha: float = 0.05
     workers: int = 2  # processes attacking updates
@@ -54,7 +55,7 @@ class AuditConfig:
 
     @classmethod
     def smoke(cls, **overrides: Any) -> AuditConfig:
-        base = cls(noise_levels=(0.0, 1.0, 10.0), rounds=3, other_fleet_sizes=(), workers=1,
+        base = cls(noise_levels=(0.0, 1.0, 10.0), rounds=3, other_fleet_sizes=(), workers=1, utility_repeats=1,
                    dp_audit=DpAuditConfig(mechanism_trials=200_000, board_trials=256))
         return replace(base, **overrides)
 
@@ -76,7 +77,8 @@ class AuditConfig:
         return UtilityConfig(fleet_sizes=sizes, rounds=self.utility_rounds,
                              samples_per_round=self.samples_per_round, lr=self.lr,
                              local_epochs=self.local_epochs, batch_size=self.batch_size,
-                             clip=self.dp.clip, grid_bits=self.dp.grid_bits, seed=self.seed)
+                             clip=self.dp.clip, grid_bits=self.dp.grid_bits,
+                             repeats=self.utility_repeats, workers=self.workers, seed=self.seed)
 
     def dp_audit_config(self) -> DpAuditConfig:
         return replace(self.dp_audit, clip=self.dp.clip, grid_bits=self.dp.grid_bits,
@@ -129,7 +131,8 @@ class AuditReport:
                                      "noise_multiplier": self.configured_z}
             if here is not None:
                 best = max((s for s in here.scores if s.leak == leak),
-                           key=lambda s: min((v.difference.lo for v in s.verdicts.values()), default=-math.inf),
+                           key=lambda s: (s.beats_all, min((v.win_rate_lower for v in s.signs.values()),
+                                                           default=-math.inf)),
                            default=None)
                 if best is not None:
                     entry["strongest_attack"] = {"attack": best.attack, "metric": best.metric,
@@ -162,7 +165,7 @@ class AuditReport:
                            f"({self.levels[0].n_samples} samples per level): label, features and raw "
                            "input are protected at this sample size.")
             for leak, v in verdicts.items():
-                what = names[leak][0].upper() + names[leak][1:]
+                what = {"label": "Label", "features": "Features", "raw_input": "Raw input"}[leak]
                 if v["protected_from"] is None:
                     out.append(f"{what}: leaks at every noise level of the grid.")
                 elif v["leaks_at"]:
@@ -171,6 +174,13 @@ class AuditReport:
                                + f"; protected from z = {v['protected_from']:g} on in this grid.")
                 else:
                     out.append(f"{what}: protected at every noise level of the grid, even without noise.")
+            for lv in self.levels:
+                if lv.refusals:
+                    reasons = ", ".join(f"{k} x{v}" for k, v in sorted(lv.refusals.items()))
+                    note = (" (the averaged noise pushed the global head past the device's crafted-head "
+                            "guard)") if "CRAFTED" in lv.refusals else ""
+                    out.append(f"At z = {lv.noise_multiplier:g} devices refused {sum(lv.refusals.values())} "
+                               f"round(s): {reasons}{note}; {lv.n_updates} updates were attacked.")
         if self.dp is not None:
             out += ["DP audit, " + f for f in self.dp.findings()]
             m = self.dp.mechanism

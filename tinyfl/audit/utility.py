@@ -31,6 +31,8 @@ class UtilityConfig:
     batch_size: int = 5
     clip: float = 1.0
     grid_bits: int = 8
+    repeats: int = 3  # independent fleets per point (fresh noise and samples): their mean is drawn
+    workers: int = 1
     seed: int = 0
 
 
@@ -38,8 +40,10 @@ class UtilityConfig:
 class UtilityCurve:
     config: UtilityConfig
     noise_levels: list[float]
-    accuracy: dict[int, list[float]]  # fleet size -> final test accuracy per noise level
-    history: dict[int, list[list[float]]]  # fleet size -> per level, accuracy after each round
+    accuracy: dict[int, list[float]]  # fleet size -> per noise level, final test accuracy (mean of repeats)
+    spread: dict[int, list[tuple[float, float]]]  # fleet size -> per level, (min, max) over repeats
+    history: dict[int, list[list[float]]]  # fleet size -> per level, mean accuracy after each round
+    refused_from: dict[int, list[int | None]]  # fleet size -> per level, first round refused (guard)
     initial_accuracy: float
     seconds: float
     notes: list[str] = field(default_factory=list)
@@ -47,25 +51,50 @@ class UtilityCurve:
     def to_dict(self) -> dict[str, Any]:
         return {"config": asdict(self.config), "noise_levels": self.noise_levels,
                 "accuracy": {str(n): v for n, v in self.accuracy.items()},
+                "spread": {str(n): [list(p) for p in v] for n, v in self.spread.items()},
                 "history": {str(n): v for n, v in self.history.items()},
+                "refused_from": {str(n): v for n, v in self.refused_from.items()},
                 "initial_accuracy": self.initial_accuracy, "seconds": round(self.seconds, 3),
                 "notes": self.notes}
 
 
-def _simulate(h_train: np.ndarray, y_train: np.ndarray, h_test: np.ndarray, y_test: np.ndarray,
-              n_devices: int, z: float, config: UtilityConfig, mechanism: Any,
-              n_classes: int) -> list[float]:
+def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    from ..data import load_basic_motions
+    from ..device_model import stats_features
+
+    data = load_basic_motions()
+    return (stats_features(data.x_train), np.asarray(data.y_train), stats_features(data.x_test),
+            np.asarray(data.y_test), len(data.class_names))
+
+
+def _simulate(job: tuple[int, float, int, UtilityConfig]) -> tuple[list[float], int | None]:
+    """One fleet: (accuracy after each round, the first round the devices refused the head or
+    None). Its own generator, keyed from os.urandom, so parallel fleets never share noise."""
+    from .leakage import _one_blas_thread
+
+    with _one_blas_thread():
+        return _simulate_fleet(*job)
+
+
+def _simulate_fleet(n_devices: int, z: float, repeat: int, config: UtilityConfig) -> tuple[list[float], int | None]:
+    from ..attack.malicious import guard_check
     from ..device_model import grid_step, head_train
     from ..fleet import initial_head
     from ..privacy import noise_variance
+    from .mechanism import mechanism_library
 
+    h_train, y_train, h_test, y_test, n_classes = _data()
+    mechanism = mechanism_library()
     n_features = h_train.shape[1]
-    rng = np.random.default_rng(config.seed + n_devices)
+    rng = np.random.default_rng([config.seed, n_devices, repeat])
     head = initial_head(n_classes, n_features, config.seed).params.astype(np.float32)
     var = None if z == 0 else noise_variance(z, config.grid_bits)
     step = float(grid_step(config.clip, config.grid_bits))
-    history = []
-    for _ in range(config.rounds):
+    history: list[float] = []
+    for r in range(1, config.rounds + 1):
+        if guard_check(head, n_classes, n_features) is not None:
+            # every device refuses this head as crafted; nothing changes it any more
+            return history + [history[-1] if history else float("nan")] * (config.rounds - len(history)), r
         total = np.zeros(head.shape, dtype=np.float64)
         for _d in range(n_devices):
             idx = rng.integers(0, len(y_train), size=config.samples_per_round)
@@ -78,35 +107,64 @@ def _simulate(h_train: np.ndarray, y_train: np.ndarray, h_test: np.ndarray, y_te
         head = (head.astype(np.float64) + total / n_devices).astype(np.float32)
         w, b = head[: n_classes * n_features].reshape(n_classes, n_features), head[n_classes * n_features:]
         history.append(float(np.mean(np.argmax(h_test @ w.T + b, axis=1) == y_test)))
-    return history
+    return history, None
+
+
+def _run_jobs(jobs: list[Any], workers: int, progress: Callable[[float], None] | None) -> list[Any]:
+    say = progress or (lambda _f: None)
+    if workers <= 1:
+        out = []
+        for i, job in enumerate(jobs):
+            out.append(_simulate(job))
+            say((i + 1) / len(jobs))
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: list[Any] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        futures = {pool.submit(_simulate, job): i for i, job in enumerate(jobs)}
+        for done, fut in enumerate(as_completed(futures), start=1):
+            results[futures[fut]] = fut.result()
+            say(done / len(jobs))
+    return results
 
 
 def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
                   progress: Callable[[float], None] | None = None) -> UtilityCurve:
-    from ..data import load_basic_motions
-    from ..device_model import stats_features
     from ..fleet import initial_head
-    from .mechanism import mechanism_library
 
     started = time.monotonic()
-    data = load_basic_motions()
-    h_train, h_test = stats_features(data.x_train), stats_features(data.x_test)
-    k = len(data.class_names)
+    h_train, _, h_test, y_test, k = _data()
     head0 = initial_head(k, h_train.shape[1], config.seed).params
     w0, b0 = head0[: k * h_train.shape[1]].reshape(k, -1), head0[k * h_train.shape[1]:]
-    initial = float(np.mean(np.argmax(h_test @ w0.T + b0, axis=1) == data.y_test))
-    mechanism = mechanism_library()
+    initial = float(np.mean(np.argmax(h_test @ w0.T + b0, axis=1) == y_test))
+    # the biggest fleets first: they take longest, the pool stays busy
+    jobs = sorted([(n, float(z), rep, config) for n in config.fleet_sizes for z in noise_levels
+                   for rep in range(config.repeats)], key=lambda j: -j[0])
+    results = dict(zip([(j[0], j[1], j[2]) for j in jobs], _run_jobs(jobs, config.workers, progress)))
     accuracy: dict[int, list[float]] = {}
+    spread: dict[int, list[tuple[float, float]]] = {}
     history: dict[int, list[list[float]]] = {}
-    jobs = [(n, z) for n in config.fleet_sizes for z in noise_levels]
-    for i, (n, z) in enumerate(jobs):
-        hist = _simulate(h_train, data.y_train, h_test, data.y_test, n, float(z), config, mechanism, k)
-        accuracy.setdefault(n, []).append(hist[-1])
-        history.setdefault(n, []).append(hist)
-        if progress is not None:
-            progress((i + 1) / len(jobs))
+    refused: dict[int, list[int | None]] = {}
+    for n in config.fleet_sizes:
+        for z in noise_levels:
+            runs = [results[(n, float(z), rep)] for rep in range(config.repeats)]
+            finals = [h[-1] for h, _ in runs]
+            accuracy.setdefault(n, []).append(float(np.mean(finals)))
+            spread.setdefault(n, []).append((float(min(finals)), float(max(finals))))
+            history.setdefault(n, []).append(np.mean([h for h, _ in runs], axis=0).tolist())
+            stops = [r for _, r in runs if r is not None]
+            refused.setdefault(n, []).append(min(stops) if stops else None)
     notes = [f"FedAvg of {', '.join(map(str, config.fleet_sizes))} simulated devices, {config.rounds} rounds, "
              f"{config.samples_per_round} sample(s) per device and round drawn from the 40 BasicMotions "
-             "training windows; accuracy on the 40 held-out windows (statistics backbone)"]
-    return UtilityCurve(config, [float(z) for z in noise_levels], accuracy, history, initial,
+             "training windows; accuracy on the 40 held-out windows (statistics backbone), mean of "
+             f"{config.repeats} independent fleet(s) per point"]
+    stalls = [f"N = {n}, z = {z:g}: from round {r}" for n in refused
+              for z, r in zip(noise_levels, refused[n]) if r is not None]
+    if stalls:
+        notes.append("the averaged noise pushed the global head past the devices' crafted-head guard "
+                     "(|b| > 20 or |w| > 100), so every device refused it and training stopped: "
+                     + "; ".join(stalls))
+    return UtilityCurve(config, [float(z) for z in noise_levels], accuracy, spread, history, refused, initial,
                         time.monotonic() - started, notes)
