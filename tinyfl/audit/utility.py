@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -58,6 +59,7 @@ class UtilityCurve:
                 "notes": self.notes}
 
 
+@lru_cache(maxsize=1)
 def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     from ..data import load_basic_motions
     from ..device_model import stats_features
