@@ -209,6 +209,42 @@ def build(
         console.print(report.to_table())
 
 
+@app.command()
+def audit(
+    out: Path = typer.Option(Path("audit-report"), help="folder for report.html, report.json and figures"),
+    noise_multiplier: float = typer.Option(1.0, "--noise", help="the configured device's noise multiplier"),
+    clip: float = typer.Option(1.0, help="the configured device's clip bound"),
+    eps_limit: float = typer.Option(50.0, help="the configured device's budget"),
+    board: str = typer.Option("native", help="emulated boards for the device parts: native or qemu"),
+    fleet_size: int = typer.Option(100, help="fleet size the privacy/utility statement assumes"),
+    smoke: bool = typer.Option(False, help="every part once, small (CI setting, well under a minute)"),
+    fmt: Format = typer.Option(Format.text, "--format"),
+) -> None:
+    """Audit the device's privacy: DP audit of the firmware mechanism, attacks at a grid of
+    noise levels with a verdict per kind of leak, and the privacy/utility curve."""
+    from .audit import AuditConfig, render, run_audit
+    from .firmware_config import DpConfig
+
+    dp = DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit)
+    config = (AuditConfig.smoke(dp=dp, board=board, fleet_size=fleet_size) if smoke
+              else AuditConfig(dp=dp, board=board, fleet_size=fleet_size))
+    report = run_audit(config, work_dir=out / "runs", show_progress=fmt is Format.text)
+    html = render(report, out)
+    summary = report.to_dict()
+    if fmt is Format.json:
+        _emit_json(summary)
+        return
+    table = Table(title=f"leaks at the configured noise z = {noise_multiplier:g}")
+    for col in ("leak", "verdict"):
+        table.add_column(col)
+    for leak, verdict in summary["verdicts"].items():
+        table.add_row(leak, verdict)
+    console.print(table)
+    for line in summary["findings"]:
+        console.print(f"- {line}")
+    console.print(f"report: {html}")
+
+
 def _register_subcommands() -> None:
     from .attack.cli import register as register_attack
 

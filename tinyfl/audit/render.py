@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .leakage import BLIND_LABEL, LEAKS, ORACLE
+from .leakage import BLIND_LABEL, ORACLE
 
 __all__ = ["render"]
 
