@@ -67,3 +67,15 @@ def test_attack_run_without_knowledge_uses_closed_forms(recorded_run):
     assert report.knowledge["aux_samples"] == 0 and not report.summary
     assert all(u.label_method.startswith("bias counts") and u.feature_method == "analytic"
                for u in report.updates)
+
+
+def test_attack_run_scores_a_statistics_run_without_auxiliary_data(tmp_path):
+    # regression: the shards' flat windows went into the statistics extractor unreshaped
+    from tinyfl.attack import attack_run
+    from tinyfl.demo import DemoOptions, run_emulated
+
+    run = run_emulated(DemoOptions(board="native", n=2, rounds=1, backbone="stats"), tmp_path / "run")
+    report = attack_run(run.run_dir, truth="shards")
+    assert len(report.updates) == 2
+    summary = report.to_dict()["summary"]
+    assert "label_accuracy" in summary and "feature_centered_cosine" in summary

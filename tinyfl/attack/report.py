@@ -214,7 +214,16 @@ def _stats_feature_fn(inputs: list[AttackInput], run_dir: Path) -> Callable | No
 
     hellos = RunReader(run_dir).hellos
     hashes = {h.get("model_hash") for hs in hellos.values() for h in hs}
-    return stats_features if inputs and hashes == {MODEL_HASH} else None
+    if not inputs or hashes != {MODEL_HASH}:
+        return None
+    channels = inputs[0].n_features // 4  # mean, std, min, max per channel
+
+    def features(windows: np.ndarray) -> np.ndarray:
+        # flat windows (as shards store them) or (n, steps, channels): time-major either way
+        x = np.asarray(windows, dtype=np.float32)
+        return stats_features(x.reshape(len(x), -1, channels))
+
+    return features
 
 
 def attack_run(run_dir: str | Path, *, aux: Auxiliary | tuple[np.ndarray, np.ndarray] | None = None,
