@@ -217,6 +217,7 @@ def audit(
     eps_limit: float = typer.Option(50.0, help="the configured device's budget"),
     board: str = typer.Option("native", help="emulated boards for the device parts: native or qemu"),
     fleet_size: int = typer.Option(100, help="fleet size the privacy/utility statement assumes"),
+    backbone: Optional[str] = typer.Option(None, help="cnn (what the demo ships; default) or stats; --smoke defaults to stats"),
     smoke: bool = typer.Option(False, help="every part once, small (CI setting, well under a minute)"),
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
@@ -226,8 +227,9 @@ def audit(
     from .firmware_config import DpConfig
 
     dp = DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit)
-    config = (AuditConfig.smoke(dp=dp, board=board, fleet_size=fleet_size) if smoke
-              else AuditConfig(dp=dp, board=board, fleet_size=fleet_size))
+    chosen = {"backbone": backbone} if backbone else {}
+    config = (AuditConfig.smoke(dp=dp, board=board, fleet_size=fleet_size, **chosen) if smoke
+              else AuditConfig(dp=dp, board=board, fleet_size=fleet_size, **chosen))
     report = run_audit(config, work_dir=out / "runs", show_progress=fmt is Format.text)
     html = render(report, out)
     summary = report.to_dict()

@@ -14,15 +14,19 @@ best constant guess in hindsight: the most common true label among the scored sa
 class mean of the TRUE label is shown as an oracle, never used for a verdict.
 
 Devices hold BasicMotions training windows (real smartwatch IMU data) and the statistics
-backbone; the attacker's auxiliary data is the held-out split (same distribution, never a
-device's own samples). The sigma = 0 level runs the test-only firmware without noise
-(TINYFL_TEST_NO_NOISE) and the attacker is told so.
+backbone or the demo's int8 CNN (`backbone`); the attacker knows the backbone (public: its
+features for the auxiliary data and for scoring are the host's bit-exact copy of the device's
+C; raw inputs are inverted through the statistics or the float Keras CNN). The attacker's
+auxiliary data is the held-out split (same distribution, never a device's own samples). The
+sigma = 0 level runs the test-only firmware without noise (TINYFL_TEST_NO_NOISE) and the
+attacker is told so.
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +35,8 @@ import numpy as np
 __all__ = [
     "LEAKS",
     "LeakageConfig",
+    "AuditBackbone",
+    "audit_backbone",
     "MetricScore",
     "SignTest",
     "sign_test",
@@ -62,6 +68,7 @@ class LeakageConfig:
     examples: int = 3  # reconstructions kept per level for the report
     test_seed: int | None = None  # test builds only: reproducible device noise
     seed: int = 0
+    backbone: str = "stats"  # the devices' frozen backbone: "stats" or "cnn" (tinyfl.backbones)
 
 
 @dataclass(frozen=True)
@@ -195,18 +202,59 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _attack_one(inp: Any) -> Any:
+@dataclass(frozen=True)
+class AuditBackbone:
+    """The devices' backbone as the attacker knows it: the device's features (host copy) and
+    what raw-input inversion goes through ("stats", or the float Keras CNN)."""
+
+    backbone: Any  # tinyfl.backbones.Backbone
+    invert_with: Any
+
+    @property
+    def name(self) -> str:
+        return self.backbone.name
+
+    @property
+    def features(self) -> Callable[[np.ndarray], np.ndarray]:
+        return self.backbone.features
+
+
+def audit_backbone(name: str, n_channels: int) -> AuditBackbone:
+    from ..backbones import BACKBONES, cnn_backbone, stats_backbone
+
+    if name == "stats":
+        return AuditBackbone(stats_backbone(n_channels), "stats")
+    if name == "cnn":
+        return AuditBackbone(cnn_backbone("basic_motions"), _float_cnn_backbone("basic_motions"))
+    raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+
+
+@lru_cache(maxsize=2)
+def _float_cnn_backbone(dataset: str) -> Any:
+    """The float Keras backbone of the reference CNN (the same seeded pretraining as the int8
+    one the devices run): gradients for the raw-input inversion."""
+    from ..models import build_reference
+    from ..models.split import split_head
+
+    _, model = build_reference(dataset)
+    return split_head(model)[0]
+
+
+def _attack_one(inp: Any, invert_with: Any = "stats") -> Any:
     from ..attack import attack_update
 
     with _one_blas_thread():
-        return attack_update(inp, invert_backbone="stats")
+        return attack_update(inp, invert_backbone=invert_with)
 
 
-def _attack_all(inputs: list[Any], workers: int, progress: Callable[[int], None]) -> list[Any]:
-    if workers <= 1 or len(inputs) < 2:
+def _attack_all(inputs: list[Any], workers: int, progress: Callable[[int], None],
+                invert_with: Any = "stats") -> list[Any]:
+    # TensorFlow (the Keras inversion) must not run in forked children: the CNN level attacks
+    # in this process
+    if workers <= 1 or len(inputs) < 2 or not isinstance(invert_with, str):
         out = []
         for i, inp in enumerate(inputs):
-            out.append(_attack_one(inp))
+            out.append(_attack_one(inp, invert_with))
             progress(i + 1)
         return out
     import multiprocessing as mp
@@ -225,12 +273,14 @@ def _attack_all(inputs: list[Any], workers: int, progress: Callable[[int], None]
 
 
 def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: Any, alpha: float,
-                 seed: int) -> list[MetricScore]:
+                 seed: int, feature_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                 stats_levels: bool = True) -> list[MetricScore]:
     from ..attack import (centered_cosine, class_mean_baseline, compare, count_overlap,
                           global_mean_baseline, majority_label_baseline, match_rows, pearson,
                           phase_aligned_correlation, psnr, random_same_class_baseline, summarize)
     from ..device_model import stats_features
 
+    feature_fn = feature_fn or stats_features
     per: dict[tuple[str, str, str], list[float]] = {}  # (leak, metric, guesser) -> per-sample scores
 
     def add(leak: str, metric: str, who: str, values: Any) -> None:
@@ -257,7 +307,7 @@ def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: 
             hits(np.bincount(majority_label_baseline(n, aux, k), minlength=k)))
 
         x_true = x_true.reshape((n,) + aux.inputs.shape[1:])
-        h_true = stats_features(x_true).astype(np.float64)
+        h_true = np.asarray(feature_fn(x_true), dtype=np.float64)
         order = match_rows(res.features, h_true)
         feats = res.features[order]
         rec_labels = res.labels[order]
@@ -272,7 +322,9 @@ def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: 
             add("features", "feature centered cosine", name, centered_cosine(rows, h_true, center))
 
         raw = {"attack: inversion (tinyfl.attack)": None if res.inputs is None else res.inputs[order],
-               "attack: class-mean shape at recovered levels": level_reconstruction(feats, rec_labels, aux)}
+               # the recovered channel levels exist in the statistics features only
+               "attack: class-mean shape at recovered levels":
+                   level_reconstruction(feats, rec_labels, aux) if stats_levels else None}
         raw_base = {
             "class mean (recovered label)": class_mean_baseline(rec_labels, aux, use="inputs"),
             "random same class (recovered label)": random_same_class_baseline(rec_labels, aux, use="inputs",
@@ -317,7 +369,8 @@ def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: 
     return scores
 
 
-def _examples(inputs: list[Any], results: list[Any], truths: list[Any], aux: Any, count: int) -> list[dict[str, Any]]:
+def _examples(inputs: list[Any], results: list[Any], truths: list[Any], aux: Any, count: int,
+              stats_levels: bool = True) -> list[dict[str, Any]]:
     from ..attack import class_mean_baseline
 
     out = []
@@ -331,7 +384,8 @@ def _examples(inputs: list[Any], results: list[Any], truths: list[Any], aux: Any
             "device": inp.device, "round": inp.round, "true_label": int(truth[1][0]),
             "recovered_label": int(res.labels[0]), "original": x_true[0],
             "inversion": None if res.inputs is None else np.asarray(res.inputs[0], dtype=np.float64),
-            "level": level_reconstruction(res.features[:1], res.labels[:1], aux)[0],
+            "level": (level_reconstruction(res.features[:1], res.labels[:1], aux)[0]
+                      if stats_levels else None),
             "class_mean": class_mean_baseline(res.labels[:1], aux, use="inputs")[0],
         })
     return out
@@ -355,7 +409,6 @@ def run_leakage_level(config: LeakageConfig, noise_multiplier: float, run_dir: P
     """One noise level: record an emulated run, attack every update, score it."""
     from ..attack import Auxiliary, samples_of_updates, truth_from_shards, updates_from_run
     from ..data import load_basic_motions
-    from ..device_model import stats_features
     from ..firmware_config import DpConfig
     from ..privacy import effective_noise_multiplier, epsilon, epsilon_pld
     from .fleet_run import record_run
@@ -366,23 +419,27 @@ def run_leakage_level(config: LeakageConfig, noise_multiplier: float, run_dir: P
     dp = DpConfig(clip=config.clip, noise_multiplier=1.0 if noiseless else noise_multiplier,
                   grid_bits=config.grid_bits, delta=config.delta, eps_limit=1e9)
     data = load_basic_motions()
-    record_run(run_dir, data.x_train, data.y_train, board=config.board, devices=config.devices,
-               rounds=config.rounds, samples_per_round=config.samples_per_round, lr=config.lr,
-               local_epochs=config.local_epochs, batch_size=config.batch_size, dp=dp,
+    backbone = audit_backbone(config.backbone, data.x_train.shape[2])
+    stats_levels = backbone.name == "stats"
+    record_run(run_dir, data.x_train, data.y_train, backbone=backbone.backbone, board=config.board,
+               devices=config.devices, rounds=config.rounds, samples_per_round=config.samples_per_round,
+               lr=config.lr, local_epochs=config.local_epochs, batch_size=config.batch_size, dp=dp,
                test_seed=config.test_seed, defines={"TINYFL_TEST_NO_NOISE": None} if noiseless else None,
                seed=config.seed)
     recorded = time.monotonic()
     say(0.1)
 
-    aux = Auxiliary.from_inputs(data.x_test, data.y_test, stats_features)
-    inputs = updates_from_run(run_dir, aux=aux, feature_fn=stats_features)
+    aux = Auxiliary.from_inputs(data.x_test, data.y_test, backbone.features)
+    inputs = updates_from_run(run_dir, aux=aux, feature_fn=backbone.features)
     if noiseless:  # the audit knows this build sends no noise; the hello cannot say so
         inputs = [replace(inp, noise_multiplier=0.0) for inp in inputs]
     truths = samples_of_updates(inputs, truth_from_shards(run_dir))
-    results = _attack_all(inputs, config.workers, lambda done: say(0.1 + 0.85 * done / max(1, len(inputs))))
+    results = _attack_all(inputs, config.workers, lambda done: say(0.1 + 0.85 * done / max(1, len(inputs))),
+                          backbone.invert_with)
     attacked = time.monotonic()
-    scores = _score_level(inputs, results, truths, aux, config.alpha, config.seed)
-    examples = _examples(inputs, results, truths, aux, config.examples)
+    scores = _score_level(inputs, results, truths, aux, config.alpha, config.seed, backbone.features,
+                          stats_levels)
+    examples = _examples(inputs, results, truths, aux, config.examples, stats_levels)
     if noiseless:
         eps_rdp = eps_pld = math.inf
     else:

@@ -13,6 +13,8 @@ from .leakage import BLIND_LABEL, ORACLE
 
 __all__ = ["render"]
 
+_BACKBONE_NAMES = {"stats": "statistics backbone", "cnn": "int8 CNN backbone (the demo's)"}
+
 _METRICS = (  # (leak, metric, axis label)
     ("label", "label accuracy", "label accuracy"),
     ("features", "feature centered cosine", "feature cosine (centered)"),
@@ -67,7 +69,8 @@ def _metric_figure(report: Any, path: Path, axis: str) -> Path | None:
                 leaks.append(bool(s and s.beats_all))
             est, lo, hi = np.array(est), np.array(lo), np.array(hi)
             color = _COLORS[i % len(_COLORS)]
-            ax.errorbar(x, est, yerr=[np.maximum(est - lo, 0), np.maximum(hi - est, 0)], color=color,
+            # a (2, n) array, not a list: matplotlib warns on a list of one-point arrays
+            ax.errorbar(x, est, yerr=np.vstack([np.maximum(est - lo, 0), np.maximum(hi - est, 0)]), color=color,
                         marker="o", ms=4, capsize=2, lw=1.4, label=f"attack: {attack}")
             leak_x = x[np.array(leaks)]
             ax.scatter(leak_x, est[np.array(leaks)], s=70, facecolors="none", edgecolors=color, lw=1.5)
@@ -129,8 +132,9 @@ def _reconstruction_figure(report: Any, path: Path) -> Path | None:
             if ex.get("inversion") is not None:
                 ax.plot(t, np.asarray(ex["inversion"])[:, channel], color=_COLORS[0], lw=1.1,
                         label="attack: inversion")
-            ax.plot(t, np.asarray(ex["level"])[:, channel], color=_COLORS[1], lw=1.1, ls="--",
-                    label="attack: class shape at recovered level")
+            if ex.get("level") is not None:  # statistics backbone only
+                ax.plot(t, np.asarray(ex["level"])[:, channel], color=_COLORS[1], lw=1.1, ls="--",
+                        label="attack: class shape at recovered level")
             ax.plot(t, np.asarray(ex["class_mean"])[:, channel], color="#7f7f7f", lw=1.0, ls=":",
                     label="baseline: class mean")
             ax.set_title(f"z = {lv.noise_multiplier:g}: {ex['device']} round {ex['round']}, channel {channel}, "
@@ -320,7 +324,8 @@ def render(report: Any, out_dir: Path | str) -> Path:
     if report.levels:
         lv0 = report.levels[0]
         parts.append(f"<h2>Attack audit</h2><p>{report.config.devices} emulated {html.escape(report.config.board)} devices, "
-                     f"{report.config.rounds} rounds, {report.config.samples_per_round} sample(s) per update: "
+                     f"{report.config.rounds} rounds, {report.config.samples_per_round} sample(s) per update, "
+                     f"{html.escape(_BACKBONE_NAMES.get(report.config.backbone, report.config.backbone))}: "
                      f"{lv0.n_updates} updates per noise level, each attacked with tinyfl.attack (auxiliary data: "
                      "the held-out BasicMotions windows). A leak is an attack beating every fair baseline beyond "
                      "the confidence interval.</p>")

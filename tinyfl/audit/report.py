@@ -31,7 +31,9 @@ Progress = Callable[[str, float], None]
 @dataclass(frozen=True)
 class AuditConfig:
     """What is audited and how hard. The defaults are the fuller audit (a few minutes on two
-    cores); `AuditConfig.smoke()` runs every part once, small, for CI (well under a minute)."""
+    cores) of the backbone the demo ships (the int8 CNN); `AuditConfig.smoke()` runs every part
+    once, small, for CI (well under a minute), with the statistics backbone unless told (the
+    CNN costs about 20 s more: TensorFlow pretraining and the firmware build)."""
 
     dp: DpConfig = field(default_factory=DpConfig)  # the configured device: clip, z, grid, delta
     board: str = "native"  # emulated boards for the device parts: "native" or "qemu"
@@ -51,11 +53,13 @@ class AuditConfig:
     workers: int = 2  # processes attacking updates
     test_seed: int | None = None  # test builds only: reproducible device noise in the attack audit
     seed: int = 0
+    backbone: str = "cnn"  # the attack audit's device backbone: "cnn" (the demo's) or "stats"
     parts: tuple[str, ...] = PARTS
 
     @classmethod
     def smoke(cls, **overrides: Any) -> AuditConfig:
         base = cls(noise_levels=(0.0, 1.0, 10.0), rounds=3, other_fleet_sizes=(), workers=1, utility_repeats=1,
+                   backbone="stats",
                    dp_audit=DpAuditConfig(mechanism_trials=200_000, board_trials=256))
         return replace(base, **overrides)
 
@@ -70,7 +74,7 @@ class AuditConfig:
                              local_epochs=self.local_epochs, batch_size=self.batch_size,
                              clip=self.dp.clip, grid_bits=self.dp.grid_bits, delta=self.dp.delta,
                              alpha=self.alpha, workers=self.workers, test_seed=self.test_seed,
-                             seed=self.seed)
+                             seed=self.seed, backbone=self.backbone)
 
     def utility_config(self) -> UtilityConfig:
         sizes = (self.fleet_size,) + tuple(n for n in self.other_fleet_sizes if n != self.fleet_size)
@@ -78,7 +82,8 @@ class AuditConfig:
                              samples_per_round=self.samples_per_round, lr=self.lr,
                              local_epochs=self.local_epochs, batch_size=self.batch_size,
                              clip=self.dp.clip, grid_bits=self.dp.grid_bits,
-                             repeats=self.utility_repeats, workers=self.workers, seed=self.seed)
+                             repeats=self.utility_repeats, workers=self.workers, seed=self.seed,
+                             backbone=self.backbone)
 
     def dp_audit_config(self) -> DpAuditConfig:
         return replace(self.dp_audit, clip=self.dp.clip, grid_bits=self.dp.grid_bits,
@@ -156,7 +161,8 @@ class AuditReport:
             leaking = [k for k, v in verdicts.items() if v["verdict"] == "leaks"]
             names = {"label": "the label", "features": "the features", "raw_input": "the raw input"}
             head = (f"At the configured noise (z = {z:g}, eps {claimed['one_release_rdp']:.3g} per release, "
-                    f"RDP, replace relation) with {self.config.samples_per_round} sample(s) per update, ")
+                    f"RDP, replace relation) with {self.config.samples_per_round} sample(s) per update "
+                    f"({self.config.backbone} backbone), ")
             if leaking:
                 out.append(head + "the updates still leak " + ", ".join(names[k] for k in leaking)
                            + " beyond what an attacker guesses without them.")

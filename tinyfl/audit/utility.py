@@ -8,7 +8,8 @@ exactly as the firmware does (tinyfl.device_model.head_train), and the update is
 rounded and noised by the firmware's own protection code (the audit's ctypes build of
 tinyfl_protect.c). BasicMotions has 40 training windows: a simulated device draws its samples
 from them at random (the same distribution, not the same people), and accuracy is measured on
-the 40 held-out windows through the statistics backbone.
+the 40 held-out windows through the devices' backbone (the statistics one or the demo's int8
+CNN, its host copy: the features the devices compute).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class UtilityConfig:
     repeats: int = 3  # independent fleets per point (fresh noise and samples): their mean is drawn
     workers: int = 1
     seed: int = 0
+    backbone: str = "stats"  # "stats" or "cnn" (tinyfl.backbones)
 
 
 @dataclass
@@ -59,14 +61,23 @@ class UtilityCurve:
                 "notes": self.notes}
 
 
-@lru_cache(maxsize=1)
-def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+@lru_cache(maxsize=2)
+def _data(backbone: str = "stats") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Features of the training and held-out windows. Called in the parent before the pool
+    forks: the children inherit the cache and never start TensorFlow."""
+    from ..backbones import cnn_backbone, stats_backbone
     from ..data import load_basic_motions
-    from ..device_model import stats_features
 
     data = load_basic_motions()
-    return (stats_features(data.x_train), np.asarray(data.y_train), stats_features(data.x_test),
-            np.asarray(data.y_test), len(data.class_names))
+    if backbone == "cnn":
+        features = cnn_backbone("basic_motions").features
+    elif backbone == "stats":
+        features = stats_backbone(data.x_train.shape[2]).features
+    else:
+        raise ValueError(f"unknown backbone {backbone!r} (stats or cnn)")
+    return (np.asarray(features(data.x_train), dtype=np.float32), np.asarray(data.y_train),
+            np.asarray(features(data.x_test), dtype=np.float32), np.asarray(data.y_test),
+            len(data.class_names))
 
 
 def _simulate(job: tuple[int, float, int, UtilityConfig]) -> tuple[list[float], int | None]:
@@ -85,7 +96,7 @@ def _simulate_fleet(n_devices: int, z: float, repeat: int, config: UtilityConfig
     from ..privacy import noise_variance
     from .mechanism import mechanism_library
 
-    h_train, y_train, h_test, y_test, n_classes = _data()
+    h_train, y_train, h_test, y_test, n_classes = _data(config.backbone)
     mechanism = mechanism_library()
     n_features = h_train.shape[1]
     rng = np.random.default_rng([config.seed, n_devices, repeat])
@@ -137,7 +148,7 @@ def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
     from ..fleet import initial_head
 
     started = time.monotonic()
-    h_train, _, h_test, y_test, k = _data()
+    h_train, _, h_test, y_test, k = _data(config.backbone)
     head0 = initial_head(k, h_train.shape[1], config.seed).params
     w0, b0 = head0[: k * h_train.shape[1]].reshape(k, -1), head0[k * h_train.shape[1]:]
     initial = float(np.mean(np.argmax(h_test @ w0.T + b0, axis=1) == y_test))
@@ -160,7 +171,7 @@ def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
             refused.setdefault(n, []).append(min(stops) if stops else None)
     notes = [f"FedAvg of {', '.join(map(str, config.fleet_sizes))} simulated devices, {config.rounds} rounds, "
              f"{config.samples_per_round} sample(s) per device and round drawn from the 40 BasicMotions "
-             "training windows; accuracy on the 40 held-out windows (statistics backbone), mean of "
+             f"training windows; accuracy on the 40 held-out windows ({config.backbone} backbone), mean of "
              f"{config.repeats} independent fleet(s) per point"]
     stalls = [f"N = {n}, z = {z:g}: from round {r}" for n in refused
               for z, r in zip(noise_levels, refused[n]) if r is not None]
