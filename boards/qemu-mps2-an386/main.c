@@ -18,25 +18,6 @@
 #define EXIT_USAGE 2
 #define EXIT_BOARD 1
 
-static size_t split_args(char *line, char **argv, size_t cap)
-{
-    size_t argc = 0;
-    char *p = line;
-    while (*p != '\0' && argc < cap) {
-        while (*p == ' ') {
-            *p++ = '\0';
-        }
-        if (*p == '\0') {
-            break;
-        }
-        argv[argc++] = p;
-        while (*p != '\0' && *p != ' ') {
-            p++;
-        }
-    }
-    return argc;
-}
-
 #ifdef TINYFL_AN386_REPORT_STACK
 static void report_stack(size_t used)
 {
@@ -72,7 +53,7 @@ int main(void)
         tinyfl_semihost_write0("tinyfl an386: no semihosting command line\n");
         return EXIT_USAGE;
     }
-    size_t argc = split_args(cmdline, argv, MAX_ARGS);
+    size_t argc = tinyfl_semihost_split_args(cmdline, argv, MAX_ARGS);
     for (size_t i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--shard") == 0) {
             shard = argv[i + 1];

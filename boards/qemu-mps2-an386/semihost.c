@@ -114,3 +114,22 @@ void tinyfl_semihost_exit(int code)
     for (;;) {
     }
 }
+
+size_t tinyfl_semihost_split_args(char *line, char **argv, size_t cap)
+{
+    size_t argc = 0;
+    char *p = line;
+    while (*p != '\0' && argc < cap) {
+        while (*p == ' ') {
+            *p++ = '\0';
+        }
+        if (*p == '\0') {
+            break;
+        }
+        argv[argc++] = p;
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
+    }
+    return argc;
+}

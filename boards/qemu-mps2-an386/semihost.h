@@ -28,6 +28,8 @@ int tinyfl_semihost_remove(const char *path);
 int tinyfl_semihost_errno(void);
 /* The command line (QEMU: the `arg=` values joined by spaces), NUL-terminated. 0 on success. */
 int tinyfl_semihost_cmdline(char *buf, size_t cap);
+/* Splits a command line in place at spaces into at most cap arguments; returns how many. */
+size_t tinyfl_semihost_split_args(char *line, char **argv, size_t cap);
 /* Text on the host's debug console (QEMU: its stderr). */
 void tinyfl_semihost_write0(const char *text);
 /* Ends the emulation; QEMU exits with `code` (SYS_EXIT_EXTENDED). */

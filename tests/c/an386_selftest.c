@@ -29,25 +29,6 @@ static void put_u32(uint32_t v)
     }
 }
 
-static size_t split(char *line, char **argv, size_t cap)
-{
-    size_t argc = 0;
-    char *p = line;
-    while (*p != '\0' && argc < cap) {
-        while (*p == ' ') {
-            *p++ = '\0';
-        }
-        if (*p == '\0') {
-            break;
-        }
-        argv[argc++] = p;
-        while (*p != '\0' && *p != ' ') {
-            p++;
-        }
-    }
-    return argc;
-}
-
 static int check_echo(uint32_t count)
 {
     tinyfl_an386_clock_init();
@@ -159,7 +140,7 @@ int main(void)
     if (tinyfl_semihost_cmdline(line, sizeof(line)) != 0) {
         return 2;
     }
-    size_t argc = split(line, argv, MAX_ARGS);
+    size_t argc = tinyfl_semihost_split_args(line, argv, MAX_ARGS);
     if (argc < 2) {
         return 2;
     }
