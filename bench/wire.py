@@ -26,10 +26,10 @@ def measure(config: FirmwareConfig = FirmwareConfig(), chunk: int = 240) -> dict
                                noise_variance(dp.noise_multiplier, dp.grid_bits),
                                ChaCha20Drbg(bytes(44)))
     grid_step = dp.clip / 2 ** dp.grid_bits
-    up = encode_message(Update(round=1, nonce=1, sample_count=10, grid_step=grid_step,
+    up = encode_message(Update(run=1, round=1, nonce=1, sample_count=10, grid_step=grid_step,
                                eps_spent=10.7, releases_done=1, n_classes=config.n_classes,
                                n_features=config.n_features, values=values), 0, chunk)
-    down = encode_message(GlobalModel(round=1, nonce=1, lr=0.05, local_epochs=5, batch_size=5,
+    down = encode_message(GlobalModel(run=1, round=1, nonce=1, lr=0.05, local_epochs=5, batch_size=5,
                                       n_classes=config.n_classes, n_features=config.n_features,
                                       params=rng.normal(0, 0.1, n).astype(np.float32)), 0, chunk)
     return {"params": n, "update_bytes": len(up), "global_bytes": len(down),

@@ -1,4 +1,4 @@
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 1 /* uses the message structs field by field */
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2 /* uses the message structs field by field */
 #include "tinyfl_device.h"
 
 #include <math.h>
@@ -9,7 +9,6 @@
 /* eps after n releases, n = 0..TINYFL_DP_RELEASES_MAX, computed by dp-accounting at build time */
 static const float tinyfl_eps_after[TINYFL_DP_RELEASES_MAX + 1] = TINYFL_DP_EPS_TABLE;
 
-#define HELLO_FLAG_TEST_BUILD 0x01u
 #define MAX_READS_PER_POLL 16u
 
 static tinyfl_status write_link(void *user, const uint8_t *buf, size_t len)
@@ -68,9 +67,17 @@ static tinyfl_status send_hello(tinyfl_device *dev)
     m.releases_done = dev->ledger.releases_done;
     m.releases_max = TINYFL_DP_RELEASES_MAX;
 #ifdef TINYFL_TEST_BUILD
-    m.flags = HELLO_FLAG_TEST_BUILD;
+    m.flags |= TINYFL_HELLO_FLAG_TEST_BUILD;
 #endif
+    if (dev->ledger.locked) {
+        m.flags |= TINYFL_HELLO_FLAG_LEDGER_LOCKED;
+    }
     m.max_chunk = TINYFL_MAX_CHUNK;
+    m.last_run = dev->ledger.last_run;
+    m.last_round = dev->ledger.last_round;
+    m.refusals = dev->refusals;
+    m.refusals_count = TINYFL_STATUS_COUNT;
+    m.refusals_cap = TINYFL_STATUS_COUNT;
     return send_encoded(dev, TINYFL_MSG_HELLO, tinyfl_msg_hello_encode(&m, dev->tx, sizeof(dev->tx), &len), &len);
 }
 
@@ -182,9 +189,17 @@ static void wipe_round(tinyfl_device *dev)
     memset(dev->scratch, 0, sizeof(dev->scratch));
 }
 
-static tinyfl_status refuse(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
+static void count_refusal(tinyfl_device *dev, tinyfl_status code)
 {
     dev->messages_refused++;
+    if ((unsigned)code < TINYFL_STATUS_COUNT && dev->refusals[code] < INT32_MAX) {
+        dev->refusals[code]++;
+    }
+}
+
+static tinyfl_status refuse(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
+{
+    count_refusal(dev, code);
     send_error(dev, code, round, detail);
     return code;
 }
@@ -203,7 +218,9 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
         m.params_count != TINYFL_PARAMS) {
         return refuse(dev, TINYFL_E_SHAPE, m.round, TINYFL_PARAMS);
     }
-    if (m.round <= dev->ledger.last_round) {
+    /* (run, round) must be newer than the last release: a new run may start at round 1, a
+     * replay of any earlier round of any run is refused. */
+    if (m.run < dev->ledger.last_run || (m.run == dev->ledger.last_run && m.round <= dev->ledger.last_round)) {
         return refuse(dev, TINYFL_E_ROUND, m.round, dev->ledger.last_round);
     }
     {
@@ -218,7 +235,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
     if (!budget_left(dev)) {
         tinyfl_msg_budget_exhausted b;
         size_t blen = 0;
-        dev->messages_refused++;
+        count_refusal(dev, TINYFL_E_BUDGET);
         b.round = m.round;
         b.eps_spent = eps_spent(dev);
         b.eps_limit = TINYFL_DP_EPS_LIMIT;
@@ -260,6 +277,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
 
     /* Charge the budget durably before a single byte of the update leaves. */
     dev->ledger.releases_done++;
+    dev->ledger.last_run = m.run;
     dev->ledger.last_round = m.round;
     st = tinyfl_ledger_store(&dev->ledger, dev->port);
     if (st != TINYFL_OK) {
@@ -269,6 +287,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
 
     tinyfl_msg_update u;
     size_t ulen = 0;
+    u.run = m.run;
     u.round = m.round;
     u.nonce = m.nonce;
     u.sample_count = (uint16_t)n;

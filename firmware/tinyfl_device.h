@@ -31,6 +31,7 @@ typedef struct {
     tinyfl_frame_rx rx;
     uint16_t tx_seq;
     uint32_t messages_refused; /* decoded messages refused (shape, round, value, ...) */
+    int32_t refusals[TINYFL_STATUS_COUNT]; /* the same, by cause (a status code), since boot */
 
     float global[TINYFL_PARAMS];  /* head as received */
     float trained[TINYFL_PARAMS]; /* head after local training, then the update */

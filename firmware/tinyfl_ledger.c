@@ -6,7 +6,7 @@
 #include "tinyfl_crc32.h"
 
 #define LEDGER_MAGIC 0x4C4C4654u /* "TFLL" */
-#define LEDGER_VERSION 1u
+#define LEDGER_VERSION 2u
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -37,7 +37,7 @@ tinyfl_status tinyfl_ledger_load(tinyfl_ledger *ledger, const tinyfl_port *port)
         return st;
     }
     if (get_u32(rec) != LEDGER_MAGIC || get_u16(rec + 4) != LEDGER_VERSION ||
-        get_u32(rec + 20) != tinyfl_crc32(rec, 20)) {
+        get_u32(rec + 24) != tinyfl_crc32(rec, 24)) {
         /* Corrupt: resetting would refill the budget, so refuse every release instead. */
         ledger->locked = 1;
         return TINYFL_E_STORAGE;
@@ -45,6 +45,7 @@ tinyfl_status tinyfl_ledger_load(tinyfl_ledger *ledger, const tinyfl_port *port)
     ledger->releases_done = get_u16(rec + 6);
     ledger->last_round = get_u32(rec + 8);
     ledger->boot_count = get_u32(rec + 12);
+    ledger->last_run = get_u32(rec + 20);
     return TINYFL_OK;
 }
 
@@ -60,6 +61,7 @@ tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port
     put_u32(rec + 8, ledger->last_round);
     put_u32(rec + 12, ledger->boot_count);
     put_u32(rec + 16, TINYFL_CONFIG_ID);
-    put_u32(rec + 20, tinyfl_crc32(rec, 20));
+    put_u32(rec + 20, ledger->last_run);
+    put_u32(rec + 24, tinyfl_crc32(rec, 24));
     return port->storage_write(port->user, rec, sizeof(rec));
 }

@@ -8,12 +8,13 @@
 
 #include "tinyfl_port.h"
 
-#define TINYFL_LEDGER_SIZE 24 /* bytes on storage */
+#define TINYFL_LEDGER_SIZE 28 /* bytes on storage */
 
 typedef struct {
     uint16_t releases_done; /* updates released, each one charged against the budget */
     uint16_t locked;        /* 1 after a corrupted record: refuse every release */
-    uint32_t last_round;    /* highest round accepted: older rounds are replays */
+    uint32_t last_run;      /* run of the last release */
+    uint32_t last_round;    /* its round: (run, round) at or below this pair are replays */
     uint32_t boot_count;
 } tinyfl_ledger;
 

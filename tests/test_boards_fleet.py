@@ -76,7 +76,7 @@ class Host:
 
 def global_model(round_: int, nonce: int = 0x1234_5678_9ABC) -> GlobalModel:
     params = np.linspace(-0.2, 0.2, CONFIG.n_params, dtype=np.float32)
-    return GlobalModel(round=round_, nonce=nonce, lr=0.1, local_epochs=2, batch_size=3,
+    return GlobalModel(run=1, round=round_, nonce=nonce, lr=0.1, local_epochs=2, batch_size=3,
                        n_classes=CONFIG.n_classes, n_features=CONFIG.n_features, params=params)
 
 

@@ -32,7 +32,7 @@ def _two_rounds(firmware, shard, config, tmp_path, lr=0.05):
     with launch_fleet("native", 1, firmware, [shard], tmp_path) as fleet:
         session = DeviceSession(open_link(fleet.urls[0]), "dev")
         for r in (1, 2):  # the same head and the same 10 samples twice
-            session.send(GlobalModel(round=r, nonce=r, lr=lr, local_epochs=5, batch_size=5,
+            session.send(GlobalModel(run=1, round=r, nonce=r, lr=lr, local_epochs=5, batch_size=5,
                                      n_classes=config.n_classes, n_features=config.n_features,
                                      params=head))
             deadline = time.monotonic() + 10

@@ -45,7 +45,7 @@ def test_device_sends_what_the_model_of_the_device_predicts(board, tmp_path, req
         session = DeviceSession(open_link(fleet.urls[0]), "dev")
         assert session.hello().flags & 1  # a test build says so
         for round_number, idx in enumerate(order, start=1):
-            message = GlobalModel(round=round_number, nonce=round_number, lr=0.1, local_epochs=3,
+            message = GlobalModel(run=1, round=round_number, nonce=round_number, lr=0.1, local_epochs=3,
                                   batch_size=3, n_classes=config.n_classes,
                                   n_features=config.n_features, params=head)
             got = _update(session, message)

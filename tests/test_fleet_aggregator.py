@@ -53,7 +53,7 @@ def assert_record_matches(summary, run_dir: Path) -> None:
 
 def test_fedavg_is_the_unweighted_mean_times_grid_step() -> None:
     base = np.array([0.5, -1.0, 2.0], dtype=np.float32)
-    ups = [Update(round=1, nonce=1, sample_count=1, grid_step=0.25, eps_spent=0.0,
+    ups = [Update(run=1, round=1, nonce=1, sample_count=1, grid_step=0.25, eps_spent=0.0,
                   releases_done=1, n_classes=2, n_features=1, values=np.array(v))
            for v in ([4, 0, -8], [0, 2, 1])]
     # mean([1, 0, -2], [0, 0.5, 0.25]) = [0.5, 0.25, -0.875]; server_lr 2
@@ -133,7 +133,7 @@ def test_misbehaving_devices_are_left_out_and_reported(tmp_path: Path) -> None:
 
 
 def _update(index: int, round_number: int, head: np.ndarray) -> Update:
-    return Update(round=round_number, nonce=0, sample_count=10, grid_step=1 / 256,
+    return Update(run=1, round=round_number, nonce=0, sample_count=10, grid_step=1 / 256,
                   eps_spent=0.0, releases_done=1, n_classes=3, n_features=4,
                   values=deterministic_values(index, round_number, head))
 

@@ -28,13 +28,14 @@ EXPECT = Expectation(round=5, nonce=0xABCDEF0123456789, n_classes=2, n_features=
 def hello(**changes) -> Hello:
     fields = dict(device_id=1, firmware_hash=2, model_hash=3, n_classes=2, n_features=3,
                   clip=1.0, noise_multiplier=1.0, grid_bits=8, delta=1e-5, eps_limit=10.0,
-                  eps_spent=0.0, releases_done=0, releases_max=10, flags=0, max_chunk=240)
+                  eps_spent=0.0, releases_done=0, releases_max=10, flags=0, max_chunk=240,
+                  last_run=0, last_round=0, refusals=[])
     return Hello(**{**fields, **changes})
 
 
 def update(round_number: int = 5, nonce: int = EXPECT.nonce, n_features: int = 3,
            count: int = 8, grid_step: float = 1 / 256) -> Update:
-    return Update(round=round_number, nonce=nonce, sample_count=4, grid_step=grid_step,
+    return Update(run=1, round=round_number, nonce=nonce, sample_count=4, grid_step=grid_step,
                   eps_spent=1.0, releases_done=1, n_classes=2, n_features=n_features,
                   values=np.arange(count))
 

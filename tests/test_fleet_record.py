@@ -71,7 +71,8 @@ def test_reader_skips_a_line_cut_short_by_a_crash(tmp_path: Path) -> None:
     recorder = RunRecorder(tmp_path)
     hello = Hello(device_id=1, firmware_hash=2, model_hash=3, n_classes=2, n_features=3,
                   clip=1.0, noise_multiplier=1.0, grid_bits=8, delta=1e-5, eps_limit=10.0,
-                  eps_spent=0.0, releases_done=0, releases_max=10, flags=0, max_chunk=240)
+                  eps_spent=0.0, releases_done=0, releases_max=10, flags=0, max_chunk=240,
+                  last_run=0, last_round=0, refusals=[])
     from tinyfl.wire import encode_message
 
     data = encode_message(hello, 7)

@@ -41,7 +41,7 @@ def _answer(session: DeviceSession, timeout: float = 10.0):
 
 def _global(config, round_number: int, nonce: int = 7) -> GlobalModel:
     head = initial_head(config.n_classes, config.n_features, 0)
-    return GlobalModel(round=round_number, nonce=nonce, lr=0.05, local_epochs=2, batch_size=5,
+    return GlobalModel(run=1, round=round_number, nonce=nonce, lr=0.05, local_epochs=2, batch_size=5,
                        n_classes=config.n_classes, n_features=config.n_features,
                        params=head.params)
 

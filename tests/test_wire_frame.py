@@ -63,7 +63,7 @@ def test_max_frame_body_matches_the_c_header():
 
 
 def big_model() -> GlobalModel:
-    return GlobalModel(round=1, nonce=3, lr=0.5, local_epochs=1, batch_size=4, n_classes=16,
+    return GlobalModel(run=1, round=1, nonce=3, lr=0.5, local_epochs=1, batch_size=4, n_classes=16,
                        n_features=64, params=np.random.default_rng(1).normal(size=1040))
 
 
@@ -104,7 +104,7 @@ def test_encode_payload_refuses(kwargs, status):
 
 def test_any_split_of_the_stream_gives_the_same_result():
     rng = random.Random(7)
-    hello = Hello(1, 2, 3, 4, 5, 1.0, 1.0, 8, 0.0, 1.0, 0.0, 0, 0, 0, 20)
+    hello = Hello(1, 2, 3, 4, 5, 1.0, 1.0, 8, 0.0, 1.0, 0.0, 0, 0, 0, 20, 0, 0, [])
     data = (b"\x00garbage\x00" + encode_message(big_model(), 1, 33) + b"\x07" * 400 + b"\x00"
             + encode_message(hello, 2))
     expected = [(m.seq, m.payload) for m in decode_frames(data)]

@@ -28,18 +28,19 @@ from tinyfl.wire import (
 def hello(**changes) -> Hello:
     fields = dict(device_id=7, firmware_hash=0xDEADBEEF, model_hash=1, n_classes=4, n_features=64,
                   clip=1.0, noise_multiplier=1.1, grid_bits=16, delta=1e-5, eps_limit=8.0,
-                  eps_spent=0.5, releases_done=1, releases_max=30, flags=0, max_chunk=240)
+                  eps_spent=0.5, releases_done=1, releases_max=30, flags=0, max_chunk=240,
+                  last_run=0, last_round=0, refusals=[])
     return Hello(**{**fields, **changes})
 
 
 def global_model(**changes) -> GlobalModel:
-    fields = dict(round=3, nonce=2**64 - 2, lr=0.1, local_epochs=1, batch_size=16, n_classes=2,
+    fields = dict(run=1, round=3, nonce=2**64 - 2, lr=0.1, local_epochs=1, batch_size=16, n_classes=2,
                   n_features=3, params=np.arange(8, dtype=np.float32) - 4)
     return GlobalModel(**{**fields, **changes})
 
 
 def update(**changes) -> Update:
-    fields = dict(round=3, nonce=5, sample_count=12, grid_step=2.0**-16, eps_spent=0.7,
+    fields = dict(run=1, round=3, nonce=5, sample_count=12, grid_step=2.0**-16, eps_spent=0.7,
                   releases_done=2, n_classes=2, n_features=3, values=[-5, 0, 5, 2**31 - 1])
     return Update(**{**fields, **changes})
 
@@ -59,16 +60,16 @@ def test_round_trip(message):
 
 
 def test_hello_matches_a_hand_packed_payload():
-    h = hello()
-    expected = struct.pack("<IIIHHffBfffHHBH", 7, 0xDEADBEEF, 1, 4, 64, 1.0, 1.1, 16, 1e-5, 8.0,
-                           0.5, 1, 30, 0, 240)
+    h = hello(last_run=5, refusals=[0, 1])
+    expected = struct.pack("<IIIHHffBfffHHBHIIH", 7, 0xDEADBEEF, 1, 4, 64, 1.0, 1.1, 16, 1e-5,
+                           8.0, 0.5, 1, 30, 0, 240, 5, 0, 2) + bytes([0, 2])  # zigzag 0, 1
     assert h.encode() == expected
 
 
 def test_update_values_are_zigzag_varints():
     payload = update(values=[0, -1, 1, -64, 64, 2**31 - 1, -(2**31)]).encode()
     varints = "00" "01" "02" "7f" "8001" "feffffff0f" "ffffffff0f"
-    assert payload[28:] == bytes.fromhex("0700" + varints)
+    assert payload[32:] == bytes.fromhex("0700" + varints)  # after the 32 bytes of scalars
 
 
 def test_fields_are_normalised():
@@ -85,9 +86,11 @@ def test_fields_are_normalised():
 def test_equality_and_hashing():
     assert global_model() == global_model()
     assert global_model() != global_model(params=[1.0])
-    assert hash(hello()) == hash(hello())
+    assert hash(HelloRequest()) == hash(HelloRequest())
     with pytest.raises(TypeError):
         hash(global_model())
+    with pytest.raises(TypeError):
+        hash(hello())  # it carries the refusal counters, an array
 
 
 @pytest.mark.parametrize("message, status", [

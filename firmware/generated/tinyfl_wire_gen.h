@@ -8,13 +8,13 @@
 /* A hand-written file that depends on the message layout defines
  * TINYFL_WIRE_EXPECTED_SPEC_VERSION before its first include; a mismatch stops the build
  * until someone has reviewed that file against the new spec. */
-#define TINYFL_WIRE_SPEC_VERSION 1
+#define TINYFL_WIRE_SPEC_VERSION 2
 #if defined(TINYFL_WIRE_EXPECTED_SPEC_VERSION) && \
     TINYFL_WIRE_EXPECTED_SPEC_VERSION != TINYFL_WIRE_SPEC_VERSION
 #error "written for another wire spec version: review it against tinyfl/wire/spec.py"
 #endif
 
-#define TINYFL_WIRE_PROTOCOL_VERSION 1
+#define TINYFL_WIRE_PROTOCOL_VERSION 2
 #define TINYFL_WIRE_HEADER_SIZE 8
 #define TINYFL_WIRE_CRC_SIZE 4
 #define TINYFL_WIRE_MIN_CHUNK 20
@@ -49,6 +49,11 @@ typedef enum {
 } tinyfl_status;
 #define TINYFL_STATUS_COUNT 22
 
+/* Bits of hello.flags. */
+#define TINYFL_HELLO_FLAG_TEST_BUILD 0x01u /* a test build (fixed seed or a deliberately broken mechanism): never private */
+#define TINYFL_HELLO_FLAG_ENTROPY_FAILED 0x02u /* the entropy health tests failed at start-up: every release is refused */
+#define TINYFL_HELLO_FLAG_LEDGER_LOCKED 0x04u /* the privacy ledger is corrupt or unreadable: every release is refused */
+
 /* Short names ("OK", "CRC", ...) indexed by status; tinyfl_status_str() wraps it. */
 extern const char *const tinyfl_status_names[TINYFL_STATUS_COUNT];
 
@@ -74,7 +79,7 @@ int tinyfl_wire_type_known(uint8_t type);
 
 /* hello (device->host): Sent by a device when it boots and when asked. Tells the host what the
  * device enforces. */
-#define TINYFL_MSG_HELLO_MAX_SIZE 44
+#define TINYFL_MSG_HELLO_MAX_SIZE 214
 typedef struct {
     uint32_t device_id; /* board-unique id */
     uint32_t firmware_hash; /* CRC-32 of the firmware build identity */
@@ -88,9 +93,14 @@ typedef struct {
     float eps_limit; /* privacy budget the device enforces */
     float eps_spent; /* eps spent by all releases so far */
     uint16_t releases_done; /* updates released so far */
-    uint16_t releases_max; /* updates the budget allows in all */
-    uint8_t flags; /* bit 0: test build with a fixed seed (never private) */
+    uint16_t releases_max; /* updates the budget allows in all: releases_done plus what this firmware's configuration can still release */
+    uint8_t flags; /* HELLO_FLAGS bits: test build, entropy health failed, ledger locked */
     uint16_t max_chunk; /* largest frame payload the device accepts */
+    uint32_t last_run; /* run of the device's last release (0: never released) */
+    uint32_t last_round; /* round of that release within last_run */
+    int32_t *refusals; /* messages refused since boot, by cause: refusals[code] counts STATUS code; caller-provided storage */
+    uint16_t refusals_count; /* values in use, <= 32 */
+    uint16_t refusals_cap; /* room at refusals (decode input) */
 } tinyfl_msg_hello;
 tinyfl_status tinyfl_msg_hello_encode(const tinyfl_msg_hello *m, uint8_t *buf, size_t cap,
                                       size_t *len);
@@ -106,12 +116,14 @@ tinyfl_status tinyfl_msg_hello_request_encode(const tinyfl_msg_hello_request *m,
 tinyfl_status tinyfl_msg_hello_request_decode(tinyfl_msg_hello_request *m, const uint8_t *buf,
                                               size_t len);
 
-/* global_model (host->device): The head for round `round`; the device trains on its new samples
- * and answers with an update or an error. `round` must exceed the last round the device
- * accepted. */
-#define TINYFL_MSG_GLOBAL_MODEL_MAX_SIZE 4184
+/* global_model (host->device): The head for round `round` of run `run`; the device trains on
+ * its new samples and answers with an update or an error. (run, round) must exceed the device's
+ * last release in lexicographic order; the same (run, round, nonce) as that release is a
+ * resend, answered with the same update at no new cost. */
+#define TINYFL_MSG_GLOBAL_MODEL_MAX_SIZE 4188
 typedef struct {
-    uint32_t round; /* round number, strictly increasing */
+    uint32_t run; /* run identity: a new run takes a larger run than any board's last_run */
+    uint32_t round; /* round number within the run, strictly increasing */
     uint64_t nonce; /* fresh random value the update must echo */
     float lr; /* SGD learning rate */
     uint8_t local_epochs; /* local epochs E */
@@ -130,8 +142,9 @@ tinyfl_status tinyfl_msg_global_model_decode(tinyfl_msg_global_model *m, const u
 /* update (device->host): The protected update: clip(head_after - head_received, C) on the grid
  * plus discrete Gaussian noise, as integers. The float update is values * grid_step. */
 /* worst case; encoders refuse more than 4352 bytes */
-#define TINYFL_MSG_UPDATE_MAX_SIZE 5230
+#define TINYFL_MSG_UPDATE_MAX_SIZE 5234
 typedef struct {
+    uint32_t run; /* run of the global model this update answers */
     uint32_t round; /* round of the global model this update answers */
     uint64_t nonce; /* echo of that round's nonce */
     uint16_t sample_count; /* samples trained on this round */

@@ -1,7 +1,7 @@
 /* Unit checks of the C wire runtime that the vectors cannot reach: argument checks, encoder
  * refusals, caller capacities, CRC-32 and COBS reference values, write failures. Prints one
  * line per failed check and "PASS <n>" when all n checks hold (tests/test_wire_c.py). */
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 1
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2
 #include <stdio.h>
 #include <string.h>
 
@@ -60,10 +60,20 @@ static float quiet_nan(void)
     return bits.f;
 }
 
+static int32_t refusals[32];
+
+/* A hello at its largest: every refusal counter needs 5 varint bytes. */
 static tinyfl_msg_hello valid_hello(void)
 {
     tinyfl_msg_hello h;
+    size_t i;
     memset(&h, 0, sizeof h);
+    for (i = 0; i < 32; ++i) {
+        refusals[i] = INT32_MIN;
+    }
+    h.refusals = refusals;
+    h.refusals_count = 32;
+    h.refusals_cap = 32;
     h.n_classes = 2;
     h.n_features = 8;
     h.clip = 1.0f;
@@ -126,7 +136,10 @@ static void test_encoders(void)
     size_t i;
     CHECK(tinyfl_msg_hello_encode(&h, buf, sizeof buf, &len) == TINYFL_OK);
     CHECK(len == TINYFL_MSG_HELLO_MAX_SIZE);
-    CHECK(tinyfl_msg_hello_decode(&back, buf, len) == TINYFL_OK && back.max_chunk == 240);
+    back.refusals = values;
+    back.refusals_cap = 32;
+    CHECK(tinyfl_msg_hello_decode(&back, buf, len) == TINYFL_OK && back.max_chunk == 240 &&
+          back.refusals_count == 32 && back.refusals[31] == INT32_MIN);
     CHECK(tinyfl_msg_hello_encode(&h, buf, len - 1, &len) == TINYFL_E_OVERSIZE);
     CHECK(tinyfl_msg_hello_encode(NULL, buf, sizeof buf, &len) == TINYFL_E_ARG);
     CHECK(tinyfl_msg_hello_encode(&h, buf, sizeof buf, NULL) == TINYFL_E_ARG);
@@ -145,6 +158,7 @@ static void test_encoders(void)
     CHECK(tinyfl_msg_hello_request_decode(&r, NULL, 0) == TINYFL_OK);
 
     memset(&g, 0, sizeof g);
+    g.run = 1;
     g.round = 1;
     g.lr = 0.1f;
     g.local_epochs = 1;
@@ -157,7 +171,7 @@ static void test_encoders(void)
         params[i] = (float)i - 3.5f;
     }
     CHECK(tinyfl_msg_global_model_encode(&g, buf, sizeof buf, &len) == TINYFL_OK);
-    CHECK(len == 24u + 4u * 8u);
+    CHECK(len == 28u + 4u * 8u);
     g.params_cap = 7; /* the caller's storage is one short */
     CHECK(tinyfl_msg_global_model_decode(&g, buf, len) == TINYFL_E_OVERSIZE);
     g.params_cap = 8;
@@ -176,6 +190,7 @@ static void test_encoders(void)
     params[5] = 0.0f;
 
     memset(&u, 0, sizeof u);
+    u.run = 1;
     u.round = 1;
     u.n_classes = 2;
     u.n_features = 1;
@@ -189,7 +204,7 @@ static void test_encoders(void)
         values[i] = (int32_t)(1 << 26) - 1; /* 4 bytes each: fits */
     }
     CHECK(tinyfl_msg_update_encode(&u, buf, sizeof buf, &len) == TINYFL_OK);
-    CHECK(len == 28u + 2u + 4u * TINYFL_WIRE_MAX_PARAMS);
+    CHECK(len == 32u + 2u + 4u * TINYFL_WIRE_MAX_PARAMS);
     u.values_cap = TINYFL_WIRE_MAX_PARAMS;
     CHECK(tinyfl_msg_update_decode(&u, buf, len) == TINYFL_OK && u.values[7] == (1 << 26) - 1);
 }
@@ -197,6 +212,7 @@ static void test_encoders(void)
 static void test_frames(void)
 {
     tinyfl_msg_hello h = valid_hello();
+    h.refusals_count = 0; /* the frame counts below are for the smallest hello */
     tinyfl_status last = TINYFL_AGAIN;
     size_t len = 0;
     CHECK(tinyfl_msg_hello_encode(&h, buf, sizeof buf, &len) == TINYFL_OK);

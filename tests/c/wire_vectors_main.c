@@ -10,7 +10,7 @@
  * accepted payload re-encodes to the same bytes; a violation aborts (the test sees a crash).
  * Built for the host by tests/test_wire_c.py (also with sanitizers) and with
  * arm-none-eabi-gcc -c to prove it builds for Cortex-M4. */
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 1
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +160,8 @@ static tinyfl_status decode_one(uint8_t type, const uint8_t *payload, size_t len
     switch (type) {
     case TINYFL_MSG_HELLO: {
         tinyfl_msg_hello m;
+        m.refusals = values;
+        m.refusals_cap = TINYFL_WIRE_MAX_PARAMS;
         st = tinyfl_msg_hello_decode(&m, payload, len);
         if (st != TINYFL_OK) {
             return st;
@@ -180,7 +182,10 @@ static tinyfl_status decode_one(uint8_t type, const uint8_t *payload, size_t len
             print_u("releases_done", m.releases_done, 0);
             print_u("releases_max", m.releases_max, 0);
             print_u("flags", m.flags, 0);
-            print_u("max_chunk", m.max_chunk, 1);
+            print_u("max_chunk", m.max_chunk, 0);
+            print_u("last_run", m.last_run, 0);
+            print_u("last_round", m.last_round, 0);
+            print_ints("refusals", m.refusals, m.refusals_count, 1);
             printf("}");
         }
         st = tinyfl_msg_hello_encode(&m, encoded, sizeof encoded, encoded_len);
@@ -208,6 +213,7 @@ static tinyfl_status decode_one(uint8_t type, const uint8_t *payload, size_t len
         }
         if (print) {
             printf("\"fields\": {");
+            print_u("run", m.run, 0);
             print_u("round", m.round, 0);
             print_u("nonce", m.nonce, 0);
             print_f("lr", m.lr, 0);
@@ -231,6 +237,7 @@ static tinyfl_status decode_one(uint8_t type, const uint8_t *payload, size_t len
         }
         if (print) {
             printf("\"fields\": {");
+            print_u("run", m.run, 0);
             print_u("round", m.round, 0);
             print_u("nonce", m.nonce, 0);
             print_u("sample_count", m.sample_count, 0);

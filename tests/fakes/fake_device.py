@@ -79,6 +79,7 @@ class FakeDevice:
     epsilon: Callable[[float, int, float], float] = stand_in_epsilon
     boot_delay_s: float = 0.05
 
+    last_run: int = 0
     last_round: int = 0
     eps_spent: float = 0.0
     connections: int = 0
@@ -184,7 +185,8 @@ class FakeDevice:
                      noise_multiplier=self.noise_multiplier, grid_bits=self.grid_bits,
                      delta=self.delta, eps_limit=self.eps_limit, eps_spent=self.eps_spent,
                      releases_done=self.releases_done, releases_max=self.releases_max,
-                     flags=self.flags, max_chunk=self.max_chunk)
+                     flags=self.flags, max_chunk=self.max_chunk, last_run=self.last_run,
+                     last_round=self.last_round, refusals=[0] * len(Status))
 
     def _misbehaves(self, round_number: int) -> bool:
         return self.rounds is None or round_number in self.rounds
@@ -198,7 +200,7 @@ class FakeDevice:
             self._out(conn, self._encode(Error(code=int(Status.TYPE), round=0, detail=0)))
             return True
         gm = message
-        if gm.round <= self.last_round:
+        if (gm.run, gm.round) <= (self.last_run, self.last_round):
             self._out(conn, self._encode(Error(code=int(Status.ROUND), round=gm.round,
                                                 detail=self.last_round)))
             return True
@@ -218,14 +220,14 @@ class FakeDevice:
                 round=gm.round, eps_spent=self.eps_spent, eps_limit=self.eps_limit,
                 releases_done=self.releases_done)))
             return True
-        self.last_round = gm.round
+        self.last_run, self.last_round = gm.run, gm.round
         self.releases_done += 1
         self.eps_spent = float(np.float32(
             self.epsilon(self.noise_multiplier, self.releases_done, self.delta)))
         values = deterministic_values(self.index, gm.round, gm.params)
         if mode == "bad_shape":
             values = values[:-1]
-        update = Update(round=gm.round, nonce=gm.nonce ^ (1 if mode == "wrong_nonce" else 0),
+        update = Update(run=gm.run, round=gm.round, nonce=gm.nonce ^ (1 if mode == "wrong_nonce" else 0),
                         sample_count=10, grid_step=self.clip / 2 ** self.grid_bits,
                         eps_spent=self.eps_spent * (0.5 if mode == "lie_eps" else 1.0),
                         releases_done=self.releases_done, n_classes=self.n_classes,

@@ -84,30 +84,32 @@ HELLO = Hello(
     device_id=0xA1B2C3D4, firmware_hash=0x01020304, model_hash=0xFEDCBA98, n_classes=4,
     n_features=64, clip=1.5, noise_multiplier=1.1, grid_bits=16, delta=1e-5, eps_limit=8.0,
     eps_spent=1.25, releases_done=3, releases_max=40, flags=1, max_chunk=240,
+    last_run=0xFFFFFFFF, last_round=17, refusals=[0, 0, 3, 0, 1, 0, 0, 0, 0, 0, 2, 0, 9, 0, 0, 0, 0, 0,
+                                                   0, 1, 0, 70000],
 )
 HELLO_REQUEST = HelloRequest()
 _rng = np.random.default_rng(20240601)
 GLOBAL_SMALL = GlobalModel(
-    round=1, nonce=0x0123456789ABCDEF, lr=0.05, local_epochs=2, batch_size=8, n_classes=3,
+    run=1, round=1, nonce=0x0123456789ABCDEF, lr=0.05, local_epochs=2, batch_size=8, n_classes=3,
     n_features=4, params=np.array([-1.5, -0.25, 0.0, -0.0, 1e-30, 3.5, 1e6, -1e6, 0.1, 0.2,
                                    0.3, 7.25, -7.25, 1 / 3, 2.0]),
 )
 GLOBAL_40_BYTES = GlobalModel(
-    round=2, nonce=0, lr=0.0, local_epochs=1, batch_size=1, n_classes=2, n_features=1,
-    params=[0.25, -0.25, 0.0, 1.0],
+    run=3, round=2, nonce=0, lr=0.0, local_epochs=1, batch_size=1, n_classes=2, n_features=1,
+    params=[0.25, -0.25, 0.0],  # 3 values: the message is then exactly 40 bytes
 )
 GLOBAL_MAX = GlobalModel(
-    round=4_000_000_000, nonce=2**64 - 1, lr=10.0, local_epochs=20, batch_size=64, n_classes=16,
+    run=2**32 - 1, round=4_000_000_000, nonce=2**64 - 1, lr=10.0, local_epochs=20, batch_size=64, n_classes=16,
     n_features=64, params=_rng.normal(0.0, 0.3, size=spec.MAX_PARAMS),
 )
 UPDATE_EDGES = Update(
-    round=7, nonce=99, sample_count=31, grid_step=1.5 / 2**16, eps_spent=2.5, releases_done=4,
+    run=2, round=7, nonce=99, sample_count=31, grid_step=1.5 / 2**16, eps_spent=2.5, releases_done=4,
     n_classes=2, n_features=7,
     values=[0, 1, -1, 63, -64, 64, -65, 8191, -8192, 8192, 2**20, -(2**20), 2**27 - 1, -(2**27),
             2**31 - 1, -(2**31)],
 )
 UPDATE_MAX = Update(
-    round=8, nonce=2**40 + 3, sample_count=65535, grid_step=2.0**-20, eps_spent=0.0,
+    run=2**32 - 1, round=8, nonce=2**40 + 3, sample_count=65535, grid_step=2.0**-20, eps_spent=0.0,
     releases_done=65535, n_classes=16, n_features=64,
     values=_rng.integers(-(2**24), 2**24, size=spec.MAX_PARAMS),
 )
@@ -215,14 +217,14 @@ def cases() -> list[dict]:
         encode_frame(3, 7, 0, 1, bytes(240), length=300), expect(rejected={"OVERSIZE": 1}))
     add("unknown_type", encode_frame(99, 7, 0, 1, payload), expect(rejected={"TYPE": 1}))
     add("type_zero", encode_frame(0, 7, 0, 1, b""), expect(rejected={"TYPE": 1}))
-    add("unknown_version", encode_frame(1, 7, 0, 1, payload, version=2),
+    add("unknown_version", encode_frame(1, 7, 0, 1, payload, version=spec.PROTOCOL_VERSION + 1),
         expect(rejected={"VERSION": 1}))
     add("cobs_code_past_end", bytes.fromhex("0501020300"), expect(rejected={"COBS": 1}))
     add("cobs_error_then_message", bytes.fromhex("ff0100") + hello_frame,
         expect([ok(HELLO, 6)], {"COBS": 1}, 1))
 
     # --- reassembly
-    gm = GLOBAL_SMALL.encode()  # 84 bytes: 5 frames of 20
+    gm = GLOBAL_SMALL.encode()  # 88 bytes: 5 frames of 20
     f = frames_of(3, 40, gm, 20)
     nf = len(f)
     add("chunk_out_of_order", f[0] + f[2] + f[1] + b"".join(f),

@@ -219,7 +219,10 @@ class Aggregator:
         if head.params.shape != (head.n_classes * (head.n_features + 1),):
             raise ValueError("initial head: params length does not match its shape")
         self.recorder.save_head(0, "result", head)
-        state = {"version": STATE_VERSION, "next_round": 1, "in_progress": None,
+        # A run newer than every board's last release, so boards that served an earlier run
+        # take part again (the device orders releases by (run, round)).
+        run = 1 + max((int(h.last_run) for h in hellos.values()), default=0)
+        state = {"version": STATE_VERSION, "run": run, "next_round": 1, "in_progress": None,
                  "n_classes": head.n_classes, "n_features": head.n_features,
                  "fleet": self.config.to_dict()["fleet"], "history": [], "evaluations": []}
         self.recorder.save_state(state)
@@ -363,7 +366,7 @@ class Aggregator:
         def play(session: DeviceSession) -> RoundResult:
             return session.run_round(head.params, head.n_classes, head.n_features,
                                      round_number, nonce, fleet.lr, fleet.local_epochs,
-                                     fleet.batch_size, deadline)
+                                     fleet.batch_size, deadline, run=int(state.get("run", 1)))
 
         results = {r.device: r for r in pool.map(play, taking_part)}
         for name, reason in reasons.items():

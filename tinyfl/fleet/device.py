@@ -80,6 +80,7 @@ class Expectation:
     nonce: int
     n_classes: int
     n_features: int
+    run: int = 1
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ def judge(message: Any, expect: Expectation) -> Judgement:
     accepts exactly the updates the live host accepted.
     """
     if isinstance(message, Update):
+        if message.run != expect.run:
+            return Judgement(None, "stale", f"update for run {message.run}, not {expect.run}")
         if message.round == expect.round and message.nonce == expect.nonce:
             problem = _update_problem(message, expect)
             if problem:
@@ -292,7 +295,7 @@ class DeviceSession:
 
     def run_round(self, global_params: np.ndarray, n_classes: int, n_features: int,
                   round: int, nonce: int, lr: float, epochs: int, batch: int,
-                  deadline: float) -> RoundResult:
+                  deadline: float, run: int = 1) -> RoundResult:
         """Sends the round's global_model and waits until `deadline` (a time.monotonic()
         value) for this device's answer. Never raises."""
         started = time.monotonic()
@@ -301,7 +304,7 @@ class DeviceSession:
         result = RoundResult(self.name, round, Outcome.TIMEOUT)
         try:
             self._run_round(result, global_params, n_classes, n_features, round, nonce, lr,
-                            epochs, batch, deadline, before)
+                            epochs, batch, deadline, before, run)
         except Exception as exc:  # noqa: BLE001 - one device's failure must not stop the run
             result.outcome = Outcome.HOST_ERROR
             result.detail = f"{type(exc).__name__}: {exc}"
@@ -319,15 +322,15 @@ class DeviceSession:
 
     def _run_round(self, result: RoundResult, global_params: np.ndarray, n_classes: int,
                    n_features: int, round_number: int, nonce: int, lr: float, epochs: int,
-                   batch: int, deadline: float, before: Counter[str]) -> None:
+                   batch: int, deadline: float, before: Counter[str], run: int = 1) -> None:
         if not self.alive:
             result.outcome, result.detail = Outcome.LINK_DOWN, "link is down"
             return
-        message = GlobalModel(round=round_number, nonce=nonce, lr=float(lr),
+        message = GlobalModel(run=int(run), round=round_number, nonce=nonce, lr=float(lr),
                               local_epochs=int(epochs), batch_size=int(batch),
                               n_classes=int(n_classes), n_features=int(n_features),
                               params=np.asarray(global_params, dtype=np.float32))
-        expect = Expectation(round_number, nonce, int(n_classes), int(n_features))
+        expect = Expectation(round_number, nonce, int(n_classes), int(n_features), int(run))
         self._sent_nonces[round_number] = nonce
         notes: Counter[str] = Counter()
         errors: list[str] = []

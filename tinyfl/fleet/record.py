@@ -374,7 +374,8 @@ def recompute_globals(run_dir: str | Path) -> dict[int, np.ndarray]:
             if name not in per_device:
                 continue
             expect = Expectation(round=round_number, nonce=per_device[name].nonce,
-                                 n_classes=first.n_classes, n_features=first.n_features)
+                                 n_classes=first.n_classes, n_features=first.n_features,
+                                 run=per_device[name].run)
             for message in received.get((round_number, name), []):
                 outcome = judge(message, expect).outcome
                 if outcome is None:

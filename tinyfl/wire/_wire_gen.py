@@ -12,7 +12,7 @@ import numpy as np
 
 from . import messages as _rt
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 
 
 class Status(enum.IntEnum):
@@ -42,7 +42,15 @@ class Status(enum.IntEnum):
     INTERNAL = 21  # internal invariant violated
 
 
-@dataclass(frozen=True)
+class HelloFlag(enum.IntFlag):
+    """Bits of Hello.flags."""
+
+    TEST_BUILD = 0x01  # a test build (fixed seed or a deliberately broken mechanism): never private
+    ENTROPY_FAILED = 0x02  # the entropy health tests failed at start-up: every release is refused
+    LEDGER_LOCKED = 0x04  # the privacy ledger is corrupt or unreadable: every release is refused
+
+
+@dataclass(frozen=True, eq=False)
 class Hello:
     """device->host: Sent by a device when it boots and when asked. Tells the host what the device
     enforces.
@@ -62,9 +70,12 @@ class Hello:
     eps_limit: float  # privacy budget the device enforces
     eps_spent: float  # eps spent by all releases so far
     releases_done: int  # updates released so far
-    releases_max: int  # updates the budget allows in all
-    flags: int  # bit 0: test build with a fixed seed (never private)
+    releases_max: int  # updates the budget allows in all: releases_done plus what this firmware's configuration can still release
+    flags: int  # HELLO_FLAGS bits: test build, entropy health failed, ledger locked
     max_chunk: int  # largest frame payload the device accepts
+    last_run: int  # run of the device's last release (0: never released)
+    last_round: int  # round of that release within last_run
+    refusals: np.ndarray  # messages refused since boot, by cause: refusals[code] counts STATUS code
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'device_id', _rt.as_int('device_id', self.device_id))
@@ -82,6 +93,16 @@ class Hello:
         object.__setattr__(self, 'releases_max', _rt.as_int('releases_max', self.releases_max))
         object.__setattr__(self, 'flags', _rt.as_int('flags', self.flags))
         object.__setattr__(self, 'max_chunk', _rt.as_int('max_chunk', self.max_chunk))
+        object.__setattr__(self, 'last_run', _rt.as_int('last_run', self.last_run))
+        object.__setattr__(self, 'last_round', _rt.as_int('last_round', self.last_round))
+        object.__setattr__(self, 'refusals', _rt.as_array(self.refusals, np.int64))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _rt.fields_equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def encode(self) -> bytes:
         """The payload; raises WireError if a field breaks the spec."""
@@ -100,6 +121,9 @@ class Hello:
         _rt.check_int('releases_max', self.releases_max, 0, 65535)
         _rt.check_int('flags', self.flags, 0, 255)
         _rt.check_int('max_chunk', self.max_chunk, 20, 240)
+        _rt.check_int('last_run', self.last_run, 0, 4294967295)
+        _rt.check_int('last_round', self.last_round, 0, 4294967295)
+        _rt.check_svarint_array('refusals', self.refusals, 32)
         w = _rt.Writer()
         w.scalar('I', self.device_id)
         w.scalar('I', self.firmware_hash)
@@ -116,6 +140,9 @@ class Hello:
         w.scalar('H', self.releases_max)
         w.scalar('B', self.flags)
         w.scalar('H', self.max_chunk)
+        w.scalar('I', self.last_run)
+        w.scalar('I', self.last_round)
+        w.svarint_array(self.refusals)
         return w.finish()
 
     @classmethod
@@ -146,6 +173,9 @@ class Hello:
         v_flags = r.scalar('B', 1)
         v_max_chunk = r.scalar('H', 2)
         _rt.check_int('max_chunk', v_max_chunk, 20, 240)
+        v_last_run = r.scalar('I', 4)
+        v_last_round = r.scalar('I', 4)
+        v_refusals = r.svarint_array(32)
         r.finish()
         return cls(
             device_id=v_device_id,
@@ -163,6 +193,9 @@ class Hello:
             releases_max=v_releases_max,
             flags=v_flags,
             max_chunk=v_max_chunk,
+            last_run=v_last_run,
+            last_round=v_last_round,
+            refusals=v_refusals,
         )
 
 
@@ -189,13 +222,16 @@ class HelloRequest:
 
 @dataclass(frozen=True, eq=False)
 class GlobalModel:
-    """host->device: The head for round `round`; the device trains on its new samples and answers
-    with an update or an error. `round` must exceed the last round the device accepted.
+    """host->device: The head for round `round` of run `run`; the device trains on its new samples
+    and answers with an update or an error. (run, round) must exceed the device's last release
+    in lexicographic order; the same (run, round, nonce) as that release is a resend, answered
+    with the same update at no new cost.
     """
 
     TYPE_ID: ClassVar[int] = 3
     NAME: ClassVar[str] = 'global_model'
-    round: int  # round number, strictly increasing
+    run: int  # run identity: a new run takes a larger run than any board's last_run
+    round: int  # round number within the run, strictly increasing
     nonce: int  # fresh random value the update must echo
     lr: float  # SGD learning rate
     local_epochs: int  # local epochs E
@@ -205,6 +241,7 @@ class GlobalModel:
     params: np.ndarray  # W row-major [n_classes][n_features], then b[n_classes]
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
         object.__setattr__(self, 'round', _rt.as_int('round', self.round))
         object.__setattr__(self, 'nonce', _rt.as_int('nonce', self.nonce))
         object.__setattr__(self, 'lr', _rt.as_f32(self.lr))
@@ -223,6 +260,7 @@ class GlobalModel:
 
     def encode(self) -> bytes:
         """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
         _rt.check_int('round', self.round, 1, 4294967295)
         _rt.check_int('nonce', self.nonce, 0, 18446744073709551615)
         _rt.check_f32('lr', self.lr, finite=True, lo=0.0, hi=10.0)
@@ -232,6 +270,7 @@ class GlobalModel:
         _rt.check_int('n_features', self.n_features, 1, 1024)
         _rt.check_f32_array('params', self.params, 1040, finite=True, lo=-1000000.0, hi=1000000.0)
         w = _rt.Writer()
+        w.scalar('I', self.run)
         w.scalar('I', self.round)
         w.scalar('Q', self.nonce)
         w.scalar('f', self.lr)
@@ -246,6 +285,8 @@ class GlobalModel:
     def decode(cls, payload: bytes) -> GlobalModel:
         """Checks exactly what the C decoder checks, in the same order."""
         r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
         v_round = r.scalar('I', 4)
         _rt.check_int('round', v_round, 1, 4294967295)
         v_nonce = r.scalar('Q', 8)
@@ -263,6 +304,7 @@ class GlobalModel:
         _rt.check_f32_array('params', v_params, 1040, finite=True, lo=-1000000.0, hi=1000000.0)
         r.finish()
         return cls(
+            run=v_run,
             round=v_round,
             nonce=v_nonce,
             lr=v_lr,
@@ -282,6 +324,7 @@ class Update:
 
     TYPE_ID: ClassVar[int] = 4
     NAME: ClassVar[str] = 'update'
+    run: int  # run of the global model this update answers
     round: int  # round of the global model this update answers
     nonce: int  # echo of that round's nonce
     sample_count: int  # samples trained on this round
@@ -293,6 +336,7 @@ class Update:
     values: np.ndarray  # noised integers, same order as params
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
         object.__setattr__(self, 'round', _rt.as_int('round', self.round))
         object.__setattr__(self, 'nonce', _rt.as_int('nonce', self.nonce))
         object.__setattr__(self, 'sample_count', _rt.as_int('sample_count', self.sample_count))
@@ -312,6 +356,7 @@ class Update:
 
     def encode(self) -> bytes:
         """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
         _rt.check_int('round', self.round, 1, 4294967295)
         _rt.check_int('nonce', self.nonce, 0, 18446744073709551615)
         _rt.check_int('sample_count', self.sample_count, 0, 65535)
@@ -322,6 +367,7 @@ class Update:
         _rt.check_int('n_features', self.n_features, 1, 1024)
         _rt.check_svarint_array('values', self.values, 1040)
         w = _rt.Writer()
+        w.scalar('I', self.run)
         w.scalar('I', self.round)
         w.scalar('Q', self.nonce)
         w.scalar('H', self.sample_count)
@@ -337,6 +383,8 @@ class Update:
     def decode(cls, payload: bytes) -> Update:
         """Checks exactly what the C decoder checks, in the same order."""
         r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
         v_round = r.scalar('I', 4)
         _rt.check_int('round', v_round, 1, 4294967295)
         v_nonce = r.scalar('Q', 8)
@@ -353,6 +401,7 @@ class Update:
         v_values = r.svarint_array(1040)
         r.finish()
         return cls(
+            run=v_run,
             round=v_round,
             nonce=v_nonce,
             sample_count=v_sample_count,

@@ -247,6 +247,10 @@ def render_c_header() -> str:
         "} tinyfl_status;",
         f"#define TINYFL_STATUS_COUNT {len(spec.STATUS)}",
         "",
+        "/* Bits of hello.flags. */",
+        *[f"#define TINYFL_HELLO_FLAG_{name} 0x{bit:02X}u /* {c_comment(doc)} */"
+          for name, bit, doc in spec.HELLO_FLAGS],
+        "",
         "/* Short names (\"OK\", \"CRC\", ...) indexed by status; tinyfl_status_str() wraps it. */",
         "extern const char *const tinyfl_status_names[TINYFL_STATUS_COUNT];",
         "",
@@ -778,6 +782,9 @@ def render_python() -> str:
     ]
     for name, code, doc in spec.STATUS:
         out.append(f"    {name} = {code}  # {doc}")
+    out += ["", "", "class HelloFlag(enum.IntFlag):", '    """Bits of Hello.flags."""', ""]
+    for name, bit, doc in spec.HELLO_FLAGS:
+        out.append(f"    {name} = 0x{bit:02X}  # {doc}")
     for m in spec.MESSAGES:
         out += render_python_message(m)
     classes = [camel(m.name) for m in spec.MESSAGES]

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PROTOCOL_VERSION = 1  # goes in every frame header; a peer rejects any other
-SPEC_VERSION = 1  # guards generated files: bump on any change to this module
+PROTOCOL_VERSION = 2  # goes in every frame header; a peer rejects any other
+SPEC_VERSION = 2  # guards generated files: bump on any change to this module
 
 HEADER_SIZE = 8
 CRC_SIZE = 4
@@ -80,18 +80,29 @@ MESSAGES: tuple[Message, ...] = (
             Field("eps_limit", "f32", "privacy budget the device enforces", min=0.0),
             Field("eps_spent", "f32", "eps spent by all releases so far", min=0.0),
             Field("releases_done", "u16", "updates released so far"),
-            Field("releases_max", "u16", "updates the budget allows in all"),
-            Field("flags", "u8", "bit 0: test build with a fixed seed (never private)"),
+            Field("releases_max", "u16",
+                  "updates the budget allows in all: releases_done plus what this firmware's "
+                  "configuration can still release"),
+            Field("flags", "u8", "HELLO_FLAGS bits: test build, entropy health failed, ledger locked"),
             Field("max_chunk", "u16", "largest frame payload the device accepts", min=20, max=240),
+            Field("last_run", "u32", "run of the device's last release (0: never released)"),
+            Field("last_round", "u32", "round of that release within last_run"),
+            Field("refusals", "svarint_array",
+                  "messages refused since boot, by cause: refusals[code] counts STATUS code",
+                  max_count=32),
         ),
     ),
     Message("hello_request", 2, "host->device", "Asks a device to send its hello.", ()),
     Message(
         "global_model", 3, "host->device",
-        "The head for round `round`; the device trains on its new samples and answers with an "
-        "update or an error. `round` must exceed the last round the device accepted.",
+        "The head for round `round` of run `run`; the device trains on its new samples and answers "
+        "with an update or an error. (run, round) must exceed the device's last release in "
+        "lexicographic order; the same (run, round, nonce) as that release is a resend, answered "
+        "with the same update at no new cost.",
         (
-            Field("round", "u32", "round number, strictly increasing", min=1),
+            Field("run", "u32", "run identity: a new run takes a larger run than any board's "
+                  "last_run", min=1),
+            Field("round", "u32", "round number within the run, strictly increasing", min=1),
             Field("nonce", "u64", "fresh random value the update must echo"),
             Field("lr", "f32", "SGD learning rate", min=0.0, max=10.0),
             Field("local_epochs", "u8", "local epochs E", min=1, max=20),
@@ -107,6 +118,7 @@ MESSAGES: tuple[Message, ...] = (
         "The protected update: clip(head_after - head_received, C) on the grid plus discrete "
         "Gaussian noise, as integers. The float update is values * grid_step.",
         (
+            Field("run", "u32", "run of the global model this update answers", min=1),
             Field("round", "u32", "round of the global model this update answers", min=1),
             Field("nonce", "u64", "echo of that round's nonce"),
             Field("sample_count", "u16", "samples trained on this round"),
@@ -150,6 +162,13 @@ MESSAGES: tuple[Message, ...] = (
             Field("seed", "bytes", "requested generator seed", length=32),
         ),
     ),
+)
+
+# Bits of hello.flags.
+HELLO_FLAGS: tuple[tuple[str, int, str], ...] = (
+    ("TEST_BUILD", 0x01, "a test build (fixed seed or a deliberately broken mechanism): never private"),
+    ("ENTROPY_FAILED", 0x02, "the entropy health tests failed at start-up: every release is refused"),
+    ("LEDGER_LOCKED", 0x04, "the privacy ledger is corrupt or unreadable: every release is refused"),
 )
 
 # Status codes: the C runtime's tinyfl_status enum and the `code` of an error message.
