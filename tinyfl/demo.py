@@ -35,6 +35,7 @@ class DemoOptions:
     dp: DpConfig = field(default_factory=DpConfig)
     test_seed: int | None = None  # test builds only: reproducible device noise
     defines: tuple[tuple[str, Any], ...] = ()  # extra firmware defines (test builds)
+    project: Any = None  # a tinyfl.project.Project: its model and data instead of BasicMotions
 
 
 @dataclass
@@ -78,6 +79,11 @@ def split_shards(y: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
 
 
 def prepare(options: DemoOptions, say: Callable[[str], None]) -> tuple[Any, Backbone, FirmwareConfig]:
+    if options.project is not None:
+        from .project import prepare_project
+
+        data, backbone, config = prepare_project(options.project, say)
+        return data, backbone, replace(config, dp=options.dp)
     from .data import load_basic_motions
 
     data = load_basic_motions()
@@ -100,8 +106,8 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
                  say: Callable[[str], None] = lambda _m: None,
                  on_round: Callable[[Any], None] | None = None) -> DemoResult:
     from .emulate import build_firmware, launch_fleet, write_shard
-    from .fleet import (Aggregator, DeviceSession, DeviceSpec, FleetConfig, RoundSpec, close_sessions,
-                        initial_head)
+    from .fleet import (Aggregator, DeviceSession, DeviceSpec, FleetConfig, Head, RoundSpec,
+                        close_sessions, initial_head)
     from .links import open_link
 
     data, backbone, config = prepare(options, say)
@@ -138,7 +144,11 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
         sessions = [DeviceSession(open_link(url), f"dev{i + 1}") for i, url in enumerate(fleet.urls)]
         fleet_config = replace(fleet_config, devices=tuple(
             DeviceSpec(link=url, name=s.name) for url, s in zip(fleet.urls, sessions)))
-        head = initial_head(config.n_classes, config.n_features, options.seed)
+        if backbone.initial_head is not None:  # a project's pretrained head
+            head = Head(np.asarray(backbone.initial_head, dtype=np.float32), config.n_classes,
+                        config.n_features)
+        else:
+            head = initial_head(config.n_classes, config.n_features, options.seed)
         aggregator = Aggregator(fleet_config, sessions, run_dir, evaluate=evaluate,
                                 progress=on_round, initial=head)
         try:

@@ -40,6 +40,7 @@ __all__ = [
     "FleetConfig",
     "RoundSpec",
     "load_fleet_config",
+    "fleet_config_from_dict",
     "parse_fleet_config",
 ]
 
@@ -217,6 +218,11 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     if section not in ("fleet", "emulate"):
         raise ConfigError(f"override {item!r}: unknown section {section!r}")
     raw.setdefault(section, {})[name] = value
+
+
+def fleet_config_from_dict(raw: dict[str, Any]) -> FleetConfig:
+    """A validated FleetConfig from already-parsed TOML tables (a project file's fleet part)."""
+    return _from_dict(dict(raw))
 
 
 def parse_fleet_config(text: str, overrides: Iterable[str] = ()) -> FleetConfig:

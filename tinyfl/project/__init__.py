@@ -1,0 +1,32 @@
+"""A user's own project: their model, data, privacy parameters and fleet in one TOML file.
+
+    from tinyfl.project import load_project, prepare_project
+    project = load_project("tinyfl.toml", ["dp.noise_multiplier=2"])   # validated, no TensorFlow
+    data, backbone, firmware_config = prepare_project(project)         # trains/quantizes once, cached
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .config import PROJECT_FILE, DataSpec, ModelSpec, Project, ProjectError, check_budget, load_project
+from .scaffold import init_project
+
+__all__ = ["PROJECT_FILE", "DataSpec", "ModelSpec", "Project", "ProjectError", "check_budget",
+           "init_project", "load_project", "prepare_project"]
+
+
+def prepare_project(project: Project, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, Any, Any]:
+    """(Dataset, Backbone, FirmwareConfig) for the project: its data checked, its model split
+    into the int8 backbone (generated C) and the pretrained head the run starts from."""
+    from ..firmware_config import FirmwareConfig
+    from .data import load_project_data
+    from .model import project_artifacts, project_backbone
+
+    data = load_project_data(project)
+    artifacts = project_artifacts(project, data, say)
+    backbone = project_backbone(project, artifacts, say)
+    steps, channels = project.window
+    config = FirmwareConfig(n_classes=len(data.class_names), n_features=backbone.n_features,
+                            input_channels=channels, input_steps=steps,
+                            samples_per_round=project.samples_per_round, dp=project.dp)
+    return data, backbone, config
