@@ -249,15 +249,69 @@ def audit(
 
 def _register_subcommands() -> None:
     from .attack.cli import register as register_attack
+    from .project.cli import register as register_project
 
     register_attack(app)
+    register_project(app)
 
 
 _register_subcommands()
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the input is wrong", shown in one line (no traceback, exit 2)."""
+    from .fleet.config import ConfigError
+    from .project.config import ProjectError
+
+    kinds: list[type[BaseException]] = [ProjectError, ConfigError]
+    try:
+        from .codegen.tflite_reader import ModelFormatError
+        from .codegen.ops import UnsupportedModelError
+
+        kinds += [ModelFormatError, UnsupportedModelError]
+    except ImportError:  # pragma: no cover - the codegen extra is missing
+        pass
+    return tuple(kinds)
+
+
 def main() -> None:
-    app()
+    """The console entry point. A user error is one line and exit 2; anything else unexpected
+    is one line and exit 1, with the traceback only under TINYFL_DEBUG=1 (or --debug)."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("TINYFL_DEBUG") == "1"
+    if "--debug" in sys.argv[1:]:
+        sys.argv.remove("--debug")
+    try:
+        code = app(standalone_mode=False)
+        raise SystemExit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[red]interrupted[/]")
+        raise SystemExit(130)
+    except _click_usage_errors() as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code)
+    except _user_errors() as exc:
+        if debug:
+            raise
+        console.print(f"[red]error: {exc}[/]")
+        raise SystemExit(2)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the command line
+        if debug:
+            raise
+        console.print(f"[red]error: {type(exc).__name__}: {exc}[/] (run with --debug for the traceback)")
+        raise SystemExit(1)
+
+
+def _click_usage_errors() -> tuple[type[BaseException], ...]:
+    """Usage errors of the command-line parser (typer vendors its own click)."""
+    kinds: list[type[BaseException]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            kinds.append(__import__(module, fromlist=["ClickException"]).ClickException)
+        except ImportError:
+            pass
+    return tuple(kinds)
 
 
 if __name__ == "__main__":
