@@ -12,12 +12,18 @@ from .config import PROJECT_FILE, DataSpec, ModelSpec, Project, ProjectError, ch
 from .scaffold import init_project
 
 __all__ = ["PROJECT_FILE", "DataSpec", "ModelSpec", "Project", "ProjectError", "check_budget",
-           "init_project", "load_project", "prepare_project"]
+           "init_project", "load_project", "prepare_project", "project_parts"]
 
 
 def prepare_project(project: Project, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, Any, Any]:
     """(Dataset, Backbone, FirmwareConfig) for the project: its data checked, its model split
     into the int8 backbone (generated C) and the pretrained head the run starts from."""
+    data, _artifacts, backbone, config = project_parts(project, say)
+    return data, backbone, config
+
+
+def project_parts(project: Project, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, Any, Any, Any]:
+    """(Dataset, Artifacts, Backbone, FirmwareConfig): prepare_project plus the model artefacts."""
     from ..firmware_config import FirmwareConfig
     from .data import load_project_data
     from .model import project_artifacts, project_backbone
@@ -29,4 +35,4 @@ def prepare_project(project: Project, say: Callable[[str], None] = lambda _m: No
     config = FirmwareConfig(n_classes=len(data.class_names), n_features=backbone.n_features,
                             input_channels=channels, input_steps=steps,
                             samples_per_round=project.samples_per_round, dp=project.dp)
-    return data, backbone, config
+    return data, artifacts, backbone, config

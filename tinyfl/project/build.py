@@ -1,0 +1,67 @@
+"""`tinyfl build --project`: the firmware image for one board and its report, written into the
+project's build folder (build_dir/<board>/): the image, report.json (flash, RAM, arena, MACs,
+accuracy) and the firmware configuration header it was built with."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Project, ProjectError
+
+__all__ = ["EMULATED_BOARDS", "build_project"]
+
+EMULATED_BOARDS = {"qemu": "qemu-mps2-an386", "qemu-mps2-an386": "qemu-mps2-an386", "native": "native"}
+
+
+def build_project(project: Project, board: str, *, optimized: bool = True,
+                  say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    from ..codegen import build_report
+    from ..emulate import build_firmware
+    from ..emulate.build import firmware_size
+    from . import check_budget, project_parts
+
+    if board not in EMULATED_BOARDS:
+        raise ProjectError(f"board {board!r}: this build makes images for {', '.join(sorted(EMULATED_BOARDS))}")
+    eps_one = check_budget(project.dp)
+    data, artifacts, backbone, config = project_parts(project, say)
+    say(f"building the {board} firmware")
+    defines = dict(backbone.defines) if optimized else {}
+    image = build_firmware(EMULATED_BOARDS[board], config, model_sources=backbone.model_sources,
+                           defines=defines or None)
+    out = project.build_dir / board
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{project.name}{image.suffix}"
+    shutil.copy2(image, target)
+    config.write_header(out)
+    say("measuring the model (flash, RAM, arena against TFLM)")
+    model_report = build_report(artifacts, "qemu" if board != "native" else "native", optimized=optimized)
+    report: dict[str, Any] = {
+        "project": project.name,
+        "board": board,
+        "firmware": str(target),
+        "model": model_report.to_dict(),
+        "head": {"classes": config.n_classes, "features": config.n_features,
+                 "parameters": config.n_params},
+        "window": list(project.window),
+        "accuracy": {"int8_backbone_with_pretrained_head": artifacts.int8_accuracy,
+                     "float_model": artifacts.float_accuracy, "test_windows": int(len(data.x_test))},
+        "dp": {"clip": config.dp.clip, "noise_multiplier": config.dp.noise_multiplier,
+               "grid_bits": config.dp.grid_bits, "delta": config.dp.delta,
+               "eps_limit": config.dp.eps_limit, "eps_per_release": eps_one,
+               "releases_allowed": len(config.eps_table()) - 1},
+    }
+    if image.suffix == ".elf":
+        report["image"] = firmware_size(image)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    return report
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
