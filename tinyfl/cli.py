@@ -156,9 +156,11 @@ def serve(
 
 @app.command()
 def emulate(
-    board: str = typer.Option("qemu", help="qemu or native"),
-    n: int = typer.Option(4, "-n", help="number of boards"),
-    backbone: str = typer.Option("cnn", help="cnn or stats"),
+    board: Optional[str] = typer.Option(None, help="qemu or native (default: the project's [emulate], else qemu)"),
+    n: Optional[int] = typer.Option(None, "-n", help="number of boards (default: the project's, else 4)"),
+    backbone: str = typer.Option("cnn", help="cnn or stats (without --project)"),
+    project: Optional[Path] = typer.Option(None, "--project", help="a project: its model, data and DP config"),
+    sets: List[str] = typer.Option([], "--set", help='override a project key, e.g. "emulate.n=8"'),
     duration: float = typer.Option(0.0, help="seconds to run (0: until Ctrl-C)"),
     workdir: Optional[Path] = typer.Option(None, help="folder for shards and ledgers"),
     fmt: Format = typer.Option(Format.text, "--format"),
@@ -167,7 +169,19 @@ def emulate(
     from .demo import DemoOptions, prepare, split_shards
     from .emulate import build_firmware, launch_fleet, write_shard
 
-    options = DemoOptions(board=board, n=n, backbone=backbone)
+    chosen = _load_project(project, sets)
+    spec = chosen.fleet.emulate if chosen is not None and chosen.fleet.emulate is not None else None
+    board = board or (spec.board if spec else "qemu")
+    n = n if n is not None else (spec.n if spec else 4)
+    _check_emulated(board, n, backbone)
+    if chosen is not None:
+        from .project import check_budget
+
+        check_budget(chosen.dp)
+        options = DemoOptions(board=board, n=n, project=chosen, dp=chosen.dp,
+                              seed=spec.seed if spec else 0)
+    else:
+        options = DemoOptions(board=board, n=n, backbone=backbone)
     data, bb, config = prepare(options, lambda m: console.print(m))
     firmware = build_firmware(board, config, model_sources=bb.model_sources, defines=bb.defines or None)
     workdir = workdir or Path(tempfile.mkdtemp(prefix="tinyfl-boards-"))
@@ -191,14 +205,69 @@ def emulate(
             pass
 
 
+EMULATED_BOARD_NAMES = ("qemu", "native", "qemu-mps2-an386")
+
+
+def _check_emulated(board: str, n: int, backbone: str | None = None) -> None:
+    """Cheap checks before any TensorFlow or compiler work."""
+    if board not in EMULATED_BOARD_NAMES:
+        raise typer.BadParameter(f"unknown board {board!r}; emulated boards: qemu, native", param_hint="--board")
+    if not 1 <= n <= 256:
+        raise typer.BadParameter(f"{n} boards: give 1..256", param_hint="-n")
+    if backbone is not None and backbone not in ("cnn", "stats"):
+        raise typer.BadParameter(f"unknown backbone {backbone!r}: cnn or stats", param_hint="--backbone")
+
+
+def _load_project(path: Optional[Path], sets: List[str]) -> Any:
+    """The project named by --project (validated, no TensorFlow), its build folder made the
+    build folder of this process (TINYFL_BUILD_DIR); None without --project."""
+    if path is None:
+        if sets:
+            raise typer.BadParameter("--set needs --project")
+        return None
+    from .project import load_project
+
+    project = load_project(path, sets)
+    os.environ["TINYFL_BUILD_DIR"] = str(project.build_dir)
+    return project
+
+
 @app.command()
 def build(
-    model: str = typer.Option("basic_motions", help="basic_motions, digits, or a .tflite backbone"),
+    model: str = typer.Option("basic_motions", help="basic_motions, digits, or a .tflite backbone (without --project)"),
     board: str = typer.Option("qemu", help="qemu, native, nano33ble or esp32"),
+    project: Optional[Path] = typer.Option(None, "--project", help="a project (tinyfl.toml or its folder): build its firmware"),
+    sets: List[str] = typer.Option([], "--set", help='override a project key, e.g. "dp.noise_multiplier=2"'),
     optimized: bool = typer.Option(True, help="Cortex-M4 DSP kernels (bit-exact with the plain ones)"),
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
-    """Model figures on a board: flash, RAM, planned arena vs TFLM's, accuracy, MACs."""
+    """With --project: the firmware image for the board and its report, into the project's build
+    folder. Without: model figures of a reference model or a .tflite on a board."""
+    chosen = _load_project(project, sets)
+    if chosen is not None:
+        from .project.build import build_project
+
+        with console.status(f"building {chosen.name} for {board}..."):
+            report = build_project(chosen, board, optimized=optimized,
+                                   say=lambda m: console.print(f"[bold cyan]tinyfl[/] {m}"))
+        if fmt is Format.json:
+            _emit_json(report)
+            return
+        m = report["model"]
+        console.print(f"firmware: {report['firmware']}")
+        if "image" in report:
+            console.print(f"whole image: flash {report['image']['flash']} B, RAM {report['image']['ram']} B "
+                          f"(of which stack {report['image']['stack']} B)")
+        console.print(f"model: {m['macs']} MACs, flash {m['flash_bytes']} B, arena {m['arena_bytes']} B "
+                      f"(TFLM's arena for the same model: {m['tflm_arena_bytes']} B)")
+        acc = report["accuracy"]
+        console.print(f"accuracy on {acc['test_windows']} held-out windows: int8 backbone + pretrained "
+                      f"head {acc['int8_backbone_with_pretrained_head']:.3f}")
+        dp = report["dp"]
+        console.print(f"privacy: eps {dp['eps_per_release']:.3g} per update (delta {dp['delta']:g}); the "
+                      f"budget {dp['eps_limit']:g} allows {dp['releases_allowed']} updates per device")
+        console.print(f"report: {Path(report['firmware']).parent / 'report.json'}")
+        return
     from .codegen import build_report
 
     with console.status(f"building {model} for {board}..."):
@@ -294,12 +363,13 @@ def main() -> None:
     except _user_errors() as exc:
         if debug:
             raise
-        console.print(f"[red]error: {exc}[/]")
+        console.print(f"[red]error: {exc}[/]", soft_wrap=True)
         raise SystemExit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the command line
         if debug:
             raise
-        console.print(f"[red]error: {type(exc).__name__}: {exc}[/] (run with --debug for the traceback)")
+        console.print(f"[red]error: {type(exc).__name__}: {exc}[/] (run with --debug for the traceback)",
+                      soft_wrap=True)
         raise SystemExit(1)
 
 
