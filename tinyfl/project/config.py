@@ -253,6 +253,12 @@ def _dp(values: dict[str, Any]) -> DpConfig:
         _fail("dp.delta", "must be in (0, 1)")
     if not dp.eps_limit > 0.0:
         _fail("dp.eps_limit", f"must be positive, got {dp.eps_limit}")
+    from ..privacy.noise import noise_variance
+
+    try:
+        noise_variance(dp.noise_multiplier, dp.grid_bits)
+    except ValueError as exc:
+        _fail("dp.noise_multiplier", str(exc))
     return dp
 
 
