@@ -259,3 +259,46 @@ def test_a_ledger_of_another_format_locks_the_device(shard, tmp_path):
             assert isinstance(host.answer(), BudgetExhausted)
             host.close()
         assert storage.read_bytes() == record  # left as found
+
+
+def test_release_decisions_match_the_device_model(shard, tmp_path):
+    """A random stream of (run, round, nonce) with resends, replays and reboots: every answer of
+    the native board is what tinyfl.device_model decides, and eps follows the ledger model."""
+    from tinyfl.device_model import DeviceState, apply
+
+    config = make_config(1.0, eps_limit=40.0)
+    state = DeviceState(curve=config.rdp_curve())
+    rng = np.random.default_rng(12)
+    kinds = {"release": Update, "resend": Update, "ROUND": Error, "BUDGET": BudgetExhausted}
+    seen = set()
+    with board("native", build_firmware("native", config), shard, tmp_path / "ledger.bin") as b:
+        host = RawHost(b.url)
+        last_update = None
+        for step in range(40):
+            if step % 13 == 12:
+                host.close()
+                b.restart()
+                state.reboot()
+                host = RawHost(b.url)
+            if last_update is not None and rng.random() < 0.25:  # a resend, or a replay with another nonce
+                run, round_, nonce = last_update.run, last_update.round, int(last_update.nonce) + int(rng.integers(0, 2))
+            else:
+                run, round_, nonce = int(rng.integers(1, 4)), int(rng.integers(1, 6)), int(rng.integers(0, 2**63))
+            decision = apply(state, run, round_, nonce)
+            seen.add(decision)
+            host.send(global_model(run, round_, nonce=nonce, config=config))
+            answer = host.answer()
+            assert isinstance(answer, kinds[decision]), (step, decision, answer)
+            if decision == "resend":
+                assert answer == last_update
+            elif decision == "release":
+                last_update = answer
+                assert answer.eps_spent == state.ledger.eps(state.curve)
+                assert answer.releases_done == state.ledger.releases_done
+            elif decision == "ROUND":
+                assert answer.code == Status.ROUND
+        hello = host.hello()
+        assert (hello.last_run, hello.last_round) == (state.ledger.last_run, state.ledger.last_round)
+        assert hello.releases_max == state.ledger.releases_max(state.curve)
+        host.close()
+    assert {"release", "resend", "ROUND"} <= seen

@@ -96,3 +96,24 @@ def test_apt_counts_each_window_from_its_first_byte(lib):
 def test_failure_is_sticky(lib):
     results, _ = _feed(lib, [bytes([1] * 10), os.urandom(64)])
     assert results == [ENTROPY, ENTROPY]
+
+
+def test_c_matches_the_device_model(lib):
+    """tinyfl.device_model.entropy_health_failure fails at the same byte as the C, on sources
+    of every quality from stuck to good."""
+    import numpy as np
+
+    from tinyfl.device_model import entropy_health_failure
+
+    rng = np.random.default_rng(8)
+    failures = 0
+    for values in (1, 2, 3, 4, 8, 12, 16, 24, 256):
+        for _ in range(20):
+            data = rng.integers(0, values, size=1100).astype(np.uint8).tobytes()
+            expected = entropy_health_failure(data)
+            results, h = _feed(lib, [data])
+            assert (results == [ENTROPY]) == (expected is not None), values
+            if expected is not None:
+                failures += 1
+                assert h.samples == expected + 1
+    assert 0 < failures < 9 * 20  # both outcomes exercised

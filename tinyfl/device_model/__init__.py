@@ -11,6 +11,7 @@ from .errors import DeviceModelError
 from .features import MODEL_HASH, stats_feature_count, stats_features
 from .head import head_logits, head_predict, head_train, param_count
 from .protect import MAX_GRID_BITS, clip_and_round, clip_target, grid_step, protect_update
+from .release_policy import DeviceState, apply, decide, entropy_health_failure
 
 __all__ = [
     "device_round",
@@ -37,4 +38,8 @@ __all__ = [
     "clip_target",
     "clip_and_round",
     "protect_update",
+    "DeviceState",
+    "decide",
+    "apply",
+    "entropy_health_failure",
 ]

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .noise import effective_noise_multiplier
-
 __all__ = [
     "RDP_ORDERS",
     "UNIT",
@@ -112,6 +110,8 @@ def curve_for(noise_multiplier: float, delta: float, eps_limit: float, *, exact:
         raise ValueError(f"delta must be in (0, 1), got {delta!r}")
     if not eps_limit >= 0 or math.isinf(eps_limit):
         raise ValueError(f"eps_limit must be finite and >= 0, got {eps_limit!r}")
+    from .noise import effective_noise_multiplier  # noise builds on device_model, which uses this module
+
     z = float(noise_multiplier) if exact else effective_noise_multiplier(noise_multiplier)
     # KL bound of compute_epsilon: rdp < -log1p(-delta^2) gives eps = 0. For an integer r,
     # r < x holds exactly when r < ceil(x); a fresh ledger (all 0) then reports 0.
