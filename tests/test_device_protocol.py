@@ -302,3 +302,20 @@ def test_release_decisions_match_the_device_model(shard, tmp_path):
         assert hello.releases_max == state.ledger.releases_max(state.curve)
         host.close()
     assert {"release", "resend", "ROUND"} <= seen
+
+
+@pytest.mark.parametrize("defines,seed,noise", [
+    ({}, 1, 1.0),
+    ({"TINYFL_TEST_NO_NOISE": None}, None, 0.0),
+    ({"TINYFL_TEST_REUSE_SEED": None}, 1, 1.0),
+    ({"TINYFL_TEST_NOISE_BEFORE_CLIP": None}, None, 1.0),
+    ({"TINYFL_TEST_CLIP_SCALE_LOG2": 2}, None, 1.0),  # noise z C for the clip C it tells
+    ({"TINYFL_TEST_CLIP_SCALE_LOG2": 2, "TINYFL_TEST_NO_NOISE": None}, None, 0.0),
+])
+def test_every_test_image_says_so_and_tells_its_noise(defines, seed, noise, shard, tmp_path):
+    firmware = build_firmware("native", Z1, test_build=True, test_seed=seed, defines=defines)
+    with board("native", firmware, shard, tmp_path / "ledger.bin") as b:
+        host = RawHost(b.url)
+        hello = host.receive()
+        assert hello.flags & HelloFlag.TEST_BUILD and hello.noise_multiplier == noise
+        host.close()
