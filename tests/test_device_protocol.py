@@ -319,3 +319,29 @@ def test_every_test_image_says_so_and_tells_its_noise(defines, seed, noise, shar
         hello = host.receive()
         assert hello.flags & HelloFlag.TEST_BUILD and hello.noise_multiplier == noise
         host.close()
+
+
+def test_the_device_reads_a_ledger_written_by_the_model(shard, tmp_path):
+    """The record format is shared: a ledger the Python model writes (5 releases at z = 2, then
+    2 at z = 1, last release run 4 round 9) is what the device reports and continues from."""
+    z2 = make_config(2.0)
+    ledger = ledger_after([(z2, 5), (Z1, 2)])
+    ledger.last_run, ledger.last_round = 4, 9
+    storage = tmp_path / "ledger.bin"
+    storage.write_bytes(encode_record(ledger))
+    with board("native", build_firmware("native", Z1), shard, storage) as b:
+        host = RawHost(b.url)
+        hello = host.receive()
+        assert (hello.releases_done, hello.last_run, hello.last_round) == (7, 4, 9)
+        assert hello.eps_spent == ledger.eps(Z1.rdp_curve())
+        assert hello.eps_spent == pytest.approx(epsilon_composed([(2.0, 5), (1.0, 2)], DELTA), rel=1e-5)
+        assert hello.releases_max == ledger.releases_max(Z1.rdp_curve())
+        host.send(global_model(4, 9))
+        assert host.answer().code == Status.ROUND
+        host.send(global_model(4, 10))
+        assert isinstance(host.answer(), Update)
+        host.close()
+    stored = decode_record(storage.read_bytes())
+    ledger.charge(Z1.rdp_curve(), 4, 10)
+    ledger.boot_count += 1
+    assert stored.rdp == ledger.rdp and stored.boot_count == ledger.boot_count

@@ -103,6 +103,16 @@ def test_reflash_never_lowers_what_is_reported_nor_raises_what_is_left():
     assert reported > 0.9 * limit  # the budget was really used up
 
 
+def test_clip_grid_and_head_do_not_change_what_a_release_costs():
+    """The RDP is in units of the sensitivity 2C whatever C is: only z (and delta, for the
+    conversion) enter the curve, so a reflash that changes the rest composes exactly."""
+    base = FirmwareConfig(dp=DpConfig(noise_multiplier=1.5))
+    for other in (FirmwareConfig(dp=DpConfig(noise_multiplier=1.5, clip=7.0, grid_bits=12)),
+                  FirmwareConfig(n_classes=9, n_features=40, dp=DpConfig(noise_multiplier=1.5, clip=0.1))):
+        assert other.rdp_curve() == base.rdp_curve()
+    assert FirmwareConfig(dp=DpConfig(noise_multiplier=3.0)).rdp_curve().per_release < base.rdp_curve().per_release
+
+
 def test_no_noise_is_unbounded():
     curve = curve_for(0.0, DELTA, 10.0)
     assert set(curve.per_release) == {UNBOUNDED}
@@ -151,7 +161,7 @@ def _c_eps(v):
 
 
 @pytest.mark.parametrize("z,delta,limit", [(1.0, 1e-5, 20.0), (4.0, 1e-6, 5.0), (0.6, 1e-3, 200.0),
-                                           (0.0, 1e-5, 20.0)])
+                                           (0.0, 1e-5, 20.0), (3.0, 0.3, 2.0)])
 def test_c_arithmetic_matches_the_model(clib, z, delta, limit):
     curve = curve_for(z, delta, limit)
     c_curve, _keep = _c_curve(curve, no_noise=z == 0)
