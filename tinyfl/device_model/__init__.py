@@ -1,6 +1,8 @@
 """A pure-numpy model of what a tinyfl device computes: the same noise generator stream, the
 same discrete Gaussian integers, the same head training (float32, same operation order), the
-same update protection and the same feature extractor as the C in firmware/.
+same update protection and the same feature extractor as the C in firmware/; and what the
+device answers to a global model (resend, refusal or release) and its entropy health tests.
+The ledger's RDP arithmetic is tinyfl.privacy.ledger.
 
 Used by tests (C == Python), by the host to predict what an honest device sends, and by audits.
 """
