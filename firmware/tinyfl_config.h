@@ -1,14 +1,14 @@
 /* Compile-time configuration of a firmware image. The values come from tinyfl_config_gen.h,
  * which tinyfl.firmware_config generates into the build folder (never into firmware/): head
- * shape, input shape, and the privacy parameters with the budget table computed by
- * dp-accounting at build time. Nothing received from a link can change any of them. */
+ * shape, input shape, and the privacy parameters with the per-release RDP curve computed by
+ * dp-accounting at build time (tinyfl_rdp.h). Nothing received from a link can change any of them. */
 #ifndef TINYFL_CONFIG_H
 #define TINYFL_CONFIG_H
 
 #include "tinyfl_config_gen.h"
 #include "generated/tinyfl_wire_gen.h"
 
-#define TINYFL_CONFIG_EXPECTED_VERSION 1
+#define TINYFL_CONFIG_EXPECTED_VERSION 2
 #if !defined(TINYFL_CONFIG_GEN_VERSION) || TINYFL_CONFIG_GEN_VERSION != TINYFL_CONFIG_EXPECTED_VERSION
 #error "tinyfl_config_gen.h is from another tinyfl version: regenerate it with tinyfl.firmware_config"
 #endif
@@ -21,6 +21,8 @@
 #if defined(TINYFL_TEST_NO_NOISE) && !defined(TINYFL_TEST_BUILD)
 #error "TINYFL_TEST_NO_NOISE is only allowed in test builds"
 #endif
+/* A no-noise image says z = 0 in hello and charges its ledger unbounded loss at every order
+ * (so every later image reports it); having no noise to bound, it does not enforce the budget. */
 
 /* Deliberately broken variants, for audits that must catch them (test builds only):
  * TINYFL_TEST_REUSE_SEED       reseeds the generator from TINYFL_TEST_SEED before every release

@@ -4,10 +4,27 @@
 #include <math.h>
 #include <string.h>
 
+#include "tinyfl_entropy_health.h"
 #include "tinyfl_guard.h"
 
-/* eps after n releases, n = 0..TINYFL_DP_RELEASES_MAX, computed by dp-accounting at build time */
-static const float tinyfl_eps_after[TINYFL_DP_RELEASES_MAX + 1] = TINYFL_DP_EPS_TABLE;
+/* This image's ledger arithmetic, computed by dp-accounting at build time (tinyfl_rdp.h). */
+#if TINYFL_DP_RDP_ORDERS != TINYFL_RDP_ORDERS
+#error "tinyfl_config_gen.h has another number of RDP orders than the ledger: regenerate it"
+#endif
+static const int32_t eps_offset[TINYFL_RDP_ORDERS] = TINYFL_DP_EPS_OFFSET;
+#ifdef TINYFL_TEST_NO_NOISE
+/* Test builds only: without noise a release has no RDP bound at any order (NULL). */
+static const tinyfl_rdp_curve rdp_curve = {NULL, eps_offset, TINYFL_DP_KL_ZERO_BELOW, TINYFL_DP_EPS_LIMIT_UNITS};
+#define NOISE_MULTIPLIER_TOLD 0.0f
+#else
+static const uint32_t release_rdp[TINYFL_RDP_ORDERS] = TINYFL_DP_RDP_PER_RELEASE;
+static const tinyfl_rdp_curve rdp_curve = {release_rdp, eps_offset, TINYFL_DP_KL_ZERO_BELOW,
+                                           TINYFL_DP_EPS_LIMIT_UNITS};
+#define NOISE_MULTIPLIER_TOLD TINYFL_DP_NOISE_MULTIPLIER
+#endif
+
+/* Bytes of the entropy source that the start-up health tests look at before the seed. */
+#define ENTROPY_STARTUP_BYTES 1024u
 
 #define MAX_READS_PER_POLL 16u
 
@@ -37,15 +54,32 @@ static tinyfl_status send_error(tinyfl_device *dev, tinyfl_status code, uint32_t
     return send_encoded(dev, TINYFL_MSG_ERROR, tinyfl_msg_error_encode(&m, dev->tx, sizeof(dev->tx), &len), &len);
 }
 
+/* A locked ledger's content is unknown: report no bound rather than a guess. */
 static float eps_spent(const tinyfl_device *dev)
 {
-    uint16_t n = dev->ledger.releases_done;
-    return tinyfl_eps_after[n <= TINYFL_DP_RELEASES_MAX ? n : TINYFL_DP_RELEASES_MAX];
+    return dev->ledger.locked ? tinyfl_rdp_eps_float(TINYFL_RDP_EPS_UNBOUNDED)
+                              : tinyfl_rdp_eps_float(tinyfl_rdp_eps(dev->ledger.rdp, &rdp_curve, 0));
+}
+
+/* Releases this image may still make: each must keep eps within the budget, whatever images
+ * made the earlier ones (their loss is in the ledger's RDP). */
+static uint32_t releases_left(const tinyfl_device *dev)
+{
+    if (dev->ledger.locked) {
+        return 0;
+    }
+    return tinyfl_rdp_releases_left(dev->ledger.rdp, &rdp_curve, UINT16_MAX - (uint32_t)dev->ledger.releases_done);
 }
 
 static int budget_left(const tinyfl_device *dev)
 {
-    return !dev->ledger.locked && dev->ledger.releases_done < TINYFL_DP_RELEASES_MAX;
+#ifdef TINYFL_TEST_NO_NOISE
+    /* Test builds only: no noise, so no budget to enforce; the ledger still records the
+     * release as unbounded loss, which every later image reports. */
+    return !dev->ledger.locked && dev->ledger.releases_done < UINT16_MAX;
+#else
+    return releases_left(dev) >= 1u;
+#endif
 }
 
 static tinyfl_status send_hello(tinyfl_device *dev)
@@ -59,16 +93,19 @@ static tinyfl_status send_hello(tinyfl_device *dev)
     m.n_classes = TINYFL_HEAD_CLASSES;
     m.n_features = TINYFL_HEAD_FEATURES;
     m.clip = TINYFL_DP_CLIP;
-    m.noise_multiplier = TINYFL_DP_NOISE_MULTIPLIER;
+    m.noise_multiplier = NOISE_MULTIPLIER_TOLD; /* the noise this image really adds */
     m.grid_bits = TINYFL_DP_GRID_BITS;
     m.delta = TINYFL_DP_DELTA;
     m.eps_limit = TINYFL_DP_EPS_LIMIT;
     m.eps_spent = eps_spent(dev);
     m.releases_done = dev->ledger.releases_done;
-    m.releases_max = TINYFL_DP_RELEASES_MAX;
+    m.releases_max = (uint16_t)(dev->ledger.releases_done + releases_left(dev));
 #ifdef TINYFL_TEST_BUILD
     m.flags |= TINYFL_HELLO_FLAG_TEST_BUILD;
 #endif
+    if (!dev->entropy_ok) {
+        m.flags |= TINYFL_HELLO_FLAG_ENTROPY_FAILED;
+    }
     if (dev->ledger.locked) {
         m.flags |= TINYFL_HELLO_FLAG_LEDGER_LOCKED;
     }
@@ -79,6 +116,22 @@ static tinyfl_status send_hello(tinyfl_device *dev)
     m.refusals_count = TINYFL_STATUS_COUNT;
     m.refusals_cap = TINYFL_STATUS_COUNT;
     return send_encoded(dev, TINYFL_MSG_HELLO, tinyfl_msg_hello_encode(&m, dev->tx, sizeof(dev->tx), &len), &len);
+}
+
+/* Start-up health tests (tinyfl_entropy_health.h) on the entropy hook's output. */
+static tinyfl_status check_entropy(tinyfl_device *dev)
+{
+    uint8_t buf[64];
+    tinyfl_entropy_health_init(&dev->entropy_health);
+    for (size_t done = 0; done < ENTROPY_STARTUP_BYTES; done += sizeof(buf)) {
+        if (dev->port->entropy(dev->port->user, buf, sizeof(buf)) != TINYFL_OK ||
+            tinyfl_entropy_health_feed(&dev->entropy_health, buf, sizeof(buf)) != TINYFL_OK) {
+            memset(buf, 0, sizeof(buf));
+            return TINYFL_E_ENTROPY;
+        }
+    }
+    memset(buf, 0, sizeof(buf));
+    return TINYFL_OK;
 }
 
 static tinyfl_status seed_noise(tinyfl_device *dev)
@@ -92,7 +145,11 @@ static tinyfl_status seed_noise(tinyfl_device *dev)
         seed[i] = (uint8_t)(fixed[i / 4] >> (8 * (i % 4)));
     }
 #else
+    /* The seed bytes go through the same health tests (continuously, after start-up). */
     tinyfl_status st = dev->port->entropy(dev->port->user, seed, sizeof(seed));
+    if (st == TINYFL_OK) {
+        st = tinyfl_entropy_health_feed(&dev->entropy_health, seed, sizeof(seed));
+    }
     if (st != TINYFL_OK) {
         memset(seed, 0, sizeof(seed));
         return TINYFL_E_ENTROPY;
@@ -138,11 +195,13 @@ tinyfl_status tinyfl_device_init(tinyfl_device *dev, const tinyfl_port *port,
         dev->ledger.boot_count++;
         ledger_st = tinyfl_ledger_store(&dev->ledger, port);
     }
-    tinyfl_status st = seed_noise(dev);
-    if (st != TINYFL_OK) {
-        /* Without entropy there is no private noise: serve hello, refuse every release. */
-        dev->ledger.locked = 1;
+    /* A failed health test or a dead source: never seed from it; serve hello, refuse every
+     * release with ENTROPY (the generator stays unseeded and is never drawn from). */
+    tinyfl_status st = check_entropy(dev);
+    if (st == TINYFL_OK) {
+        st = seed_noise(dev);
     }
+    dev->entropy_ok = st == TINYFL_OK;
     send_hello(dev);
     if (st != TINYFL_OK) {
         send_error(dev, st, 0, 0);
@@ -204,6 +263,31 @@ static tinyfl_status refuse(tinyfl_device *dev, tinyfl_status code, uint32_t rou
     return code;
 }
 
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static tinyfl_status send_update(tinyfl_device *dev)
+{
+    const tinyfl_release_cache *c = &dev->last_release;
+    tinyfl_msg_update u;
+    size_t ulen = 0;
+    u.run = c->run;
+    u.round = c->round;
+    u.nonce = c->nonce;
+    u.sample_count = c->sample_count;
+    u.grid_step = tinyfl_protect_grid_step(&dev->protect);
+    u.eps_spent = c->eps_spent;
+    u.releases_done = c->releases_done;
+    u.n_classes = TINYFL_HEAD_CLASSES;
+    u.n_features = TINYFL_HEAD_FEATURES;
+    u.values = dev->values;
+    u.values_count = TINYFL_PARAMS;
+    u.values_cap = TINYFL_PARAMS;
+    return send_encoded(dev, TINYFL_MSG_UPDATE, tinyfl_msg_update_encode(&u, dev->tx, sizeof(dev->tx), &ulen), &ulen);
+}
+
 static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payload, size_t len)
 {
     tinyfl_msg_global_model m;
@@ -212,16 +296,27 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
     m.params_cap = TINYFL_PARAMS;
     tinyfl_status st = tinyfl_msg_global_model_decode(&m, payload, len);
     if (st != TINYFL_OK) {
-        return refuse(dev, st, 0, 0);
+        /* run and round lead the message: report them when they arrived (detail = run). */
+        return len >= 8u ? refuse(dev, st, get_le32(payload + 4), get_le32(payload)) : refuse(dev, st, 0, 0);
     }
     if (m.n_classes != TINYFL_HEAD_CLASSES || m.n_features != TINYFL_HEAD_FEATURES ||
         m.params_count != TINYFL_PARAMS) {
         return refuse(dev, TINYFL_E_SHAPE, m.round, TINYFL_PARAMS);
     }
+    /* The same (run, round, nonce) as the last release is a resend (the host lost the update):
+     * the same integers again, already public, at no new cost. The cache lives in RAM only, so
+     * after a reboot that (run, round) is refused like any replay. */
+    if (dev->last_release.valid && m.run == dev->last_release.run && m.round == dev->last_release.round &&
+        m.nonce == dev->last_release.nonce) {
+        return send_update(dev);
+    }
     /* (run, round) must be newer than the last release: a new run may start at round 1, a
      * replay of any earlier round of any run is refused. */
     if (m.run < dev->ledger.last_run || (m.run == dev->ledger.last_run && m.round <= dev->ledger.last_round)) {
         return refuse(dev, TINYFL_E_ROUND, m.round, dev->ledger.last_round);
+    }
+    if (!dev->entropy_ok) {
+        return refuse(dev, TINYFL_E_ENTROPY, m.round, 0);
     }
     {
         static const tinyfl_guard_limits limits = {TINYFL_GUARD_MAX_ABS_BIAS, TINYFL_GUARD_MAX_ABS_WEIGHT,
@@ -249,6 +344,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
     if (n == 0) {
         return refuse(dev, TINYFL_E_NO_SAMPLES, m.round, 0);
     }
+    dev->last_release.valid = 0; /* dev->values is about to hold the new release */
     memcpy(dev->trained, dev->global, sizeof(dev->trained));
     tinyfl_head head = {TINYFL_HEAD_CLASSES, TINYFL_HEAD_FEATURES, dev->trained};
     st = tinyfl_head_train(&head, dev->features, dev->labels, n, m.lr, m.local_epochs, m.batch_size,
@@ -275,33 +371,27 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
         return refuse(dev, st, m.round, 0);
     }
 
-    /* Charge the budget durably before a single byte of the update leaves. */
+    /* Charge the budget durably before a single byte of the update leaves: this image's RDP
+     * is added to the loss the ledger holds. */
     dev->ledger.releases_done++;
     dev->ledger.last_run = m.run;
     dev->ledger.last_round = m.round;
+    tinyfl_rdp_charge(dev->ledger.rdp, &rdp_curve, 1);
     st = tinyfl_ledger_store(&dev->ledger, dev->port);
     if (st != TINYFL_OK) {
         memset(dev->values, 0, sizeof(dev->values));
         return refuse(dev, TINYFL_E_STORAGE, m.round, 0);
     }
 
-    tinyfl_msg_update u;
-    size_t ulen = 0;
-    u.run = m.run;
-    u.round = m.round;
-    u.nonce = m.nonce;
-    u.sample_count = (uint16_t)n;
-    u.grid_step = tinyfl_protect_grid_step(&dev->protect);
-    u.eps_spent = eps_spent(dev);
-    u.releases_done = dev->ledger.releases_done;
-    u.n_classes = TINYFL_HEAD_CLASSES;
-    u.n_features = TINYFL_HEAD_FEATURES;
-    u.values = dev->values;
-    u.values_count = TINYFL_PARAMS;
-    u.values_cap = TINYFL_PARAMS;
-    st = send_encoded(dev, TINYFL_MSG_UPDATE, tinyfl_msg_update_encode(&u, dev->tx, sizeof(dev->tx), &ulen), &ulen);
-    memset(dev->values, 0, sizeof(dev->values));
-    return st;
+    /* The integers stay in dev->values after sending: they are public, and a resend needs them. */
+    dev->last_release.run = m.run;
+    dev->last_release.round = m.round;
+    dev->last_release.nonce = m.nonce;
+    dev->last_release.sample_count = (uint16_t)n;
+    dev->last_release.eps_spent = eps_spent(dev);
+    dev->last_release.releases_done = dev->ledger.releases_done;
+    dev->last_release.valid = 1;
+    return send_update(dev);
 }
 
 static tinyfl_status handle_message(tinyfl_device *dev)
@@ -340,9 +430,15 @@ tinyfl_status tinyfl_device_poll(tinyfl_device *dev)
         for (size_t i = 0; i < got; i++) {
             tinyfl_status st = tinyfl_frame_rx_push(&dev->rx, buf[i]);
             if (st == TINYFL_OK) {
+                dev->rx_error_sent = 0;
                 last = handle_message(dev);
             } else if (st != TINYFL_AGAIN) {
-                send_error(dev, st, 0, 0); /* a dropped frame: tell the host at once */
+                /* A dropped frame: tell the host once, then stay quiet until the next complete
+                 * message, so garbage in never costs more than one small frame out. */
+                if (!dev->rx_error_sent) {
+                    send_error(dev, st, 0, 0);
+                    dev->rx_error_sent = 1;
+                }
                 last = st;
             }
         }

@@ -15,11 +15,23 @@
 #include "tinyfl_backbone.h"
 #include "tinyfl_config.h"
 #include "tinyfl_drbg.h"
+#include "tinyfl_entropy_health.h"
 #include "tinyfl_frame.h"
 #include "tinyfl_head.h"
 #include "tinyfl_ledger.h"
 #include "tinyfl_port.h"
 #include "tinyfl_protect.h"
+
+/* The last release, kept to answer a resend of its global model with the same update. */
+typedef struct {
+    uint8_t valid; /* 0 after boot: a resend then gets ROUND like any replay */
+    uint16_t sample_count;
+    uint16_t releases_done;
+    uint32_t run;
+    uint32_t round;
+    uint64_t nonce;
+    float eps_spent;
+} tinyfl_release_cache;
 
 typedef struct {
     const tinyfl_port *port;
@@ -28,6 +40,10 @@ typedef struct {
     tinyfl_protect_config protect;
     tinyfl_drbg drbg;
     tinyfl_ledger ledger;
+    tinyfl_entropy_health entropy_health;
+    uint8_t entropy_ok;    /* start-up health tests passed and the generator is seeded */
+    uint8_t rx_error_sent; /* an error was sent for a dropped frame since the last message */
+    tinyfl_release_cache last_release;
     tinyfl_frame_rx rx;
     uint16_t tx_seq;
     uint32_t messages_refused; /* decoded messages refused (shape, round, value, ...) */
@@ -35,7 +51,7 @@ typedef struct {
 
     float global[TINYFL_PARAMS];  /* head as received */
     float trained[TINYFL_PARAMS]; /* head after local training, then the update */
-    int32_t values[TINYFL_PARAMS];
+    int32_t values[TINYFL_PARAMS]; /* the last release's integers (public once sent) */
     float window[TINYFL_INPUT_LEN];
     float features[TINYFL_SAMPLES_PER_ROUND * TINYFL_HEAD_FEATURES];
     uint8_t labels[TINYFL_SAMPLES_PER_ROUND];

@@ -6,7 +6,8 @@
 #include "tinyfl_crc32.h"
 
 #define LEDGER_MAGIC 0x4C4C4654u /* "TFLL" */
-#define LEDGER_VERSION 2u
+#define RDP_OFFSET 24u
+#define CRC_OFFSET (TINYFL_LEDGER_SIZE - 4u)
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -36,9 +37,10 @@ tinyfl_status tinyfl_ledger_load(tinyfl_ledger *ledger, const tinyfl_port *port)
         ledger->locked = 1;
         return st;
     }
-    if (get_u32(rec) != LEDGER_MAGIC || get_u16(rec + 4) != LEDGER_VERSION ||
-        get_u32(rec + 24) != tinyfl_crc32(rec, 24)) {
-        /* Corrupt: resetting would refill the budget, so refuse every release instead. */
+    if (get_u32(rec) != LEDGER_MAGIC || get_u16(rec + 4) != TINYFL_LEDGER_VERSION ||
+        get_u32(rec + CRC_OFFSET) != tinyfl_crc32(rec, CRC_OFFSET)) {
+        /* Corrupt or another format: resetting would refill the budget, so refuse every
+         * release instead. */
         ledger->locked = 1;
         return TINYFL_E_STORAGE;
     }
@@ -46,6 +48,9 @@ tinyfl_status tinyfl_ledger_load(tinyfl_ledger *ledger, const tinyfl_port *port)
     ledger->last_round = get_u32(rec + 8);
     ledger->boot_count = get_u32(rec + 12);
     ledger->last_run = get_u32(rec + 20);
+    for (size_t i = 0; i < TINYFL_RDP_ORDERS; i++) {
+        ledger->rdp[i] = get_u32(rec + RDP_OFFSET + 4u * i);
+    }
     return TINYFL_OK;
 }
 
@@ -56,12 +61,15 @@ tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port
         return TINYFL_E_STORAGE;
     }
     put_u32(rec, LEDGER_MAGIC);
-    put_u16(rec + 4, LEDGER_VERSION);
+    put_u16(rec + 4, TINYFL_LEDGER_VERSION);
     put_u16(rec + 6, ledger->releases_done);
     put_u32(rec + 8, ledger->last_round);
     put_u32(rec + 12, ledger->boot_count);
     put_u32(rec + 16, TINYFL_CONFIG_ID);
     put_u32(rec + 20, ledger->last_run);
-    put_u32(rec + 24, tinyfl_crc32(rec, 24));
+    for (size_t i = 0; i < TINYFL_RDP_ORDERS; i++) {
+        put_u32(rec + RDP_OFFSET + 4u * i, ledger->rdp[i]);
+    }
+    put_u32(rec + CRC_OFFSET, tinyfl_crc32(rec, CRC_OFFSET));
     return port->storage_write(port->user, rec, sizeof(rec));
 }

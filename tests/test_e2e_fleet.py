@@ -39,7 +39,8 @@ def _check_record_and_privacy(result, rounds: int, n: int) -> None:
         assert not p.test_build
         assert p.releases_before + p.releases_host == rounds
         assert p.eps_host == pytest.approx(expected, rel=1e-6)  # z travels as float32
-        assert p.eps_device == pytest.approx(expected, rel=1e-6)  # float32 table on the device
+        # the device ledger rounds each release up by < 2^-16 nats, then to float32 upwards
+        assert expected <= p.eps_device == pytest.approx(expected, rel=1e-5)
 
 
 def test_qemu_fleet_four_boards_three_rounds(qemu, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/select.h>
@@ -190,10 +191,35 @@ static tinyfl_status native_serial_write(void *user, const uint8_t *buf, size_t 
     return TINYFL_OK;
 }
 
+#ifdef TINYFL_TEST_BUILD
+/* Test builds only: TINYFL_NATIVE_TEST_ENTROPY=stuck (always the same byte) or =dead (the hook
+ * fails) in the environment breaks the source, to test the device's entropy health checks. */
+static int broken_entropy(uint8_t *out, size_t len, tinyfl_status *st)
+{
+    const char *mode = getenv("TINYFL_NATIVE_TEST_ENTROPY");
+    if (mode == NULL || *mode == '\0') {
+        return 0;
+    }
+    if (strcmp(mode, "stuck") == 0) {
+        memset(out, 0xA5, len);
+        *st = TINYFL_OK;
+    } else {
+        *st = TINYFL_E_ENTROPY; /* "dead", or anything unknown: fail closed */
+    }
+    return 1;
+}
+#endif
+
 /* The host kernel's CSPRNG stands in for the TRNG of a real microcontroller. */
 static tinyfl_status native_entropy(void *user, uint8_t *out, size_t len)
 {
     (void)user;
+#ifdef TINYFL_TEST_BUILD
+    tinyfl_status broken;
+    if (broken_entropy(out, len, &broken)) {
+        return broken;
+    }
+#endif
     while (len > 0) {
         ssize_t got = getrandom(out, len, 0);
         if (got < 0) {

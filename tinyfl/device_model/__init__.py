@@ -1,6 +1,8 @@
 """A pure-numpy model of what a tinyfl device computes: the same noise generator stream, the
 same discrete Gaussian integers, the same head training (float32, same operation order), the
-same update protection and the same feature extractor as the C in firmware/.
+same update protection and the same feature extractor as the C in firmware/; and what the
+device answers to a global model (resend, refusal or release) and its entropy health tests.
+The ledger's RDP arithmetic is tinyfl.privacy.ledger.
 
 Used by tests (C == Python), by the host to predict what an honest device sends, and by audits.
 """
@@ -11,6 +13,7 @@ from .errors import DeviceModelError
 from .features import MODEL_HASH, stats_feature_count, stats_features
 from .head import head_logits, head_predict, head_train, param_count
 from .protect import MAX_GRID_BITS, clip_and_round, clip_target, grid_step, protect_update
+from .release_policy import DeviceState, apply, decide, entropy_health_failure
 
 __all__ = [
     "device_round",
@@ -37,4 +40,8 @@ __all__ = [
     "clip_target",
     "clip_and_round",
     "protect_update",
+    "DeviceState",
+    "decide",
+    "apply",
+    "entropy_health_failure",
 ]

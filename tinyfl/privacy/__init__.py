@@ -1,7 +1,7 @@
 """Differential privacy of device releases: noise as exact rationals, and accounting with
 dp-accounting (imported lazily, so `import tinyfl.privacy` stays fast and never pulls in
 tensorflow)."""
-from .accounting import eps_table, epsilon, epsilon_pld, releases_allowed
+from .accounting import eps_table, epsilon, epsilon_composed, epsilon_pld, releases_allowed
 from .noise import (
     DEFAULT_MAX_DEN,
     effective_noise_multiplier,
@@ -13,6 +13,7 @@ from .noise import (
 
 __all__ = [
     "epsilon",
+    "epsilon_composed",
     "epsilon_pld",
     "eps_table",
     "releases_allowed",

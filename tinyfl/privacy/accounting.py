@@ -15,16 +15,21 @@ audit with and without a canary sample on a device tests. "zero_out" compares an
 a zero one (sensitivity C), as DP-FedAvg reports user-level DP for a trusted aggregate; it is
 offered for comparison with the literature, never for a device's claim.
 
+The RDP accountant runs at the ledger's fixed orders (tinyfl.privacy.ledger.RDP_ORDERS,
+dp-accounting's defaults pinned), so the host's figure and the device's ledger agree.
+
 dp_accounting is imported inside the functions: importing tinyfl.privacy stays fast.
 """
 from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Sequence
 
+from .ledger import RDP_ORDERS
 from .noise import effective_noise_multiplier
 
-__all__ = ["epsilon", "epsilon_pld", "eps_table", "releases_allowed"]
+__all__ = ["epsilon", "epsilon_composed", "epsilon_pld", "eps_table", "releases_allowed"]
 
 MAX_TABLE_RELEASES = 65535  # the wire's releases counters are u16
 
@@ -71,8 +76,27 @@ def _epsilon_rdp(noise_multiplier: float, releases: int, delta: float) -> float:
         return math.inf
     from dp_accounting import rdp
 
-    accountant = rdp.RdpAccountant()
+    accountant = rdp.RdpAccountant(orders=list(RDP_ORDERS))
     accountant.compose(_event(noise_multiplier, releases))
+    return float(accountant.get_epsilon(delta))
+
+
+def epsilon_composed(history: Sequence[tuple[float, int]], delta: float, *,
+                     relation: str = DEFAULT_RELATION) -> float:
+    """eps of a device whose releases came from several configurations (e.g. a reflash):
+    history is [(noise multiplier, releases), ...], composed by the RDP accountant."""
+    for z, n in history:
+        _check(z, n, delta)
+    if sum(int(n) for _, n in history) == 0:
+        return 0.0
+    if any(z == 0 and n > 0 for z, n in history):
+        return math.inf
+    from dp_accounting import rdp
+
+    accountant = rdp.RdpAccountant(orders=list(RDP_ORDERS))
+    for z, n in history:
+        if n:
+            accountant.compose(_event(_applied(z, relation), n))
     return float(accountant.get_epsilon(delta))
 
 
