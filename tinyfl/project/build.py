@@ -50,7 +50,7 @@ def build_project(project: Project, board: str, *, optimized: bool = True,
         "dp": {"clip": config.dp.clip, "noise_multiplier": config.dp.noise_multiplier,
                "grid_bits": config.dp.grid_bits, "delta": config.dp.delta,
                "eps_limit": config.dp.eps_limit, "eps_per_release": eps_one,
-               "releases_allowed": len(config.eps_table()) - 1},
+               "releases_allowed": config.releases_allowed()},
     }
     if image.suffix == ".elf":
         report["image"] = firmware_size(image)

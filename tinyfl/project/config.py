@@ -265,10 +265,11 @@ def _dp(values: dict[str, Any]) -> DpConfig:
 def check_budget(dp: DpConfig) -> float:
     """eps of one release (the device's relation); ProjectError when the budget allows none.
     Imports dp-accounting, not TensorFlow."""
-    from ..privacy.accounting import epsilon, releases_allowed
+    from ..firmware_config import FirmwareConfig
+    from ..privacy.accounting import epsilon
 
     one = epsilon(dp.noise_multiplier, 1, dp.delta)
-    if releases_allowed(dp.noise_multiplier, dp.delta, dp.eps_limit) < 1:
+    if FirmwareConfig(dp=dp).releases_allowed() < 1:  # the device's own arithmetic
         _fail("dp.eps_limit", f"one update costs eps {one:.3g} at noise multiplier "
               f"{dp.noise_multiplier:g}, more than the limit {dp.eps_limit:g}: no release is possible")
     return one
