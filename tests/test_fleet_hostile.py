@@ -259,15 +259,15 @@ class PieceLossLink:
         self.inner.close()
 
 
-def lost_fraction(tmp_path: Path, resends: int, rounds: int = 40, rate: float = 0.01,
+def lost_fraction(tmp_path: Path, resends: int, rounds: int = 30, rate: float = 0.01,
                   devices: int = 8) -> tuple[float, int]:
     """Fraction of device-rounds without an accepted update over links losing `rate` of the
     frames, and the frames corrupted. Reads split frames: max_chunk 20 makes 5+ frames per
     message, as on a BLE link."""
     fakes = [FakeDevice(i, n_classes=4, n_features=6, max_chunk=20) for i in range(devices)]
     with running(*fakes):
-        config = fleet_config(fakes, rounds=rounds, deadline_s=1.0, resends=resends,
-                              resend_after_s=0.2, chunk=20)
+        config = fleet_config(fakes, rounds=rounds, deadline_s=0.6, resends=resends,
+                              resend_after_s=0.12, chunk=20)
         aggregator = make_aggregator(config, tmp_path)
         links = []
         for i, session in enumerate(aggregator.sessions):

@@ -3,6 +3,7 @@ readable after a crash cut a line short."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,40 @@ def test_reader_skips_a_line_cut_short_by_a_crash(tmp_path: Path) -> None:
     again.frames("d", "rx", 0, data)
     again.close()
     assert len(list(RunReader(tmp_path).messages())) == 2
+
+
+def test_the_record_is_durable_before_a_round_result_or_checkpoint(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """Durability policy (docs/protocol.md): an update counts as accepted only once its
+    frames are fsynced; the round's result head and the checkpoint come after."""
+    log: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        log.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        log.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    run_dir = tmp_path / "run"
+    with running(FakeDevice(0), FakeDevice(1)) as fakes:
+        run_fleet(fakes, run_dir, fleet={"rounds": 2})
+    run = str(run_dir.resolve())
+    for r in (1, 2):
+        result = str(run_dir / "rounds" / f"{r:04d}" / "result.npz")
+        i_result = log.index(("replace", result))
+        # the frames of the round were fsynced before its result was put in place
+        synced = [i for i, e in enumerate(log[:i_result]) if e == ("fsync", f"{run}/frames.jsonl")]
+        assert synced, f"round {r}: frames.jsonl not fsynced before result.npz"
+        assert ("fsync", run) in log[synced[-1]:i_result]  # and the directory
+        # the result file itself was fsynced (as its .tmp) before the rename, then its folder
+        assert ("fsync", f"{result}.tmp") in log[synced[-1]:i_result]
+        assert log[i_result + 1] == ("fsync", str((run_dir / "rounds" / f"{r:04d}").resolve()))
+        # the checkpoint that moves past round r comes after the result
+        after = log[i_result:]
+        state = after.index(("replace", str(run_dir / "state.json")))
+        assert ("fsync", f"{run}/state.json.tmp") in after[:state]

@@ -68,7 +68,7 @@ def _devices_table(summary: Any) -> Table:
 
 
 def _fail(message: str, code: int) -> None:
-    console.print(f"[red]{message}[/]")
+    console.print(f"[red]{message}[/]", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -260,7 +260,9 @@ class Aggregator:
             shapes = Counter((h.n_classes, h.n_features) for h in hellos.values()
                              if not self._refusal(h))
             if not shapes:
-                raise SessionError("fleet", "no admissible device answered the hello")
+                why = "; ".join(f"{name}: {self._refusal(h)}" for name, h in hellos.items())
+                raise SessionError("fleet", "no admissible device answered the hello"
+                                   + (f" ({why})" if why else ""))
             (n_classes, n_features), _ = shapes.most_common(1)[0]
             head = initial_head(n_classes, n_features, fleet.init_seed)
         if head.params.shape != (head.n_classes * (head.n_features + 1),):
