@@ -3,7 +3,6 @@ takes part and which updates count, lost frames are asked for again, failures ar
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from tinyfl.fleet import (
     update_norm_bound,
 )
 from tinyfl.fleet.admission import NORM_TAIL_T, update_values_problem
+from tinyfl.links.lossy import LossyLink
 from tinyfl.wire import Update
 from tinyfl.wire._wire_gen import HelloFlag
 
@@ -220,45 +220,6 @@ def test_a_release_that_never_arrived_is_reported(tmp_path: Path) -> None:
     assert [(e["count"], e["round"]) for e in lost] == [(1, 2)]
 
 
-class PieceLossLink:
-    """Wraps a link and corrupts a fraction of the frames (pieces between 0x00 delimiters) in
-    each direction by flipping one bit inside them."""
-
-    def __init__(self, inner, rate: float, seed: int) -> None:
-        self.inner, self.rate, self.rng = inner, rate, random.Random(seed)
-        self.corrupted = 0
-        self.pieces = 0
-
-    @property
-    def url(self) -> str:
-        return self.inner.url
-
-    def _corrupt(self, data: bytes) -> bytes:
-        out = bytearray(data)
-        start = 0
-        for i, byte in enumerate(out):
-            if byte != 0:
-                continue
-            if i > start:
-                self.pieces += 1
-                if self.rng.random() < self.rate:
-                    pos = self.rng.randrange(start, i)
-                    flipped = out[pos] ^ (1 << self.rng.randrange(8))
-                    out[pos] = flipped if flipped else out[pos] ^ 0x80  # never a new delimiter
-                    self.corrupted += 1
-            start = i + 1
-        return bytes(out)
-
-    def write(self, data: bytes) -> None:
-        self.inner.write(self._corrupt(data))
-
-    def read(self, max_bytes: int, timeout: float) -> bytes:
-        return self._corrupt(self.inner.read(max_bytes, timeout))
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def lost_fraction(tmp_path: Path, resends: int, rounds: int = 30, rate: float = 0.01,
                   devices: int = 8) -> tuple[float, int]:
     """Fraction of device-rounds without an accepted update over links losing `rate` of the
@@ -271,7 +232,7 @@ def lost_fraction(tmp_path: Path, resends: int, rounds: int = 30, rate: float = 
         aggregator = make_aggregator(config, tmp_path)
         links = []
         for i, session in enumerate(aggregator.sessions):
-            session.link = PieceLossLink(session.link, rate, seed=i)
+            session.link = LossyLink(session.link, rate, seed=i)
             links.append(session.link)
         try:
             summary = aggregator.run()

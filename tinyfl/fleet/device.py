@@ -368,7 +368,7 @@ class DeviceSession:
         expect = Expectation(round_number, nonce, int(n_classes), int(n_features), int(run), dp)
         self._sent_nonces[round_number] = nonce
         notes: Counter[str] = Counter()
-        errors: list[str] = []
+        errors: Counter[str] = Counter()
         bytes_before = self._rx_bytes
         try:
             self.send(message)
@@ -421,7 +421,7 @@ class DeviceSession:
         rejected = Counter(self.decoder.rejected)
         rejected.subtract(before)
         if errors:
-            result.outcome, result.detail = Outcome.DEVICE_ERROR, "; ".join(errors)
+            result.outcome, result.detail = Outcome.DEVICE_ERROR, _summarise(errors)
         elif result.replays:
             result.outcome = Outcome.REPLAY
             result.detail = f"{result.replays} update(s) with a wrong round or nonce"
@@ -433,7 +433,7 @@ class DeviceSession:
             result.detail = f"{self.decoder.buffered} bytes held without a complete frame"
 
     def _note(self, verdict: Judgement, message: Any, result: RoundResult,
-              notes: Counter[str], errors: list[str]) -> None:
+              notes: Counter[str], errors: Counter[str]) -> None:
         ours = isinstance(message, Update) and \
             self._sent_nonces.get(message.round) == message.nonce
         if verdict.kind == "stale" and ours and message.round not in self._answered:
@@ -449,7 +449,7 @@ class DeviceSession:
         elif isinstance(message, (Error, BudgetExhausted)):
             # round 0: the device could not even read the round (e.g. a garbled global_model)
             if message.round == 0:
-                errors.append(verdict.detail)
+                errors[verdict.detail] += 1
             self._event("unrelated_refusal", reason=verdict.detail)
         notes[verdict.kind] += 1
 
@@ -459,6 +459,14 @@ class DeviceSession:
 
     def __repr__(self) -> str:
         return f"DeviceSession({self.name!r}, {self.url!r})"
+
+
+def _summarise(errors: Counter[str], most: int = 4) -> str:
+    """A bounded one-line account of many error replies (a device may send thousands)."""
+    shown = [d + (f" x{n}" if n > 1 else "") for d, n in errors.most_common(most)]
+    if len(errors) > most:
+        shown.append(f"{sum(errors.values()) - sum(n for _, n in errors.most_common(most))} more")
+    return "; ".join(shown)
 
 
 def _values_key(update: Update) -> bytes:
