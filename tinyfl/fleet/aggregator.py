@@ -474,10 +474,17 @@ class Aggregator:
         deadline = time.monotonic() + fleet.deadline_s
         taking_part = [s for s in asked if reasons[s.name][0] is None]
 
+        # encoded once for the whole fleet; each device only gets its own frame headers
+        payload = GlobalModel(run=run, round=round_number, nonce=nonce, lr=float(fleet.lr),
+                              local_epochs=fleet.local_epochs, batch_size=fleet.batch_size,
+                              n_classes=head.n_classes, n_features=head.n_features,
+                              params=head.params).encode()
+
         def play(session: DeviceSession) -> RoundResult:
             return session.run_round(head.params, head.n_classes, head.n_features,
                                      round_number, nonce, fleet.lr, fleet.local_epochs,
-                                     fleet.batch_size, deadline, run=run, dp=self.config.dp)
+                                     fleet.batch_size, deadline, run=run, dp=self.config.dp,
+                                     payload=payload)
 
         results = {r.device: r for r in pool.map(play, taking_part)}
         results.update(decided)

@@ -30,7 +30,7 @@ from ..wire import (
     ReceivedMessage,
     Status,
     Update,
-    encode_message,
+    encode_payload,
 )
 from .admission import update_values_problem
 from .record import MAX_PENDING_RX, RunRecorder, split_frames
@@ -222,12 +222,15 @@ class DeviceSession:
             self._flush_rx()
             self._event("link_down", reason=exc.detail)
 
-    def send(self, message: Any) -> None:
-        """Encodes and writes one message; raises LinkError if the link fails."""
+    def send(self, message: Any, payload: bytes | None = None) -> None:
+        """Encodes and writes one message (`payload`: its encoding, when the caller already
+        has it: a round's head is encoded once for the whole fleet); raises LinkError if the
+        link fails."""
         chunk = self.chunk
         if self.last_hello is not None:
             chunk = min(chunk, int(self.last_hello.max_chunk))
-        data = encode_message(message, self._tx_seq, chunk)
+        data = encode_payload(message.TYPE_ID, self._tx_seq,
+                              message.encode() if payload is None else payload, chunk)
         self._tx_seq = (self._tx_seq + 1) & 0xFFFF
         if self.recorder is not None:
             self.recorder.frames(self.name, "tx", self._label_round, data)
@@ -326,19 +329,22 @@ class DeviceSession:
 
     def run_round(self, global_params: np.ndarray, n_classes: int, n_features: int,
                   round: int, nonce: int, lr: float, epochs: int, batch: int,
-                  deadline: float, run: int = 1, dp: DpConfig | None = None) -> RoundResult:
+                  deadline: float, run: int = 1, dp: DpConfig | None = None,
+                  payload: bytes | None = None) -> RoundResult:
         """Sends the round's global_model and waits until `deadline` (a time.monotonic()
         value) for this device's answer, sending it again (same run, round and nonce) up to
         `self.resends` times when frames are lost or the device stays silent for
         `self.resend_interval_s`. With `dp`, an update must have that configuration's grid
-        step and a norm it can produce. Never raises."""
+        step and a norm it can produce. `payload`: the global_model already encoded with these
+        very fields (GlobalModel(...).encode()), so a fleet encodes its head once. Never
+        raises."""
         started = time.monotonic()
         self._label_round = round
         before = Counter(self.decoder.rejected)
         result = RoundResult(self.name, round, Outcome.TIMEOUT)
         try:
             self._run_round(result, global_params, n_classes, n_features, round, nonce, lr,
-                            epochs, batch, deadline, before, run, dp)
+                            epochs, batch, deadline, before, run, dp, payload)
         except Exception as exc:  # noqa: BLE001 - one device's failure must not stop the run
             result.outcome = Outcome.HOST_ERROR
             result.detail = f"{type(exc).__name__}: {exc}"
@@ -357,7 +363,7 @@ class DeviceSession:
     def _run_round(self, result: RoundResult, global_params: np.ndarray, n_classes: int,
                    n_features: int, round_number: int, nonce: int, lr: float, epochs: int,
                    batch: int, deadline: float, before: Counter[str], run: int = 1,
-                   dp: DpConfig | None = None) -> None:
+                   dp: DpConfig | None = None, payload: bytes | None = None) -> None:
         if not self.alive:
             result.outcome, result.detail = Outcome.LINK_DOWN, "link is down"
             return
@@ -365,13 +371,15 @@ class DeviceSession:
                               local_epochs=int(epochs), batch_size=int(batch),
                               n_classes=int(n_classes), n_features=int(n_features),
                               params=np.asarray(global_params, dtype=np.float32))
+        if payload is None:
+            payload = message.encode()  # once, however often it is resent
         expect = Expectation(round_number, nonce, int(n_classes), int(n_features), int(run), dp)
         self._sent_nonces[round_number] = nonce
         notes: Counter[str] = Counter()
         errors: Counter[str] = Counter()
         bytes_before = self._rx_bytes
         try:
-            self.send(message)
+            self.send(message, payload)
             last_sent = last_heard = time.monotonic()
             dropped = False  # a frame was lost on the way, in either direction
             while (left := deadline - time.monotonic()) > 0:
@@ -380,7 +388,7 @@ class DeviceSession:
                 quiet_for = time.monotonic() - max(last_sent, last_heard)
                 if result.resends < self.resends and (
                         quiet_for >= self.resend_interval_s or (dropped and quiet_for >= SETTLE_S)):
-                    self.send(message)
+                    self.send(message, payload)
                     self._resent.add(round_number)
                     result.resends += 1
                     self._event("resend", number=result.resends,

@@ -3,7 +3,8 @@
 Layout of a run directory:
     frames.jsonl          one line per frame: {"t", "device", "dir": "tx"|"rx", "round", "hex"}
     events.jsonl          rejections, timeouts, drops, refusals, resumes, with reasons
-    hellos.json           every hello each device sent, in order
+    hellos.jsonl          every hello each device sent, in order, one per line (appended: the
+                          hello phase of N devices writes O(N); older runs: hellos.json)
     config.json           the fleet configuration and each device's DP configuration
     state.json            the checkpoint a restarted aggregator resumes from
     rounds/NNNN/global.npz  the head sent in round N (params, n_classes, n_features)
@@ -44,7 +45,8 @@ __all__ = [
 
 FRAMES = "frames.jsonl"
 EVENTS = "events.jsonl"
-HELLOS = "hellos.json"
+HELLOS = "hellos.jsonl"
+HELLOS_V1 = "hellos.json"  # runs recorded before hellos were appended
 CONFIG = "config.json"
 STATE = "state.json"
 # Bytes with no frame delimiter are still recorded once this many have piled up, so garbage
@@ -155,7 +157,7 @@ class RunRecorder:
         self._lock = threading.Lock()
         self._frames = _open_jsonl(self.run_dir / FRAMES)
         self._events = _open_jsonl(self.run_dir / EVENTS)
-        self._hellos: dict[str, list[dict[str, Any]]] = self._load(HELLOS) or {}
+        self._hellos = _open_jsonl(self.run_dir / HELLOS)
 
     def _load(self, name: str) -> Any:
         path = self.run_dir / name
@@ -191,23 +193,17 @@ class RunRecorder:
                                     "device": device, **detail})
 
     def hello(self, device: str, hello: Any) -> None:
-        """Keeps every hello a device sent (boot, on request, after a restart)."""
-        with self._lock:
-            self._hellos.setdefault(device, []).append({"t": time.time(), **_fields(hello)})
-            # made durable with the round (sync), not once per hello
-            write_json_atomic(self.run_dir / HELLOS, self._hellos, durable=False)
+        """Keeps every hello a device sent (boot, on request, after a restart); made durable
+        with the round (sync), not once per hello."""
+        self._append(self._hellos, {"t": time.time(), "device": device, **_fields(hello)})
 
     def sync(self) -> None:
         """Makes everything recorded so far durable: frames, events, hellos, the directory."""
         with self._lock:
-            for stream in (self._frames, self._events):
+            for stream in (self._frames, self._events, self._hellos):
                 if not stream.closed:
                     stream.flush()
                     os.fsync(stream.fileno())
-            hellos = self.run_dir / HELLOS
-            if hellos.exists():
-                with open(hellos, "rb") as f:
-                    os.fsync(f.fileno())
         fsync_dir(self.run_dir)
 
     def save_config(self, config: dict[str, Any]) -> None:
@@ -230,6 +226,7 @@ class RunRecorder:
         with self._lock:
             self._frames.close()
             self._events.close()
+            self._hellos.close()
 
     def __enter__(self) -> RunRecorder:
         return self
@@ -309,7 +306,15 @@ class RunReader:
 
     @property
     def hellos(self) -> dict[str, list[dict[str, Any]]]:
-        return self._json(HELLOS) or {}
+        """device -> every hello it sent, in order."""
+        path = self.run_dir / HELLOS
+        if not path.exists():
+            return self._json(HELLOS_V1) or {}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for line in _complete_lines(path):
+            record = json.loads(line)
+            out.setdefault(record.pop("device"), []).append(record)
+        return out
 
     @property
     def state(self) -> dict[str, Any] | None:
