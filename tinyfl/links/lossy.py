@@ -35,8 +35,9 @@ class LossyLink:
                 self.pieces += 1
                 if self.rng.random() < self.rate:
                     pos = self.rng.randrange(start, i)
-                    flipped = out[pos] ^ (1 << self.rng.randrange(8))
-                    out[pos] = flipped if flipped else out[pos] ^ 0x80
+                    # any bit but the one that would turn the byte into a delimiter
+                    bits = [b for b in range(8) if out[pos] ^ (1 << b)]
+                    out[pos] ^= 1 << self.rng.choice(bits)
                     self.corrupted += 1
             start = i + 1
         return bytes(out)
