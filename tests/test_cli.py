@@ -6,10 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fakes.fake_device import FakeDevice
+from fakes.harness import running
 from tinyfl.demo import DemoOptions, prepare, split_shards
+from tinyfl.wire._wire_gen import HelloFlag
 from tinyfl.emulate import build_firmware, launch_fleet, write_shard
 
 TINYFL = [sys.executable, "-m", "tinyfl.cli"]
+FAKE_DP = ["--run-config", "dp.eps_limit=1000.0"]  # the fakes' budget; the rest is the default
 
 
 def _run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -39,8 +43,9 @@ def test_serve_drives_boards_over_links_and_resumes(tmp_path: Path) -> None:
         first = _run(["serve", *links, "--rounds", "1", "--run-dir", run_dir, "--format", "json"])
         assert first.returncode == 0, first.stderr
         assert json.loads(first.stdout)["rounds_completed"] == 1
-        # the same run folder resumes: asking for 2 rounds runs only round 2
-        second = _run(["serve", *links, "--rounds", "2", "--run-dir", run_dir, "--format", "json"])
+        # the same run folder resumes when asked: asking for 2 rounds runs only round 2
+        second = _run(["serve", *links, "--rounds", "2", "--run-dir", run_dir, "--resume",
+                       "--format", "json"])
         assert second.returncode == 0, second.stderr
         summary = json.loads(second.stdout)
         assert summary["resumed_at"] == 2 and summary["rounds_completed"] == 2
@@ -66,3 +71,55 @@ def test_build_reports_model_figures_as_json() -> None:
     report = json.loads(proc.stdout)
     assert report["arena_ratio"] < 0.7  # our static plan against TFLM's interpreter arena
     assert report["macs"] > 0
+
+
+def _serve_fakes(fakes, run_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+    links = [a for fake in fakes for a in ("--link", fake.url)]
+    return _run(["serve", *links, *FAKE_DP, "--run-config", "fleet.deadline_s=1.0",
+                 "--run-dir", str(run_dir), "--format", "json", *extra], timeout=120)
+
+
+def test_serve_resumes_only_when_asked_and_keeps_the_run(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    with running(FakeDevice(0), FakeDevice(1)) as fakes:
+        first = _serve_fakes(fakes, run_dir, "--rounds", "1")
+        assert first.returncode == 0, first.stderr
+        run = json.loads((run_dir / "state.json").read_text())["run"]
+        again = _serve_fakes(fakes, run_dir, "--rounds", "2")
+        assert again.returncode == 2 and again.stdout == ""
+        assert "already holds a run: pass --resume" in again.stderr
+        assert len(again.stderr.strip().splitlines()) == 1
+        resumed = _serve_fakes(fakes, run_dir, "--rounds", "2", "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["resumed_at"] == 2
+        assert json.loads((run_dir / "state.json").read_text())["run"] == run
+        assert [(f.last_run, f.last_round) for f in fakes] == [(run, 2)] * 2
+        missing = _serve_fakes(fakes, tmp_path / "nothing", "--resume")
+        assert missing.returncode == 2 and "holds no run to resume" in missing.stderr
+
+
+def test_serve_exits_non_zero_when_nothing_was_trained(tmp_path: Path) -> None:
+    with running(FakeDevice(0, mode="no_samples"), FakeDevice(1, mode="no_samples")) as fakes:
+        proc = _serve_fakes(fakes, tmp_path / "run", "--rounds", "2")
+    assert proc.returncode == 1
+    assert "run failed: no update was accepted in any of 2 round(s)" in proc.stderr
+    out = json.loads(proc.stdout)  # the summary still comes out, with the reason
+    assert "NO_SAMPLES" in out["failure"]
+    assert [d["refusals"] for d in out["devices"]] == [{"NO_SAMPLES": 2}] * 2
+
+
+def test_serve_refuses_test_builds_unless_allowed(tmp_path: Path) -> None:
+    with running(FakeDevice(0, flags=int(HelloFlag.TEST_BUILD))) as fakes:
+        strict = _serve_fakes(fakes, tmp_path / "strict", "--rounds", "1")
+        allowed = _serve_fakes(fakes, tmp_path / "allowed", "--rounds", "1", "--allow-test-builds")
+    assert strict.returncode == 1 and len(strict.stderr.strip().splitlines()) == 1
+    assert "no admissible device" in strict.stderr and "--allow-test-builds" in strict.stderr
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_demo_with_a_zero_clip_fails_at_once(tmp_path: Path) -> None:
+    proc = _run(["demo", "--board", "native", "--backbone", "stats", "--clip", "0",
+                 "--run-dir", str(tmp_path / "run")], timeout=60)
+    assert proc.returncode == 2
+    assert "dp.clip: must be a positive number" in proc.stderr
+    assert not (tmp_path / "run").exists()

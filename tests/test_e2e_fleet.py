@@ -191,3 +191,33 @@ def test_bit_flipping_link_is_survived_and_counted(native_setup, tmp_path: Path)
     # either the corruption hit the frames (rejected and counted) or dev1's rounds went through
     assert sum(rejected.values()) > 0 or outcomes == {Outcome.OK.value}
     np.testing.assert_array_equal(recompute_globals(run_dir)[3], summary.final.params)
+
+
+def test_the_same_boards_train_in_a_second_run(native_setup, tmp_path: Path) -> None:
+    """A board orders its releases by (run, round): a new run folder starts a run above every
+    board's last one, so boards that served a run take part in the next."""
+    options, config, firmware, shards = native_setup
+    summaries = []
+    with launch_fleet("native", options.n, firmware, shards, tmp_path / "boards") as fleet:
+        for name in ("first", "second"):
+            sessions = [DeviceSession(open_link(u), f"dev{i + 1}") for i, u in enumerate(fleet.urls)]
+            try:
+                summaries.append(_aggregator(options, config, sessions, tmp_path / name,
+                                             fleet.urls).run())
+            finally:
+                for s in sessions:
+                    s.close()
+    runs = [RunReader(tmp_path / name).state["run"] for name in ("first", "second")]
+    assert runs[1] == runs[0] + 1
+    for summary in summaries:
+        assert not summary.failure
+        for report in summary.rounds:
+            assert sorted(report.accepted) == ["dev1", "dev2", "dev3"], report.outcomes
+        assert all(p.agrees for p in summary.privacy)
+    second = {p.device: p for p in summaries[1].privacy}
+    assert all(p.releases_before == options.rounds and p.releases_host == options.rounds
+               for p in second.values())
+    for name in ("first", "second"):
+        recomputed = recompute_globals(tmp_path / name)
+        np.testing.assert_array_equal(recomputed[options.rounds],
+                                      RunReader(tmp_path / name).result_head(options.rounds).params)

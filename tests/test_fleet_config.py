@@ -60,6 +60,15 @@ def test_overrides_sectioned_short_and_devices() -> None:
     ("nothing", "key=value"),
     ("emulate.board=esp32", "emulate.board"),
     ("emulate.data=mnist", "emulate.data"),
+    ("dp.clip=0", "dp.clip"),
+    ("clip=nan", "dp.clip"),
+    ("dp.noise_multiplier=-1", "dp.noise_multiplier"),
+    ("dp.grid_bits=21", "dp.grid_bits"),
+    ("delta=1.0", "dp.delta"),
+    ("dp.eps_limit=inf", "dp.eps_limit"),
+    ("dp.sigma=1", "unknown key"),
+    ("fleet.resends=-1", "fleet.resends"),
+    ("fleet.resend_after_s=-0.5", "fleet.resend_after_s"),
 ])
 def test_invalid_values_name_the_key(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -87,3 +96,17 @@ def test_shipped_fleets_load(tmp_path: Path) -> None:
     assert [d.link for d in boards.devices] == ["/dev/ttyACM0", "/dev/ttyACM1"]
     with pytest.raises(ConfigError, match="missing.toml"):
         load_fleet_config(tmp_path / "missing.toml")
+
+
+def test_the_fleet_dp_config_defaults_to_the_firmware_default() -> None:
+    from tinyfl.firmware_config import DpConfig
+
+    assert parse_fleet_config(BASIC).dp == DpConfig()
+    for name in ("emulated-demo.toml", "serial-boards.toml"):
+        assert load_fleet_config(HOST_DIR / "fleets" / name).dp == DpConfig()
+    config = parse_fleet_config(BASIC, ["dp.clip=2.0", "noise_multiplier=0.5"])
+    assert (config.dp.clip, config.dp.noise_multiplier) == (2.0, 0.5)
+    assert config.to_dict()["dp"]["clip"] == 2.0
+    # resend after a quarter of the deadline by default (3 resends), or as configured
+    assert config.fleet.resend_interval_s == 5.0 / 4
+    assert config.with_overrides(["fleet.resend_after_s=0.5"]).fleet.resend_interval_s == 0.5

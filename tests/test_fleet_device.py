@@ -157,3 +157,13 @@ def test_global_model_on_the_wire() -> None:
     assert isinstance(sent, GlobalModel)
     assert (sent.round, sent.nonce, sent.local_epochs, sent.batch_size) == (5, EXPECT.nonce, 1, 1)
     assert sent.lr == pytest.approx(0.1) and np.array_equal(sent.params, params)
+
+
+def test_a_flood_of_error_replies_gives_a_bounded_detail() -> None:
+    flood = b"".join(encode_message(Error(code=int(Status.CHUNK) if i % 7 else int(Status.CRC),
+                                          round=0, detail=i % 9), i) for i in range(400))
+    session = DeviceSession(ScriptedLink([flood]), "d")
+    session.resends = 0
+    result = run(session, deadline_s=0.3)
+    assert result.outcome is Outcome.DEVICE_ERROR
+    assert len(result.detail) < 400 and "more" in result.detail

@@ -3,6 +3,7 @@ readable after a crash cut a line short."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,79 @@ def test_reader_skips_a_line_cut_short_by_a_crash(tmp_path: Path) -> None:
     again.frames("d", "rx", 0, data)
     again.close()
     assert len(list(RunReader(tmp_path).messages())) == 2
+
+
+def test_the_record_is_durable_before_a_round_result_or_checkpoint(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """Durability policy (docs/protocol.md): an update counts as accepted only once its
+    frames are fsynced; the round's result head and the checkpoint come after."""
+    log: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        log.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        log.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    run_dir = tmp_path / "run"
+    with running(FakeDevice(0), FakeDevice(1)) as fakes:
+        run_fleet(fakes, run_dir, fleet={"rounds": 2})
+    run = str(run_dir.resolve())
+    for r in (1, 2):
+        result = str(run_dir / "rounds" / f"{r:04d}" / "result.npz")
+        i_result = log.index(("replace", result))
+        # the frames of the round were fsynced before its result was put in place
+        synced = [i for i, e in enumerate(log[:i_result]) if e == ("fsync", f"{run}/frames.jsonl")]
+        assert synced, f"round {r}: frames.jsonl not fsynced before result.npz"
+        assert ("fsync", run) in log[synced[-1]:i_result]  # and the directory
+        # the result file itself was fsynced (as its .tmp) before the rename, then its folder
+        assert ("fsync", f"{result}.tmp") in log[synced[-1]:i_result]
+        assert log[i_result + 1] == ("fsync", str((run_dir / "rounds" / f"{r:04d}").resolve()))
+        # the checkpoint that moves past round r comes after the result
+        after = log[i_result:]
+        state = after.index(("replace", str(run_dir / "state.json")))
+        assert ("fsync", f"{run}/state.json.tmp") in after[:state]
+
+
+def test_hellos_are_appended_once_each_and_old_records_still_read(tmp_path: Path) -> None:
+    """The hello phase of N devices writes O(N) bytes (it used to rewrite every hello so far
+    on each one: O(N^2))."""
+    fields = dict(device_id=1, firmware_hash=2, model_hash=3, n_classes=2, n_features=3,
+                  clip=1.0, noise_multiplier=1.0, grid_bits=8, delta=1e-5, eps_limit=10.0,
+                  eps_spent=0.0, releases_done=0, releases_max=10, flags=0, max_chunk=240,
+                  last_run=0, last_round=0, refusals=[0, 1, 2])
+    with RunRecorder(tmp_path / "run") as recorder:
+        recorder.hello("d0", Hello(**fields))
+        one = (tmp_path / "run" / "hellos.jsonl").stat().st_size
+        for i in range(1, 300):
+            recorder.hello(f"d{i % 50}", Hello(**{**fields, "releases_done": i}))
+    assert (tmp_path / "run" / "hellos.jsonl").stat().st_size < 300 * one * 1.1
+    hellos = RunReader(tmp_path / "run").hellos
+    assert len(hellos) == 50 and [h["releases_done"] for h in hellos["d1"]][:3] == [1, 51, 101]
+    assert hellos["d0"][0]["refusals"] == [0, 1, 2] and "device" not in hellos["d0"][0]
+    # a run recorded before: hellos.json, one object
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "frames.jsonl").write_text("")
+    (old / "hellos.json").write_text(json.dumps({"d": [{"t": 1.0, "releases_done": 4}]}))
+    assert RunReader(old).hellos == {"d": [{"t": 1.0, "releases_done": 4}]}
+
+
+def test_the_global_head_is_encoded_once_per_round(tmp_path: Path, monkeypatch) -> None:
+    calls = []
+    real = GlobalModel.encode
+
+    def counting(self):
+        calls.append(self.round)
+        return real(self)
+
+    monkeypatch.setattr(GlobalModel, "encode", counting)
+    with running(*(FakeDevice(i) for i in range(6))) as fakes:
+        summary = run_fleet(fakes, tmp_path, fleet={"rounds": 2})
+    assert all(len(r.accepted) == 6 for r in summary.rounds)
+    assert calls == [1, 2]

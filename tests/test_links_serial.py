@@ -135,3 +135,32 @@ def test_pty_link_round_trip() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_lossy_link_corrupts_the_chosen_share_of_frames_and_never_a_delimiter() -> None:
+    from tinyfl.links.lossy import LossyLink
+
+    class Sink:
+        url = "sink://"
+
+        def __init__(self) -> None:
+            self.data = b""
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        def read(self, max_bytes: int, timeout: float) -> bytes:
+            return b""
+
+        def close(self) -> None:
+            pass
+
+    frames = [bytes([0x80, 0x01, 0x40] * 5) + b"\x00" for _ in range(4000)]
+    sink = Sink()
+    link = LossyLink(sink, 0.01, seed=3)
+    for frame in frames:
+        link.write(frame)
+    assert sink.data.count(b"\x00") == len(frames)  # delimiters untouched, none added
+    assert link.pieces == 4000 and 20 <= link.corrupted <= 60
+    changed = sum(a != b for a, b in zip(sink.data.split(b"\x00"), (f[:-1] for f in frames)))
+    assert changed == link.corrupted

@@ -46,14 +46,36 @@ def _round_line(report: Any) -> str:
 
 def _privacy_table(summary: Any) -> Table:
     table = Table(title="privacy spent per device (eps at delta)")
-    for col in ("device", "releases", "eps (host, dp-accounting)", "eps (device)", "limit", "agrees"):
+    for col in ("device", "releases", "lost", "eps (host, dp-accounting)", "eps (device)", "limit",
+                "agrees"):
         table.add_column(col)
     for p in summary.privacy:
         eps_dev = "-" if p.eps_device is None else f"{p.eps_device:.3f}"
         releases = p.releases_before + p.releases_host
-        table.add_row(p.device, str(releases), f"{p.eps_host:.3f} @ {p.delta:g}", eps_dev,
-                      f"{p.eps_limit:g}", "yes" if p.agrees else f"NO {p.note}")
+        table.add_row(p.device, str(releases), str(p.releases_lost), f"{p.eps_host:.3f} @ {p.delta:g}",
+                      eps_dev, f"{p.eps_limit:g}", "yes" if p.agrees else f"NO {p.note}")
     return table
+
+
+def _devices_table(summary: Any) -> Table:
+    table = Table(title="devices: admitted by the host, and what each refused since boot")
+    for col in ("device", "admitted", "refusals (device counters)"):
+        table.add_column(col)
+    for d in summary.devices:
+        refusals = ", ".join(f"{k} {v}" for k, v in sorted(d.refusals.items())) or "-"
+        table.add_row(d.device, "yes" if not d.refused else f"NO: {d.refused}", refusals)
+    return table
+
+
+def _fail(message: str, code: int) -> None:
+    console.print(f"[red]{message}[/]", soft_wrap=True, markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _finish(summary: Any) -> None:
+    """A run that did not do what was asked exits 1 with its reason on one line."""
+    if summary.failure:
+        _fail(f"run failed: {summary.failure}", 1)
 
 
 @app.command()
@@ -66,14 +88,23 @@ def demo(
     clip: float = typer.Option(1.0, help="L2 clip bound of each update, compiled into the firmware"),
     eps_limit: float = typer.Option(50.0, help="privacy budget each device enforces"),
     run_dir: Optional[Path] = typer.Option(None, help="where the run is recorded (default: a new temp folder)"),
+    resume: bool = typer.Option(False, help="resume the run already in --run-dir"),
+    allow_test_builds: bool = typer.Option(False, help="admit boards running test builds (not private)"),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
 ) -> None:
     """Emulated fleet: build firmware, launch boards, run private federated rounds, summarize."""
-    from .demo import DemoOptions, run_emulated
+    from .demo import DemoOptions, RunExists, run_emulated
     from .firmware_config import DpConfig
+    from .fleet import ConfigError
+    from .fleet.config import validate_dp
 
-    options = DemoOptions(board=board, n=n, rounds=rounds, backbone=backbone,
-                          dp=DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit))
+    dp = DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit)
+    try:
+        validate_dp(dp)
+    except ConfigError as exc:
+        _fail(f"demo: {exc}", 2)
+    options = DemoOptions(board=board, n=n, rounds=rounds, backbone=backbone, dp=dp, resume=resume,
+                          allow_test_builds=allow_test_builds or None)
     started = time.monotonic()
 
     def say(msg: str) -> None:
@@ -84,11 +115,16 @@ def demo(
             status.update(f"round {report.round}/{rounds} done")
             console.print("  " + _round_line(report))
 
-        result = run_emulated(options, run_dir, say=say, on_round=on_round)
+        try:
+            result = run_emulated(options, run_dir, say=say, on_round=on_round)
+        except (RunExists, ValueError) as exc:
+            _fail(f"demo: {exc}", 2)
     if fmt is Format.json:
         _emit_json(result.to_dict())
+        _finish(result.summary)
         return
     summary = result.summary
+    console.print(_devices_table(summary))
     console.print(_privacy_table(summary))
     console.print(
         f"[bold]accuracy[/] of the global head on {result.backbone.name} features, held-out "
@@ -102,6 +138,7 @@ def demo(
         f"{options.dp.delta:g} (any two local datasets of a device, dp-accounting RDP), enforced "
         f"by the device against its limit of {options.dp.eps_limit:g}")
     console.print(f"run recorded in {result.run_dir} ({time.monotonic() - started:.0f} s)")
+    _finish(summary)
 
 
 @app.command()
@@ -110,18 +147,26 @@ def serve(
     fleet: Optional[Path] = typer.Option(None, help="a fleet config TOML (host/fleets/...)"),
     run_config: List[str] = typer.Option([], "--run-config", help='override a config key, e.g. "fleet.rounds=5"'),
     rounds: Optional[int] = typer.Option(None, help="federated rounds (overrides the config)"),
-    run_dir: Path = typer.Option(Path("runs/latest"), help="run record; an existing one is resumed"),
+    run_dir: Path = typer.Option(Path("runs/latest"), help="run record (a new folder, or one to --resume)"),
+    resume: bool = typer.Option(False, help="resume the run in --run-dir (same run id, next round)"),
+    allow_test_builds: bool = typer.Option(False, help="admit boards running test builds (not private)"),
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
     """Run federated rounds over boards reached by serial links (real or emulated)."""
-    from .fleet import (Aggregator, ConfigError, DeviceSession, DeviceSpec, FleetConfig, close_sessions,
-                        load_fleet_config)
+    from .fleet import (Aggregator, ConfigError, DeviceSession, DeviceSpec, FleetConfig, SessionError,
+                        close_sessions, load_fleet_config)
     from .links import LinkError, open_link
+
+    exists = (run_dir / "state.json").exists()
+    if exists and not resume:
+        _fail(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir", 2)
+    if resume and not exists:
+        _fail(f"--resume: {run_dir} holds no run to resume", 2)
 
     try:
         config = load_fleet_config(fleet, run_config) if fleet else FleetConfig().with_overrides(run_config)
         if link:
-            config = FleetConfig(fleet=config.fleet, emulate=None,
+            config = FleetConfig(fleet=config.fleet, emulate=None, dp=config.dp,
                                  devices=tuple(DeviceSpec(l, f"dev{i + 1}") for i, l in enumerate(link)))
         if rounds is not None:
             config = config.with_overrides([f"fleet.rounds={rounds}"])
@@ -133,7 +178,11 @@ def serve(
         from .demo import options_from_fleet, run_emulated
 
         console.print(f"launching the [emulate] fleet: {config.emulate.n} {config.emulate.board} boards")
-        summary = run_emulated(options_from_fleet(config), run_dir, on_round=progress).summary
+        options = options_from_fleet(config, resume=resume, allow_test_builds=allow_test_builds or None)
+        try:
+            summary = run_emulated(options, run_dir, on_round=progress).summary
+        except ValueError as exc:
+            _fail(f"serve: {exc}", 2)
     elif not config.devices:
         raise typer.BadParameter("no devices: give --link or a --fleet with [[devices]] or [emulate]")
     else:
@@ -144,14 +193,19 @@ def serve(
             console.print(f"[red]cannot open a device link: {exc}[/]")
             raise typer.Exit(2)
         try:
-            summary = Aggregator(config, sessions, run_dir, progress=progress).run()
+            summary = Aggregator(config, sessions, run_dir, progress=progress,
+                                 allow_test_builds=allow_test_builds).run()
+        except (ValueError, SessionError) as exc:
+            _fail(f"serve: {exc}", 2 if isinstance(exc, ValueError) else 1)
         finally:
             close_sessions(sessions)
     if fmt is Format.json:
         _emit_json(summary.to_dict())
     else:
+        console.print(_devices_table(summary))
         console.print(_privacy_table(summary))
         console.print(f"run recorded in {run_dir}")
+    _finish(summary)
 
 
 @app.command()

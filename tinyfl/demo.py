@@ -17,7 +17,12 @@ import numpy as np
 from .backbones import Backbone, cnn_backbone, stats_backbone
 from .firmware_config import DpConfig, FirmwareConfig
 
-__all__ = ["DemoOptions", "DemoResult", "options_from_fleet", "prepare", "run_emulated", "split_shards"]
+__all__ = ["DemoOptions", "DemoResult", "RunExists", "options_from_fleet", "prepare", "run_emulated",
+           "split_shards"]
+
+
+class RunExists(FileExistsError):
+    """The run folder already holds a run and resuming was not asked for."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,13 @@ class DemoOptions:
     test_seed: int | None = None  # test builds only: reproducible device noise
     defines: tuple[tuple[str, Any], ...] = ()  # extra firmware defines (test builds)
     project: Any = None  # a tinyfl.project.Project: its model and data instead of BasicMotions
+    # admit test builds (None: only the test build these options ask for themselves)
+    allow_test_builds: bool | None = None
+    resume: bool = False  # the run folder may hold a run to resume
+
+    @property
+    def test_build(self) -> bool:
+        return self.test_seed is not None or bool(self.defines)
 
 
 @dataclass
@@ -60,8 +72,8 @@ class DemoResult:
         return out
 
 
-def options_from_fleet(config: Any, dp: DpConfig | None = None) -> DemoOptions:
-    """DemoOptions for a fleet config's [emulate] section and [fleet] round settings."""
+def options_from_fleet(config: Any, dp: DpConfig | None = None, **extra: Any) -> DemoOptions:
+    """DemoOptions for a fleet config's [emulate] section, [fleet] round settings and [dp]."""
     emulate, fleet = config.emulate, config.fleet
     if emulate is None:
         raise ValueError("the fleet config has no [emulate] section")
@@ -69,7 +81,7 @@ def options_from_fleet(config: Any, dp: DpConfig | None = None) -> DemoOptions:
         raise ValueError(f"emulate.data = {emulate.data!r}: emulated fleets use basicmotions for now")
     return DemoOptions(board=emulate.board, n=emulate.n, rounds=fleet.rounds, lr=fleet.lr,
                        local_epochs=fleet.local_epochs, batch_size=fleet.batch_size,
-                       deadline_s=fleet.deadline_s, seed=emulate.seed, dp=dp or DpConfig())
+                       deadline_s=fleet.deadline_s, seed=emulate.seed, dp=dp or config.dp, **extra)
 
 
 def split_shards(y: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
@@ -108,10 +120,15 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
     from .emulate import build_firmware, launch_fleet, write_shard
     from .fleet import (Aggregator, DeviceSession, DeviceSpec, FleetConfig, Head, RoundSpec,
                         close_sessions, initial_head)
+    from .fleet.config import validate_dp
     from .links import open_link
 
-    data, backbone, config = prepare(options, say)
+    validate_dp(options.dp)  # before any build: a clip of 0 is a one-line ConfigError
     run_dir = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="tinyfl-run-"))
+    if (run_dir / "state.json").exists() and not options.resume:
+        raise RunExists(f"{run_dir} already holds a run: resume it (--resume) or choose "
+                        "another --run-dir")
+    data, backbone, config = prepare(options, say)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     say(f"building {options.board} firmware ({backbone.name} backbone, {config.n_params} head "
@@ -138,6 +155,7 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
         fleet=RoundSpec(rounds=options.rounds, lr=options.lr, local_epochs=options.local_epochs,
                         batch_size=options.batch_size, deadline_s=options.deadline_s,
                         init_seed=options.seed),
+        dp=options.dp,
     )
     say(f"launching {options.n} {options.board} boards")
     with launch_fleet(options.board, options.n, firmware, shard_paths, run_dir / "boards") as fleet:
@@ -149,8 +167,9 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
                         config.n_features)
         else:
             head = initial_head(config.n_classes, config.n_features, options.seed)
+        allow = options.test_build if options.allow_test_builds is None else options.allow_test_builds
         aggregator = Aggregator(fleet_config, sessions, run_dir, evaluate=evaluate,
-                                progress=on_round, initial=head)
+                                progress=on_round, initial=head, allow_test_builds=allow)
         try:
             summary = aggregator.run()
         finally:

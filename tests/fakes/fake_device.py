@@ -1,9 +1,10 @@
 """A fake device for fast aggregator tests: a TCP server on 127.0.0.1 that speaks tinyfl's wire
 protocol like a board's serial port, with deterministic updates and chosen misbehaviour.
 
-Like firmware it sends hello when a host connects, answers hello_request, refuses a round
-number it has already seen, counts its releases and reports its eps; its state survives the
-host reconnecting (a board keeps its ledger in storage).
+Like firmware it sends hello when a host connects, answers hello_request, refuses a (run,
+round) it has already released for, answers a resend of its last release (same run, round and
+nonce) with the same update at no new cost, counts its releases and refusals and reports its
+eps; its state survives the host reconnecting (a board keeps its ledger in storage).
 
 Modes (applied in `rounds`, every round when None):
   ok            a correct update
@@ -11,13 +12,19 @@ Modes (applied in `rounds`, every round when None):
   late          answers after `delay_s`
   wrong_nonce   answers with the nonce changed (a replay)
   replay_old    answers with its previous round's update again
-  garbage       answers with random bytes (ending in a frame delimiter)
-  bitflip       answers with one bit of the update's frames flipped
+  garbage       answers with random bytes (ending in a frame delimiter), resends too
+  bitflip       answers with one bit of the update's frames flipped (a resend goes through)
   disconnect    sends half of the update, then drops the connection
   budget        refuses with budget_exhausted
   refuse        refuses with an error (CRAFTED)
   bad_shape     answers with one value missing
   lie_eps       reports half the eps it spent
+  big_norm      an update 1000 times longer than its clip bound and noise allow
+  wrong_grid    an update on a grid 16 times coarser than the one it advertises
+  no_samples    refuses with an error (NO_SAMPLES)
+  lose_update   releases, but the update never leaves (a resend gets it)
+  lose_head     drops the first global_model of the round as corrupted and says so
+                (error CRC for round 0), like a board that got a bit-flipped frame
 """
 from __future__ import annotations
 
@@ -42,7 +49,8 @@ from tinyfl.wire import (
 )
 
 MODES = ("ok", "silent", "late", "wrong_nonce", "replay_old", "garbage", "bitflip",
-         "disconnect", "budget", "refuse", "bad_shape", "lie_eps")
+         "disconnect", "budget", "refuse", "bad_shape", "lie_eps", "big_norm", "wrong_grid",
+         "no_samples", "lose_update", "lose_head")
 
 
 def stand_in_epsilon(noise_multiplier: float, releases: int, delta: float) -> float:
@@ -81,7 +89,9 @@ class FakeDevice:
 
     last_run: int = 0
     last_round: int = 0
+    last_nonce: int | None = None
     eps_spent: float = 0.0
+    resends_answered: int = 0
     connections: int = 0
     received: list = field(default_factory=list)  # every decoded message, for assertions
     sent_bytes: bytearray = field(default_factory=bytearray)  # everything it wrote
@@ -98,6 +108,10 @@ class FakeDevice:
         self._conn: socket.socket | None = None
         self._seq = 0
         self._last_update: bytes | None = None
+        self._cached: Update | None = None  # the last release, for a resend
+        self._replayed: bytes | None = None
+        self._lost_heads: set[tuple[int, int]] = set()
+        self.refusals = [0] * len(Status)
         self._rng = random.Random(self.index)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -186,10 +200,19 @@ class FakeDevice:
                      delta=self.delta, eps_limit=self.eps_limit, eps_spent=self.eps_spent,
                      releases_done=self.releases_done, releases_max=self.releases_max,
                      flags=self.flags, max_chunk=self.max_chunk, last_run=self.last_run,
-                     last_round=self.last_round, refusals=[0] * len(Status))
+                     last_round=self.last_round, refusals=list(self.refusals))
+
+    def _garbage(self, length: int) -> bytes:
+        return bytes(self._rng.randrange(1, 256) for _ in range(length - 1)) + b"\x00"
 
     def _misbehaves(self, round_number: int) -> bool:
         return self.rounds is None or round_number in self.rounds
+
+    def _refuse(self, conn: socket.socket, code: Status, round_number: int,
+                detail: int = 0) -> bool:
+        self.refusals[int(code)] += 1
+        self._out(conn, self._encode(Error(code=int(code), round=round_number, detail=detail)))
+        return True
 
     def _handle(self, conn: socket.socket, message: object) -> bool:
         """Answers one message; False when the connection is to be dropped."""
@@ -197,44 +220,63 @@ class FakeDevice:
             self._out(conn, self._encode(self.hello()))
             return True
         if not isinstance(message, GlobalModel):
-            self._out(conn, self._encode(Error(code=int(Status.TYPE), round=0, detail=0)))
-            return True
+            return self._refuse(conn, Status.TYPE, 0)
         gm = message
-        if (gm.run, gm.round) <= (self.last_run, self.last_round):
-            self._out(conn, self._encode(Error(code=int(Status.ROUND), round=gm.round,
-                                                detail=self.last_round)))
-            return True
-        if (gm.n_classes, gm.n_features) != (self.n_classes, self.n_features):
-            self._out(conn, self._encode(Error(code=int(Status.SHAPE), round=gm.round,
-                                                detail=self.n_classes)))
-            return True
         mode = self.mode if self._misbehaves(gm.round) else "ok"
+        if (gm.run, gm.round, gm.nonce) == (self.last_run, self.last_round, self.last_nonce) \
+                and self._cached is not None:
+            self.resends_answered += 1  # the same release again: no new charge
+            data = self._encode(self._cached)
+            if mode == "garbage":
+                data = self._garbage(len(data))
+            if mode == "replay_old" and self._replayed is not None:
+                data = self._replayed  # a hostile device keeps replaying
+            self._out(conn, data)
+            return True
+        if (gm.run, gm.round) <= (self.last_run, self.last_round):
+            return self._refuse(conn, Status.ROUND, gm.round, self.last_round)
+        if (gm.n_classes, gm.n_features) != (self.n_classes, self.n_features):
+            return self._refuse(conn, Status.SHAPE, gm.round, self.n_classes)
+        if mode == "lose_head" and (gm.run, gm.round) not in self._lost_heads:
+            self._lost_heads.add((gm.run, gm.round))
+            return self._refuse(conn, Status.CRC, 0)
         if mode == "silent":
             return True
         if mode == "refuse":
-            self._out(conn, self._encode(Error(code=int(Status.CRAFTED), round=gm.round,
-                                                detail=0)))
-            return True
+            return self._refuse(conn, Status.CRAFTED, gm.round)
+        if mode == "no_samples":
+            return self._refuse(conn, Status.NO_SAMPLES, gm.round)
         if mode == "budget" or self.releases_done >= self.releases_max:
+            self.refusals[int(Status.BUDGET)] += 1
             self._out(conn, self._encode(BudgetExhausted(
                 round=gm.round, eps_spent=self.eps_spent, eps_limit=self.eps_limit,
                 releases_done=self.releases_done)))
             return True
-        self.last_run, self.last_round = gm.run, gm.round
+        self.last_run, self.last_round, self.last_nonce = gm.run, gm.round, gm.nonce
         self.releases_done += 1
         self.eps_spent = float(np.float32(
             self.epsilon(self.noise_multiplier, self.releases_done, self.delta)))
         values = deterministic_values(self.index, gm.round, gm.params)
         if mode == "bad_shape":
             values = values[:-1]
+        step = self.clip / 2 ** self.grid_bits
+        if mode == "big_norm":
+            values = values * 1000 + 1000
+        if mode == "wrong_grid":
+            step *= 16
         update = Update(run=gm.run, round=gm.round, nonce=gm.nonce ^ (1 if mode == "wrong_nonce" else 0),
-                        sample_count=10, grid_step=self.clip / 2 ** self.grid_bits,
+                        sample_count=10, grid_step=step,
                         eps_spent=self.eps_spent * (0.5 if mode == "lie_eps" else 1.0),
                         releases_done=self.releases_done, n_classes=self.n_classes,
                         n_features=self.n_features, values=values)
+        self._cached = update
         data = self._encode(update)
+        if mode == "lose_update":
+            return True
+        self._replayed = None
         if mode == "replay_old" and self._last_update is not None:
             data, self._last_update = self._last_update, data
+            self._replayed = data
         else:
             self._last_update = data
         if mode == "late":
@@ -244,7 +286,7 @@ class FakeDevice:
         if mode == "garbage":
             # noise in place of the frame; its delimiter still ends it, so the next frame is
             # read cleanly
-            data = bytes(self._rng.randrange(1, 256) for _ in range(len(data) - 1)) + b"\x00"
+            data = self._garbage(len(data))
         if mode == "bitflip":
             corrupted = bytearray(data)
             pos = len(corrupted) // 3

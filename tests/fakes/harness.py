@@ -18,9 +18,14 @@ from tinyfl.links import open_link
 from .fake_device import FakeDevice, stand_in_epsilon
 
 
-def fleet_config(fakes: Sequence[FakeDevice], **fleet: Any) -> FleetConfig:
+def fleet_config(fakes: Sequence[FakeDevice], dp: dict | None = None,
+                 **fleet: Any) -> FleetConfig:
+    """The fleet's [dp] is the fakes' default configuration unless `dp` says otherwise."""
     settings = {"rounds": 2, "lr": 0.1, "deadline_s": 2.0, "server_lr": 1.0, **fleet}
+    dp = {"clip": 1.0, "noise_multiplier": 1.0, "grid_bits": 8, "delta": 1e-5,
+          "eps_limit": 1000.0, **(dp or {})}
     lines = ["[fleet]"] + [f"{k} = {v!r}" for k, v in settings.items()]
+    lines += ["[dp]"] + [f"{k} = {v!r}" for k, v in dp.items()]
     for fake in fakes:
         lines += ["[[devices]]", f'name = "fake{fake.index}"', f'link = "{fake.url}"']
     return parse_fleet_config("\n".join(lines).replace("'", '"'))
@@ -40,8 +45,8 @@ def close_aggregator(aggregator: Aggregator) -> None:
 
 
 def run_fleet(fakes: Sequence[FakeDevice], run_dir: Path, *, fleet: dict | None = None,
-              **kwargs: Any):
-    config = fleet_config(fakes, **(fleet or {}))
+              dp: dict | None = None, **kwargs: Any):
+    config = fleet_config(fakes, dp, **(fleet or {}))
     aggregator = make_aggregator(config, run_dir, **kwargs)
     try:
         return aggregator.run()

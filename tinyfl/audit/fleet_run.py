@@ -59,13 +59,14 @@ def record_run(run_dir: Path, x: np.ndarray, y: np.ndarray, *, board: str, devic
     shards = [write_shard(run_dir / "boards" / f"shard-{i + 1}.bin", x[idx], y[idx])
               for i, idx in enumerate(interleaved_shards(y, devices, seed))]
     fleet_config = FleetConfig(fleet=RoundSpec(rounds=rounds, lr=lr, local_epochs=local_epochs,
-                                               batch_size=batch_size, init_seed=seed))
+                                               batch_size=batch_size, init_seed=seed), dp=dp)
     with launch_fleet(board, devices, firmware, shards, run_dir / "boards") as fleet:
         sessions = [DeviceSession(open_link(url), f"dev{i + 1}") for i, url in enumerate(fleet.urls)]
         fleet_config = replace(fleet_config, devices=tuple(
             DeviceSpec(link=url, name=s.name) for url, s in zip(fleet.urls, sessions)))
         aggregator = Aggregator(fleet_config, sessions, run_dir,
-                                initial=initial_head(config.n_classes, config.n_features, seed))
+                                initial=initial_head(config.n_classes, config.n_features, seed),
+                                allow_test_builds=test_seed is not None or bool(defines))
         try:
             aggregator.run()
         finally:

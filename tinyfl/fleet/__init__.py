@@ -2,18 +2,22 @@
 
 Never imports tensorflow: the aggregator and what the attacks read must stay light.
 """
+from .admission import head_problem, hello_problem, update_norm_bound
 from .aggregator import (
     Aggregator,
     DevicePrivacy,
+    DeviceReport,
     RoundReport,
     RunSummary,
     fedavg,
     initial_head,
+    next_head,
     privacy_from_record,
 )
 from .config import (
     ConfigError,
     DeviceSpec,
+    DpConfig,
     EmulateSpec,
     FleetConfig,
     RoundSpec,
@@ -27,8 +31,10 @@ __all__ = [
     "Aggregator",
     "ConfigError",
     "DevicePrivacy",
+    "DeviceReport",
     "DeviceSession",
     "DeviceSpec",
+    "DpConfig",
     "EmulateSpec",
     "FleetConfig",
     "Head",
@@ -43,10 +49,14 @@ __all__ = [
     "SessionError",
     "close_sessions",
     "fedavg",
+    "head_problem",
+    "hello_problem",
     "initial_head",
     "judge",
     "load_fleet_config",
+    "next_head",
     "parse_fleet_config",
     "privacy_from_record",
     "recompute_globals",
+    "update_norm_bound",
 ]

@@ -4,8 +4,11 @@ Each round: a fresh 64-bit nonce, the global head sent to every device in parall
 collected until the round's deadline, then the unweighted mean of the accepted updates
 (values * grid_step, as DP-FedAvg does: weighting by sample counts would leak them and change
 the sensitivity) added to the head with the server learning rate. A round with no update keeps
-the head. After each round the run is checkpointed, so an aggregator started again on the same
-run directory resumes at the next round.
+the head. Only devices whose hello matches the fleet's DP configuration take part, and only
+updates that configuration can produce are averaged (tinyfl.fleet.admission). After each round
+the record is made durable and the run is checkpointed, so an aggregator started again on the
+same run directory resumes: a round it was killed in is finished with the same nonce (a resend
+for the devices, answered with the update they already released), then the next rounds run.
 """
 from __future__ import annotations
 
@@ -21,13 +24,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..wire import GlobalModel, Hello, Update
+from ..wire import GlobalModel, Hello, Status, Update
+from .admission import head_problem, hello_problem
 from .config import FleetConfig
-from .device import DeviceSession, Outcome, RoundResult, SessionError
+from .device import DeviceSession, Expectation, Outcome, RoundResult, SessionError, judge
 from .record import Head, RunReader, RunRecorder, load_head, round_dir
 
-__all__ = ["Aggregator", "DevicePrivacy", "RoundReport", "RunSummary", "fedavg",
-           "initial_head", "privacy_from_record"]
+__all__ = ["Aggregator", "DevicePrivacy", "DeviceReport", "RoundReport", "RunSummary", "fedavg",
+           "initial_head", "next_head", "privacy_from_record"]
 
 STATE_VERSION = 1
 EPS_REL_TOL = 1e-3
@@ -51,6 +55,18 @@ def fedavg(global_params: np.ndarray, updates: Sequence[Update], server_lr: floa
     return (base.astype(np.float64) + float(server_lr) * mean).astype(np.float32)
 
 
+def next_head(global_params: np.ndarray, updates: Sequence[Update],
+              server_lr: float) -> tuple[np.ndarray, str]:
+    """fedavg, unless its result cannot go out as a global_model (non-finite, or beyond the
+    wire's range): then the head stays as it was, and the reason is returned. The live host
+    and recompute_globals both use it."""
+    new = fedavg(global_params, updates, server_lr)
+    problem = head_problem(new)
+    if problem:
+        return np.asarray(global_params, dtype=np.float32).copy(), problem
+    return new, ""
+
+
 def initial_head(n_classes: int, n_features: int, seed: int) -> Head:
     """A small random head (weights uniform in +-1/sqrt(features), zero bias): an all-zero head
     is what a privacy-aware device refuses as crafted."""
@@ -69,8 +85,9 @@ class RoundReport:
     details: dict[str, str]
     accepted: list[str]
     elapsed_s: float
-    interrupted: bool = False  # the aggregator stopped during this round; head unchanged
+    interrupted: bool = False  # the aggregator stopped during this round; finished on resume
     evaluation: dict[str, Any] | None = None
+    head_kept: str = ""  # why the average was not applied (it could not be sent)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoundReport:
@@ -93,6 +110,17 @@ class DevicePrivacy:
     eps_device: float | None
     agrees: bool
     note: str = ""
+    releases_lost: int = 0  # releases the device reports that no received update shows
+
+
+@dataclass
+class DeviceReport:
+    """One device at the end of a run: admitted or why not, what it refused since boot."""
+
+    device: str
+    refused: str  # why the host refused it ("" if admitted)
+    refusals: dict[str, int]  # the device's own counters (last hello): STATUS name -> count
+    releases_lost: int  # releases seen in its counters that no update arrived for (live)
 
 
 @dataclass
@@ -105,6 +133,8 @@ class RunSummary:
     rounds: list[RoundReport]
     privacy: list[DevicePrivacy]
     evaluations: list[dict[str, Any]] = field(default_factory=list)  # {"round": r, ...}
+    devices: list[DeviceReport] = field(default_factory=list)
+    failure: str = ""  # one line when the run did not do what was asked ("" if it did)
 
     @property
     def eps_disagreements(self) -> list[DevicePrivacy]:
@@ -123,6 +153,8 @@ class RunSummary:
                         for p in self.privacy],
             "eps_disagreements": [p.device for p in self.eps_disagreements],
             "evaluations": self.evaluations,
+            "devices": [asdict(d) for d in self.devices],
+            "failure": self.failure,
         }
 
 
@@ -155,6 +187,8 @@ class Aggregator:
     progress(report): optional, called after each round is checkpointed.
     initial: the head to start from (default: initial_head(..., config.fleet.init_seed)).
     epsilon: (noise_multiplier, releases, delta) -> eps; default tinyfl.privacy.accounting.
+    allow_test_builds: admit devices whose hello says TEST_BUILD (fixed seed or a broken
+    mechanism: their updates are not private). Off by default.
     """
 
     def __init__(self, config: FleetConfig, sessions: Sequence[DeviceSession],
@@ -162,12 +196,14 @@ class Aggregator:
                  evaluate: Callable[[np.ndarray], dict[str, Any]] | None = None,
                  progress: Callable[[RoundReport], None] | None = None,
                  initial: Head | None = None, hello_timeout: float = 10.0,
-                 epsilon: Callable[[float, int, float], float] | None = None) -> None:
+                 epsilon: Callable[[float, int, float], float] | None = None,
+                 allow_test_builds: bool = False) -> None:
         names = [s.name for s in sessions]
         if not names:
             raise ValueError("no devices: the fleet needs at least one session")
         if len(set(names)) != len(names):
             raise ValueError(f"device names must be unique, got {names}")
+        config.validate()
         self.config = config
         self.sessions = list(sessions)
         self.run_dir = Path(run_dir)
@@ -176,6 +212,7 @@ class Aggregator:
         self.initial = initial
         self.hello_timeout = hello_timeout
         self.epsilon = epsilon or _default_epsilon
+        self.allow_test_builds = allow_test_builds
         recorders = {id(s.recorder): s.recorder for s in self.sessions if s.recorder is not None}
         if len(recorders) > 1:
             raise ValueError("all sessions must share one RunRecorder")
@@ -191,6 +228,11 @@ class Aggregator:
         for session in self.sessions:
             session.recorder = self.recorder
             session.chunk = config.fleet.chunk
+            session.resends = config.fleet.resends
+            session.resend_interval_s = config.fleet.resend_interval_s
+            # this process's bytes start a new stream in the record (a resumed run's earlier
+            # process may have died in the middle of a frame)
+            self.recorder.reset(session.name, 0)
 
     # --- phases -------------------------------------------------------------------------
     def _hello_all(self, pool: ThreadPoolExecutor, sessions: Sequence[DeviceSession],
@@ -205,19 +247,29 @@ class Aggregator:
         answers = dict(zip([s.name for s in sessions], pool.map(ask, sessions)))
         return {name: hello for name, hello in answers.items() if hello is not None}
 
+    def _refusal(self, hello: Hello) -> str:
+        return hello_problem(hello, self.config.dp, allow_test_builds=self.allow_test_builds)
+
     def _start(self, hellos: dict[str, Hello]) -> tuple[dict[str, Any], Head]:
         """Fresh run: fix the head shape, write config.json and the initial head."""
         fleet = self.config.fleet
         if self.initial is not None:
             head = self.initial
         else:
-            shapes = Counter((h.n_classes, h.n_features) for h in hellos.values())
+            # only devices the host admits decide the shape
+            shapes = Counter((h.n_classes, h.n_features) for h in hellos.values()
+                             if not self._refusal(h))
             if not shapes:
-                raise SessionError("fleet", "no device answered the hello")
+                why = "; ".join(f"{name}: {self._refusal(h)}" for name, h in hellos.items())
+                raise SessionError("fleet", "no admissible device answered the hello"
+                                   + (f" ({why})" if why else ""))
             (n_classes, n_features), _ = shapes.most_common(1)[0]
             head = initial_head(n_classes, n_features, fleet.init_seed)
         if head.params.shape != (head.n_classes * (head.n_features + 1),):
             raise ValueError("initial head: params length does not match its shape")
+        problem = head_problem(head.params)
+        if problem:
+            raise ValueError(f"initial head: {problem}")
         self.recorder.save_head(0, "result", head)
         # A run newer than every board's last release, so boards that served an earlier run
         # take part again (the device orders releases by (run, round)).
@@ -231,29 +283,37 @@ class Aggregator:
     def _resume(self, state: dict[str, Any]) -> tuple[dict[str, Any], Head]:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"{self.run_dir}: state version {state.get('version')} unknown")
-        now = self.config.to_dict()["fleet"]
-        changed = [k for k in RESUME_FIXED if state["fleet"].get(k) != now[k]]
+        now = self.config.to_dict()
+        changed = [f"fleet.{k}" for k in RESUME_FIXED if state["fleet"].get(k) != now["fleet"][k]]
+        recorded_dp = RunReader(self.run_dir).config.get("dp")
+        if recorded_dp is not None and recorded_dp != now["dp"]:
+            changed.append("dp")
         if changed:
             raise ValueError(f"{self.run_dir}: cannot resume with a different "
-                             f"{', '.join('fleet.' + k for k in changed)}")
-        state["fleet"] = now  # rounds and deadline may change when resuming
-        interrupted = state.get("in_progress")
-        if interrupted:
-            # Devices may already have trained and released for that round, and a device
-            # refuses a round number twice; so the round ends without an update.
-            r = int(interrupted["round"])
-            head = load_head(round_dir(self.run_dir, r - 1) / "result.npz")
-            self.recorder.save_head(r, "result", head)
-            self.recorder.event("round_interrupted", round_number=r)
-            state["history"].append(asdict(RoundReport(
-                round=r, nonce=int(interrupted["nonce"]), outcomes={}, details={},
-                accepted=[], elapsed_s=0.0, interrupted=True)))
-            state["next_round"] = r + 1
-            state["in_progress"] = None
-            self.recorder.save_state(state)
+                             f"{', '.join(changed)}")
+        state["fleet"] = now["fleet"]  # rounds and deadline may change when resuming
         head = load_head(round_dir(self.run_dir, state["next_round"] - 1) / "result.npz")
-        self.recorder.event("resume", round_number=state["next_round"])
+        self.recorder.event("resume", round_number=state["next_round"],
+                            interrupted=bool(state.get("in_progress")))
         return state, head
+
+    def _decided_in_record(self, round_number: int, nonce: int, head: Head,
+                           run: int) -> dict[str, RoundResult]:
+        """Devices whose answer to an interrupted round is already in the record: the same
+        rule as recompute_globals (the first answer judge() ends the round with wins)."""
+        decided: dict[str, RoundResult] = {}
+        dp = self.config.dp
+        for rm in RunReader(self.run_dir).messages("rx"):
+            if rm.round != round_number or rm.device in decided or rm.message is None:
+                continue
+            expect = Expectation(round_number, nonce, head.n_classes, head.n_features, run, dp)
+            verdict = judge(rm.message, expect)
+            if verdict.outcome is None:
+                continue
+            decided[rm.device] = RoundResult(
+                rm.device, round_number, verdict.outcome, detail=verdict.detail,
+                update=rm.message if isinstance(rm.message, Update) else None)
+        return decided
 
     def _save_config(self, hellos: dict[str, Hello], head: Head) -> None:
         path = self.run_dir / "config.json"
@@ -268,6 +328,7 @@ class Aggregator:
         config = self.config.to_dict()
         self.recorder.save_config({**config, "device_order": order, "links": links,
                                    "devices_dp": devices_dp,
+                                   "allow_test_builds": self.allow_test_builds,
                                    "head": {"n_classes": head.n_classes,
                                             "n_features": head.n_features}})
 
@@ -307,86 +368,150 @@ class Aggregator:
                 self.recorder.event("shape_mismatch", device=name,
                                     device_shape=[hello.n_classes, hello.n_features],
                                     head_shape=list(shape))
+            refusal = self._refusal(hello)
+            if refusal:
+                self.recorder.event("device_refused", device=name, reason=refusal)
         if saved is None and self.evaluate is not None:
             self._evaluate(state, 0, head.params)
             self.recorder.save_state(state)
 
+        first_round = state["next_round"]
+        interrupted = state.get("in_progress")
+        if interrupted:
+            r = int(interrupted["round"])
+            global_head = load_head(round_dir(self.run_dir, r) / "global.npz")
+            decided = self._decided_in_record(r, int(interrupted["nonce"]), global_head,
+                                              int(state.get("run", 1)))
+            head, report = self._round(pool, state, r, global_head,
+                                       nonce=int(interrupted["nonce"]), decided=decided)
+            if self.progress is not None:
+                self.progress(report)
         for round_number in range(state["next_round"], fleet.rounds + 1):
             head, report = self._round(pool, state, round_number, head)
             if self.progress is not None:
                 self.progress(report)
 
-        self._hello_all(pool, [s for s in self.sessions if s.alive],
-                        min(self.hello_timeout, 2.0))
+        final_hellos = self._hello_all(pool, [s for s in self.sessions if s.alive],
+                                       min(self.hello_timeout, 2.0))
         privacy = privacy_from_record(self.run_dir, self.epsilon)
+        rounds = [RoundReport.from_dict(r) for r in state["history"]]
         summary = RunSummary(
             run_dir=self.run_dir, rounds_total=fleet.rounds,
             rounds_completed=state["next_round"] - 1, resumed_at=resumed_at, final=head,
-            rounds=[RoundReport.from_dict(r) for r in state["history"]], privacy=privacy,
-            evaluations=list(state["evaluations"]))
+            rounds=rounds, privacy=privacy, evaluations=list(state["evaluations"]),
+            devices=self._device_reports({**hellos, **final_hellos}),
+            failure=_failure([r for r in rounds if r.round >= first_round]))
         for p in summary.eps_disagreements:
             self.recorder.event("eps_disagreement", device=p.device, eps_host=p.eps_host,
                                 eps_device=p.eps_device, note=p.note)
+        if summary.failure:
+            self.recorder.event("run_failed", reason=summary.failure)
+        self.recorder.sync()
         return summary
 
-    def _eligible(self, session: DeviceSession, shape: tuple[int, int]) -> str:
-        """Why a session sits this round out ("" if it takes part); reconnects dead links."""
+    def _device_reports(self, hellos: dict[str, Hello]) -> list[DeviceReport]:
+        out = []
+        for session in self.sessions:
+            hello = hellos.get(session.name) or session.last_hello
+            refusals: dict[str, int] = {}
+            refused = "no hello"
+            if hello is not None:
+                refused = self._refusal(hello)
+                for code, count in enumerate(hello.refusals):
+                    if count:
+                        refusals[_status_name(code)] = int(count)
+            out.append(DeviceReport(session.name, refused, refusals, session.releases_lost))
+        return out
+
+    def _eligible(self, session: DeviceSession, shape: tuple[int, int],
+                  run: int) -> tuple[Outcome | None, str]:
+        """Whether a session takes part this round (None, "") or why not; reconnects dead
+        links."""
         if not session.alive:
             if not session.reconnect():
-                return "link is down and could not be reopened"
+                return Outcome.SKIPPED, "link is down and could not be reopened"
             try:
                 session.hello(min(self.hello_timeout, 2.0))
             except SessionError as exc:
-                return f"reconnected but no hello: {exc.detail}"
+                return Outcome.SKIPPED, f"reconnected but no hello: {exc.detail}"
         hello = session.last_hello
         if hello is None:
             try:
                 hello = session.hello(min(self.hello_timeout, 2.0))
             except SessionError as exc:
-                return f"no hello: {exc.detail}"
+                return Outcome.SKIPPED, f"no hello: {exc.detail}"
+        refusal = self._refusal(hello)
+        if refusal:
+            return Outcome.REFUSED, refusal
         if (hello.n_classes, hello.n_features) != shape:
-            return f"device head {hello.n_classes}x{hello.n_features} differs from the fleet's"
-        return ""
+            return (Outcome.SKIPPED,
+                    f"device head {hello.n_classes}x{hello.n_features} differs from the fleet's")
+        if int(hello.last_run) > run:
+            return (Outcome.SKIPPED, f"the device took part in a newer run ({hello.last_run}) "
+                    f"than this one ({run}) and refuses its rounds")
+        return None, ""
 
     def _round(self, pool: ThreadPoolExecutor, state: dict[str, Any], round_number: int,
-               head: Head) -> tuple[Head, RoundReport]:
+               head: Head, *, nonce: int | None = None,
+               decided: dict[str, RoundResult] | None = None) -> tuple[Head, RoundReport]:
+        """One round. With `nonce`, an interrupted round is finished: the same head and nonce
+        again (a resend for the devices), except for those `decided` already answered."""
         fleet = self.config.fleet
+        run = int(state.get("run", 1))
         started = time.monotonic()
         shape = (head.n_classes, head.n_features)
-        reasons = dict(zip([s.name for s in self.sessions],
-                           pool.map(lambda s: self._eligible(s, shape), self.sessions)))
-        nonce = secrets.randbits(64)
-        self.recorder.save_head(round_number, "global", head)
-        state["in_progress"] = {"round": round_number, "nonce": nonce}
-        self.recorder.save_state(state)
+        decided = dict(decided or {})
+        asked = [s for s in self.sessions if s.name not in decided]
+        reasons = dict(zip([s.name for s in asked],
+                           pool.map(lambda s: self._eligible(s, shape, run), asked)))
+        resumed = nonce is not None
+        if nonce is None:
+            nonce = secrets.randbits(64)
+            self.recorder.save_head(round_number, "global", head)
+            state["in_progress"] = {"round": round_number, "nonce": nonce}
+            self.recorder.save_state(state)
 
         deadline = time.monotonic() + fleet.deadline_s
-        taking_part = [s for s in self.sessions if not reasons[s.name]]
+        taking_part = [s for s in asked if reasons[s.name][0] is None]
+
+        # encoded once for the whole fleet; each device only gets its own frame headers
+        payload = GlobalModel(run=run, round=round_number, nonce=nonce, lr=float(fleet.lr),
+                              local_epochs=fleet.local_epochs, batch_size=fleet.batch_size,
+                              n_classes=head.n_classes, n_features=head.n_features,
+                              params=head.params).encode()
 
         def play(session: DeviceSession) -> RoundResult:
             return session.run_round(head.params, head.n_classes, head.n_features,
                                      round_number, nonce, fleet.lr, fleet.local_epochs,
-                                     fleet.batch_size, deadline, run=int(state.get("run", 1)))
+                                     fleet.batch_size, deadline, run=run, dp=self.config.dp,
+                                     payload=payload)
 
         results = {r.device: r for r in pool.map(play, taking_part)}
-        for name, reason in reasons.items():
-            if reason:
-                results[name] = RoundResult(name, round_number, Outcome.SKIPPED, detail=reason)
-                self.recorder.event("skipped", round_number=round_number, device=name,
+        results.update(decided)
+        for name, (outcome, reason) in reasons.items():
+            if outcome is not None:
+                results[name] = RoundResult(name, round_number, outcome, detail=reason)
+                self.recorder.event(outcome.value, round_number=round_number, device=name,
                                     reason=reason)
         # summed in the recorded device order, so recompute_globals adds in the same order
         ordered = sorted(results.values(), key=lambda r: self._order[r.device])
         accepted = [r for r in ordered if r.accepted]
-        new_params = fedavg(head.params, [r.update for r in accepted], fleet.server_lr)
+        new_params, kept = next_head(head.params, [r.update for r in accepted], fleet.server_lr)
+        if kept:
+            self.recorder.event("head_kept", round_number=round_number, reason=kept)
         new_head = Head(new_params, head.n_classes, head.n_features)
-        self.recorder.save_head(round_number, "result", new_head)
         for r in ordered:
             self.recorder.event("round_result", **r.to_dict())
+        # Durability: an update counts as accepted once its frames are on disk; only then
+        # may a result or a checkpoint that depends on it be written (docs/protocol.md).
+        self.recorder.sync()
+        self.recorder.save_head(round_number, "result", new_head)
         report = RoundReport(
             round=round_number, nonce=nonce,
             outcomes={r.device: r.outcome.value for r in ordered},
             details={r.device: r.detail for r in ordered if r.detail},
-            accepted=[r.device for r in accepted], elapsed_s=time.monotonic() - started)
+            accepted=[r.device for r in accepted], elapsed_s=time.monotonic() - started,
+            interrupted=resumed, head_kept=kept)
         state["history"].append(asdict(report))
         state["next_round"] = round_number + 1
         state["in_progress"] = None
@@ -400,6 +525,28 @@ class Aggregator:
             state["history"][-1]["evaluation"] = report.evaluation
             self.recorder.save_state(state)
         return new_head, report
+
+
+def _status_name(code: int) -> str:
+    try:
+        return Status(code).name
+    except ValueError:
+        return f"status {code}"
+
+
+def _failure(rounds: Sequence[RoundReport]) -> str:
+    """One line when the rounds this invocation ran did not train at all ("" otherwise)."""
+    if not rounds or any(r.accepted for r in rounds):
+        return ""
+    causes: Counter[str] = Counter()
+    for r in rounds:
+        for device, outcome in r.outcomes.items():
+            detail = r.details.get(device, "")
+            code = next((s.name for s in Status if detail.startswith(s.name + " ")), "")
+            causes[f"{outcome} {code}".strip() if code else outcome] += 1
+    listed = ", ".join(f"{n}x {cause}" for cause, n in causes.most_common())
+    return (f"no update was accepted in any of {len(rounds)} round(s)"
+            + (f" ({listed})" if listed else " (no device took part)"))
 
 
 def privacy_from_record(run_dir: str | Path,
@@ -451,13 +598,15 @@ def privacy_from_record(run_dir: str | Path,
             notes.append("the device never reported its spend")
         elif not agrees:
             notes.append(f"host eps {eps_host:.6g} != device eps {eps_device:.6g}")
+        lost = 0
         if releases_device is not None and releases_device != total:
             notes.append(f"host counts {total} releases, device reports {releases_device}")
+            lost = max(0, releases_device - total)
         if first["flags"] & 1:
             notes.append("test build with a fixed seed: updates are not private")
         out.append(DevicePrivacy(
             device=name, noise_multiplier=z, delta=delta, eps_limit=float(last["eps_limit"]),
             test_build=bool(first["flags"] & 1), releases_before=before, releases_host=count,
             eps_host=eps_host, releases_device=releases_device, eps_device=eps_device,
-            agrees=agrees, note="; ".join(notes)))
+            agrees=agrees, note="; ".join(notes), releases_lost=lost))
     return out

@@ -9,6 +9,16 @@
     server_lr = 1.0              # global += server_lr * mean(update)
     chunk = 240                  # largest frame payload the host sends
     init_seed = 0                # initial head when no trained head is given
+    resends = 3                  # global_model resends per device and round (lost frames)
+    resend_after_s = 0.0         # resend when nothing usable came back for this long
+                                 # (0: deadline_s / (resends + 1))
+
+    [dp]                         # the privacy configuration the operator expects of every
+    clip = 1.0                   # device (default: what the shipped firmware compiles in,
+    noise_multiplier = 1.0       # tinyfl.firmware_config.DpConfig). A device whose hello
+    grid_bits = 8                # says otherwise is refused, and an update whose grid step
+    delta = 1e-5                 # or norm this configuration cannot produce is refused.
+    eps_limit = 50.0
 
     [[devices]]                  # boards reached over a link
     link = "socket://127.0.0.1:5000"   # or "/dev/ttyACM0"
@@ -26,16 +36,19 @@ it); the value is parsed as TOML, falling back to a bare string: "fleet.rounds=5
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..firmware_config import DpConfig
 from ..wire.spec import MAX_CHUNK, MIN_CHUNK
 
 __all__ = [
     "ConfigError",
     "DeviceSpec",
+    "DpConfig",
     "EmulateSpec",
     "FleetConfig",
     "RoundSpec",
@@ -64,6 +77,15 @@ class RoundSpec:
     server_lr: float = 1.0
     chunk: int = MAX_CHUNK
     init_seed: int = 0
+    resends: int = 3
+    resend_after_s: float = 0.0
+
+    @property
+    def resend_interval_s(self) -> float:
+        """Quiet time after which the head is sent again (the deadline still ends the round)."""
+        if self.resend_after_s > 0.0:
+            return self.resend_after_s
+        return self.deadline_s / (self.resends + 1)
 
     def validate(self) -> None:
         _check(self.rounds >= 1, "fleet.rounds", "must be at least 1")
@@ -74,6 +96,19 @@ class RoundSpec:
         _check(self.server_lr > 0.0, "fleet.server_lr", "must be positive")
         _check(MIN_CHUNK <= self.chunk <= MAX_CHUNK, "fleet.chunk",
                f"must be in {MIN_CHUNK}..{MAX_CHUNK}")
+        _check(0 <= self.resends <= 20, "fleet.resends", "must be in 0..20")
+        _check(self.resend_after_s >= 0.0, "fleet.resend_after_s", "must be >= 0")
+
+
+def validate_dp(dp: DpConfig) -> None:
+    """The [dp] section: what a release build can be compiled with."""
+    _check(math.isfinite(dp.clip) and dp.clip > 0.0, "dp.clip", "must be a positive number")
+    _check(math.isfinite(dp.noise_multiplier) and dp.noise_multiplier >= 0.0,
+           "dp.noise_multiplier", "must be a number >= 0")
+    _check(1 <= dp.grid_bits <= 20, "dp.grid_bits", "must be in 1..20")
+    _check(0.0 < dp.delta < 1.0, "dp.delta", "must be in (0, 1)")
+    _check(math.isfinite(dp.eps_limit) and dp.eps_limit > 0.0, "dp.eps_limit",
+           "must be a positive number")
 
 
 @dataclass(frozen=True)
@@ -104,9 +139,11 @@ class FleetConfig:
     fleet: RoundSpec = field(default_factory=RoundSpec)
     devices: tuple[DeviceSpec, ...] = ()
     emulate: EmulateSpec | None = None
+    dp: DpConfig = field(default_factory=DpConfig)
 
     def validate(self) -> None:
         self.fleet.validate()
+        validate_dp(self.dp)
         if self.emulate is not None:
             self.emulate.validate()
         names = [d.name for d in self.devices]
@@ -117,7 +154,7 @@ class FleetConfig:
         return [d.name for d in self.devices]
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"fleet": asdict(self.fleet),
+        out: dict[str, Any] = {"fleet": asdict(self.fleet), "dp": asdict(self.dp),
                                "devices": [asdict(d) for d in self.devices]}
         if self.emulate is not None:
             out["emulate"] = asdict(self.emulate)
@@ -170,7 +207,7 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
 
 
 def _from_dict(raw: dict[str, Any]) -> FleetConfig:
-    unknown = sorted(set(raw) - {"fleet", "devices", "emulate"})
+    unknown = sorted(set(raw) - {"fleet", "devices", "emulate", "dp"})
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)}")
     fleet = _build(RoundSpec, "fleet", raw.get("fleet", {}))
@@ -186,7 +223,8 @@ def _from_dict(raw: dict[str, Any]) -> FleetConfig:
         spec = _build(DeviceSpec, f"devices[{i}]", entry)
         devices.append(spec if spec.name else replace(spec, name=f"dev{i}"))
     emulate = _build(EmulateSpec, "emulate", raw["emulate"]) if "emulate" in raw else None
-    config = FleetConfig(fleet=fleet, devices=tuple(devices), emulate=emulate)
+    dp = _build(DpConfig, "dp", raw.get("dp", {}))
+    config = FleetConfig(fleet=fleet, devices=tuple(devices), emulate=emulate, dp=dp)
     config.validate()
     return config
 
@@ -209,13 +247,14 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
         return
     section, dot, name = key.rpartition(".")
     if not dot:
-        holders = [s for s, cls in (("fleet", RoundSpec), ("emulate", EmulateSpec))
+        holders = [s for s, cls in (("fleet", RoundSpec), ("emulate", EmulateSpec),
+                                    ("dp", DpConfig))
                    if name in {f.name for f in fields(cls)}]
         if len(holders) != 1:
             raise ConfigError(f"override {item!r}: unknown or ambiguous key {name!r}; "
                               "write section.key")
         section = holders[0]
-    if section not in ("fleet", "emulate"):
+    if section not in ("fleet", "emulate", "dp"):
         raise ConfigError(f"override {item!r}: unknown section {section!r}")
     raw.setdefault(section, {})[name] = value
 

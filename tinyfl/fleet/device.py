@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..firmware_config import DpConfig
 from ..links import Link, LinkError, open_link
 from ..wire import (
     MAX_CHUNK,
@@ -29,8 +30,9 @@ from ..wire import (
     ReceivedMessage,
     Status,
     Update,
-    encode_message,
+    encode_payload,
 )
+from .admission import update_values_problem
 from .record import MAX_PENDING_RX, RunRecorder, split_frames
 
 __all__ = [
@@ -46,6 +48,9 @@ __all__ = [
 
 READ_SIZE = 4096
 POLL_S = 0.25  # longest single wait, so a dead link or the deadline is noticed promptly
+SETTLE_S = 0.05  # after a dropped frame, wait this long for the rest of the burst to pass
+# A device error for round 0 with one of these codes: the device dropped a frame of ours
+DROPPED_FRAME = frozenset({Status.COBS, Status.CRC, Status.CHUNK, Status.TRUNCATED})
 
 
 class Outcome(str, enum.Enum):
@@ -57,9 +62,10 @@ class Outcome(str, enum.Enum):
     BUDGET_EXHAUSTED = "budget_exhausted"  # the device's privacy budget is spent
     REPLAY = "replay"  # only updates with a wrong round or nonce arrived
     BAD_FRAMES = "bad_frames"  # only frames that failed CRC/COBS/decoding arrived
-    INVALID = "invalid"  # this round's update, but with the wrong shape or bad values
+    INVALID = "invalid"  # this round's update, but with the wrong shape, grid or norm
     LINK_DOWN = "link_down"  # the link failed (device unplugged, process died)
     SKIPPED = "skipped"  # not asked this round (no hello, wrong head shape)
+    REFUSED = "refused"  # the host refused the device (DP config, test build, cannot release)
     HOST_ERROR = "host_error"  # a bug on the host side, caught to keep the fleet running
 
 
@@ -81,6 +87,7 @@ class Expectation:
     n_classes: int
     n_features: int
     run: int = 1
+    dp: DpConfig | None = None  # the fleet's DP configuration: bounds grid step and norm
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ def _update_problem(update: Update, expect: Expectation) -> str:
         return f"{len(update.values)} values, expected {n_params}"
     if not (math.isfinite(update.grid_step) and update.grid_step > 0.0):
         return f"grid_step {update.grid_step!r} is not a positive finite number"
+    if expect.dp is not None:
+        return update_values_problem(update.values, update.grid_step, expect.dp)
     return ""
 
 
@@ -152,6 +161,7 @@ class RoundResult:
     rejected_frames: dict[str, int] = field(default_factory=dict)  # by status name
     replays: int = 0  # updates with a wrong round or nonce
     late_rounds: list[int] = field(default_factory=list)  # earlier rounds answered late
+    resends: int = 0  # times the global model was sent again (lost frames, silence)
     elapsed_s: float = 0.0
 
     @property
@@ -162,7 +172,7 @@ class RoundResult:
         return {"device": self.device, "round": self.round, "outcome": self.outcome.value,
                 "detail": self.detail, "rejected_frames": self.rejected_frames,
                 "replays": self.replays, "late_rounds": self.late_rounds,
-                "elapsed_s": round(self.elapsed_s, 4)}
+                "resends": self.resends, "elapsed_s": round(self.elapsed_s, 4)}
 
 
 class DeviceSession:
@@ -188,7 +198,13 @@ class DeviceSession:
         self._rx_bytes = 0
         self._label_round = 0  # the round frames are recorded under (0: outside rounds)
         self._sent_nonces: dict[int, int] = {}
-        self._answered_rounds: set[int] = set()  # a second answer to a round is a replay
+        # round -> the values accepted for it: the same update again answers a resend
+        self._answered: dict[int, bytes] = {}
+        self._resent: set[int] = set()  # rounds whose head went out more than once
+        self.resends = 3  # per round; the aggregator sets these from [fleet]
+        self.resend_interval_s = math.inf
+        self.releases_seen: int | None = None  # the device's latest releases_done
+        self.releases_lost = 0  # releases the device made whose update never arrived intact
 
     @property
     def url(self) -> str:
@@ -206,12 +222,15 @@ class DeviceSession:
             self._flush_rx()
             self._event("link_down", reason=exc.detail)
 
-    def send(self, message: Any) -> None:
-        """Encodes and writes one message; raises LinkError if the link fails."""
+    def send(self, message: Any, payload: bytes | None = None) -> None:
+        """Encodes and writes one message (`payload`: its encoding, when the caller already
+        has it: a round's head is encoded once for the whole fleet); raises LinkError if the
+        link fails."""
         chunk = self.chunk
         if self.last_hello is not None:
             chunk = min(chunk, int(self.last_hello.max_chunk))
-        data = encode_message(message, self._tx_seq, chunk)
+        data = encode_payload(message.TYPE_ID, self._tx_seq,
+                              message.encode() if payload is None else payload, chunk)
         self._tx_seq = (self._tx_seq + 1) & 0xFFFF
         if self.recorder is not None:
             self.recorder.frames(self.name, "tx", self._label_round, data)
@@ -251,7 +270,22 @@ class DeviceSession:
         for item in received:
             if isinstance(item.message, Hello):
                 self._note_hello(item.message)
+            if isinstance(item.message, (Hello, Update, BudgetExhausted)):
+                self._note_releases(item.message)
         return received
+
+    def _note_releases(self, message: Hello | Update | BudgetExhausted) -> None:
+        """A device counts every release; a jump the host saw no update for is a release
+        lost on the way (it cost budget all the same), reported once."""
+        done = int(message.releases_done)
+        expected = (self.releases_seen or 0) + (1 if isinstance(message, Update) else 0)
+        if self.releases_seen is not None and done > expected:
+            lost = done - expected
+            self.releases_lost += lost
+            self._event("releases_lost", count=lost, releases_done=done,
+                        seen=self.releases_seen, message=type(message).__name__)
+        if self.releases_seen is None or done > self.releases_seen:
+            self.releases_seen = done
 
     def _note_hello(self, hello: Hello) -> None:
         self.last_hello = hello
@@ -295,16 +329,22 @@ class DeviceSession:
 
     def run_round(self, global_params: np.ndarray, n_classes: int, n_features: int,
                   round: int, nonce: int, lr: float, epochs: int, batch: int,
-                  deadline: float, run: int = 1) -> RoundResult:
+                  deadline: float, run: int = 1, dp: DpConfig | None = None,
+                  payload: bytes | None = None) -> RoundResult:
         """Sends the round's global_model and waits until `deadline` (a time.monotonic()
-        value) for this device's answer. Never raises."""
+        value) for this device's answer, sending it again (same run, round and nonce) up to
+        `self.resends` times when frames are lost or the device stays silent for
+        `self.resend_interval_s`. With `dp`, an update must have that configuration's grid
+        step and a norm it can produce. `payload`: the global_model already encoded with these
+        very fields (GlobalModel(...).encode()), so a fleet encodes its head once. Never
+        raises."""
         started = time.monotonic()
         self._label_round = round
         before = Counter(self.decoder.rejected)
         result = RoundResult(self.name, round, Outcome.TIMEOUT)
         try:
             self._run_round(result, global_params, n_classes, n_features, round, nonce, lr,
-                            epochs, batch, deadline, before, run)
+                            epochs, batch, deadline, before, run, dp, payload)
         except Exception as exc:  # noqa: BLE001 - one device's failure must not stop the run
             result.outcome = Outcome.HOST_ERROR
             result.detail = f"{type(exc).__name__}: {exc}"
@@ -322,7 +362,8 @@ class DeviceSession:
 
     def _run_round(self, result: RoundResult, global_params: np.ndarray, n_classes: int,
                    n_features: int, round_number: int, nonce: int, lr: float, epochs: int,
-                   batch: int, deadline: float, before: Counter[str], run: int = 1) -> None:
+                   batch: int, deadline: float, before: Counter[str], run: int = 1,
+                   dp: DpConfig | None = None, payload: bytes | None = None) -> None:
         if not self.alive:
             result.outcome, result.detail = Outcome.LINK_DOWN, "link is down"
             return
@@ -330,17 +371,43 @@ class DeviceSession:
                               local_epochs=int(epochs), batch_size=int(batch),
                               n_classes=int(n_classes), n_features=int(n_features),
                               params=np.asarray(global_params, dtype=np.float32))
-        expect = Expectation(round_number, nonce, int(n_classes), int(n_features), int(run))
+        if payload is None:
+            payload = message.encode()  # once, however often it is resent
+        expect = Expectation(round_number, nonce, int(n_classes), int(n_features), int(run), dp)
         self._sent_nonces[round_number] = nonce
         notes: Counter[str] = Counter()
-        errors: list[str] = []
+        errors: Counter[str] = Counter()
         bytes_before = self._rx_bytes
         try:
-            self.send(message)
+            self.send(message, payload)
+            last_sent = last_heard = time.monotonic()
+            dropped = False  # a frame was lost on the way, in either direction
             while (left := deadline - time.monotonic()) > 0:
-                for item in self.receive(min(left, POLL_S)):
+                # A resend is idempotent for the device (same run, round and nonce: the same
+                # update, no new charge), so a lost head or a lost update costs one resend.
+                quiet_for = time.monotonic() - max(last_sent, last_heard)
+                if result.resends < self.resends and (
+                        quiet_for >= self.resend_interval_s or (dropped and quiet_for >= SETTLE_S)):
+                    self.send(message, payload)
+                    self._resent.add(round_number)
+                    result.resends += 1
+                    self._event("resend", number=result.resends,
+                                why="frame lost" if dropped else f"silent {quiet_for:.2f} s")
+                    last_sent, dropped = time.monotonic(), False
+                    continue
+                wait = min(left, POLL_S, SETTLE_S if dropped else
+                           max(SETTLE_S, self.resend_interval_s - quiet_for))
+                rejected_before = sum(self.decoder.rejected.values())
+                bytes_seen = self._rx_bytes
+                items = self.receive(wait)
+                if self._rx_bytes > bytes_seen:
+                    last_heard = time.monotonic()
+                if sum(self.decoder.rejected.values()) > rejected_before:
+                    dropped = True  # the device's answer was corrupted: ask again
+                for item in items:
                     if item.message is None:
                         notes["undecodable"] += 1
+                        dropped = True
                         self._event("undecodable", type_id=item.type_id,
                                     error=str(getattr(item, "error", "")))
                         continue
@@ -349,8 +416,11 @@ class DeviceSession:
                         result.outcome, result.detail = verdict.outcome, verdict.detail
                         if isinstance(item.message, Update):
                             result.update = item.message
-                            self._answered_rounds.add(round_number)
+                            self._answered[round_number] = _values_key(item.message)
                         return
+                    if isinstance(item.message, Error) and item.message.round == 0 \
+                            and item.message.code in DROPPED_FRAME:
+                        dropped = True  # the device lost a frame of our head
                     self._note(verdict, item.message, result, notes, errors)
         except LinkError as exc:
             result.outcome, result.detail = Outcome.LINK_DOWN, exc.detail
@@ -359,7 +429,7 @@ class DeviceSession:
         rejected = Counter(self.decoder.rejected)
         rejected.subtract(before)
         if errors:
-            result.outcome, result.detail = Outcome.DEVICE_ERROR, "; ".join(errors)
+            result.outcome, result.detail = Outcome.DEVICE_ERROR, _summarise(errors)
         elif result.replays:
             result.outcome = Outcome.REPLAY
             result.detail = f"{result.replays} update(s) with a wrong round or nonce"
@@ -371,20 +441,23 @@ class DeviceSession:
             result.detail = f"{self.decoder.buffered} bytes held without a complete frame"
 
     def _note(self, verdict: Judgement, message: Any, result: RoundResult,
-              notes: Counter[str], errors: list[str]) -> None:
-        if verdict.kind == "stale" and isinstance(message, Update) \
-                and self._sent_nonces.get(message.round) == message.nonce \
-                and message.round not in self._answered_rounds:
-            self._answered_rounds.add(message.round)
+              notes: Counter[str], errors: Counter[str]) -> None:
+        ours = isinstance(message, Update) and \
+            self._sent_nonces.get(message.round) == message.nonce
+        if verdict.kind == "stale" and ours and message.round not in self._answered:
+            self._answered[message.round] = _values_key(message)
             result.late_rounds.append(message.round)
             self._event("late_update", update_round=message.round)
+        elif verdict.kind == "stale" and ours and message.round in self._resent \
+                and self._answered[message.round] == _values_key(message):
+            self._event("resend_answer", update_round=message.round)  # a resend's echo
         elif verdict.kind in ("replay", "stale"):
             result.replays += 1
             self._event("replay", reason=verdict.detail)
         elif isinstance(message, (Error, BudgetExhausted)):
             # round 0: the device could not even read the round (e.g. a garbled global_model)
             if message.round == 0:
-                errors.append(verdict.detail)
+                errors[verdict.detail] += 1
             self._event("unrelated_refusal", reason=verdict.detail)
         notes[verdict.kind] += 1
 
@@ -394,6 +467,18 @@ class DeviceSession:
 
     def __repr__(self) -> str:
         return f"DeviceSession({self.name!r}, {self.url!r})"
+
+
+def _summarise(errors: Counter[str], most: int = 4) -> str:
+    """A bounded one-line account of many error replies (a device may send thousands)."""
+    shown = [d + (f" x{n}" if n > 1 else "") for d, n in errors.most_common(most)]
+    if len(errors) > most:
+        shown.append(f"{sum(errors.values()) - sum(n for _, n in errors.most_common(most))} more")
+    return "; ".join(shown)
+
+
+def _values_key(update: Update) -> bytes:
+    return np.asarray(update.values, dtype=np.int64).tobytes()
 
 
 def close_sessions(sessions: list[DeviceSession]) -> None:

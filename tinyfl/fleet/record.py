@@ -3,13 +3,18 @@
 Layout of a run directory:
     frames.jsonl          one line per frame: {"t", "device", "dir": "tx"|"rx", "round", "hex"}
     events.jsonl          rejections, timeouts, drops, refusals, resumes, with reasons
-    hellos.json           every hello each device sent, in order
+    hellos.jsonl          every hello each device sent, in order, one per line (appended: the
+                          hello phase of N devices writes O(N); older runs: hellos.json)
     config.json           the fleet configuration and each device's DP configuration
     state.json            the checkpoint a restarted aggregator resumes from
     rounds/NNNN/global.npz  the head sent in round N (params, n_classes, n_features)
     rounds/NNNN/result.npz  the aggregated head after round N (rounds/0000: the initial head)
 
-Lines are flushed one by one, so a crash loses at most the line being written. The reader
+Lines are flushed one by one, so a crash of the host process loses at most the line being
+written. Durability against power loss is batched per round: `sync()` fsyncs frames.jsonl,
+events.jsonl and the directory before the round's result and checkpoint are written, and those
+(like every JSON and head file) are written to a temporary file, fsynced, renamed, and the
+directory fsynced; an update counts as accepted only once this is done. The reader
 decodes the recorded bytes with the same FrameDecoder a live host uses: attacks and audits see
 exactly what the server saw, nothing more.
 """
@@ -40,7 +45,8 @@ __all__ = [
 
 FRAMES = "frames.jsonl"
 EVENTS = "events.jsonl"
-HELLOS = "hellos.json"
+HELLOS = "hellos.jsonl"
+HELLOS_V1 = "hellos.json"  # runs recorded before hellos were appended
 CONFIG = "config.json"
 STATE = "state.json"
 # Bytes with no frame delimiter are still recorded once this many have piled up, so garbage
@@ -70,13 +76,33 @@ class Head:
         return self.params[self.n_classes * self.n_features:]
 
 
+def fsync_dir(path: Path) -> None:
+    """Makes a directory's entries (a file created or renamed in it) durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_durably(tmp: Path, path: Path, durable: bool) -> None:
+    os.replace(tmp, path)
+    if durable:
+        fsync_dir(path.parent)
+
+
 def save_head(path: Path, head: Head) -> None:
+    created = not path.parent.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
+    if created:
+        fsync_dir(path.parent.parent)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         np.savez(f, params=np.asarray(head.params, dtype=np.float32),
                  n_classes=np.int64(head.n_classes), n_features=np.int64(head.n_features))
-    os.replace(tmp, path)
+        f.flush()
+        os.fsync(f.fileno())
+    _replace_durably(tmp, path, True)
 
 
 def load_head(path: Path) -> Head:
@@ -85,10 +111,16 @@ def load_head(path: Path) -> Head:
                     n_classes=int(data["n_classes"]), n_features=int(data["n_features"]))
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
+def write_json_atomic(path: Path, obj: Any, durable: bool = True) -> None:
+    """Writes a whole JSON file so that a reader sees the old or the new one, never a mix;
+    `durable` also fsyncs it and its directory before returning."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
+    _replace_durably(tmp, path, durable)
 
 
 def _jsonable(value: Any) -> Any:
@@ -125,7 +157,7 @@ class RunRecorder:
         self._lock = threading.Lock()
         self._frames = _open_jsonl(self.run_dir / FRAMES)
         self._events = _open_jsonl(self.run_dir / EVENTS)
-        self._hellos: dict[str, list[dict[str, Any]]] = self._load(HELLOS) or {}
+        self._hellos = _open_jsonl(self.run_dir / HELLOS)
 
     def _load(self, name: str) -> Any:
         path = self.run_dir / name
@@ -161,10 +193,18 @@ class RunRecorder:
                                     "device": device, **detail})
 
     def hello(self, device: str, hello: Any) -> None:
-        """Keeps every hello a device sent (boot, on request, after a restart)."""
+        """Keeps every hello a device sent (boot, on request, after a restart); made durable
+        with the round (sync), not once per hello."""
+        self._append(self._hellos, {"t": time.time(), "device": device, **_fields(hello)})
+
+    def sync(self) -> None:
+        """Makes everything recorded so far durable: frames, events, hellos, the directory."""
         with self._lock:
-            self._hellos.setdefault(device, []).append({"t": time.time(), **_fields(hello)})
-            write_json_atomic(self.run_dir / HELLOS, self._hellos)
+            for stream in (self._frames, self._events, self._hellos):
+                if not stream.closed:
+                    stream.flush()
+                    os.fsync(stream.fileno())
+        fsync_dir(self.run_dir)
 
     def save_config(self, config: dict[str, Any]) -> None:
         write_json_atomic(self.run_dir / CONFIG, config)
@@ -186,6 +226,7 @@ class RunRecorder:
         with self._lock:
             self._frames.close()
             self._events.close()
+            self._hellos.close()
 
     def __enter__(self) -> RunRecorder:
         return self
@@ -265,7 +306,15 @@ class RunReader:
 
     @property
     def hellos(self) -> dict[str, list[dict[str, Any]]]:
-        return self._json(HELLOS) or {}
+        """device -> every hello it sent, in order."""
+        path = self.run_dir / HELLOS
+        if not path.exists():
+            return self._json(HELLOS_V1) or {}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for line in _complete_lines(path):
+            record = json.loads(line)
+            out.setdefault(record.pop("device"), []).append(record)
+        return out
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -346,15 +395,21 @@ def recompute_globals(run_dir: str | Path) -> dict[int, np.ndarray]:
     """FedAvg recomputed from the recorded frames alone: round -> head after that round.
 
     For each round, the head and nonce come from the global_model frames sent; each device's
-    update is judged with the live host's rule (tinyfl.fleet.device.judge) on the messages read
-    during that round; server_lr comes from config.json.
+    update is judged with the live host's rule (tinyfl.fleet.device.judge, with the fleet's DP
+    configuration from config.json) on the messages read during that round, the first answer
+    that ends the round winning, as it did live; a round interrupted by a crash and finished
+    on resume is one round with one nonce, so it adds up the same way. server_lr comes from
+    config.json, and an average the wire could not carry leaves the head unchanged
+    (tinyfl.fleet.aggregator.next_head), as it did live.
     """
-    from .aggregator import fedavg
+    from ..firmware_config import DpConfig
+    from .aggregator import next_head
     from .device import Expectation, Outcome, judge
 
     reader = RunReader(run_dir)
     config = reader.config
     server_lr = float(config["fleet"]["server_lr"])
+    dp = DpConfig(**config["dp"]) if "dp" in config else None
     order = config.get("device_order") or [d["name"] for d in config.get("devices", [])]
     sent = reader.sent_globals()
     received: dict[tuple[int, str], list[Any]] = defaultdict(list)
@@ -375,7 +430,7 @@ def recompute_globals(run_dir: str | Path) -> dict[int, np.ndarray]:
                 continue
             expect = Expectation(round=round_number, nonce=per_device[name].nonce,
                                  n_classes=first.n_classes, n_features=first.n_features,
-                                 run=per_device[name].run)
+                                 run=per_device[name].run, dp=dp)
             for message in received.get((round_number, name), []):
                 outcome = judge(message, expect).outcome
                 if outcome is None:
@@ -383,5 +438,5 @@ def recompute_globals(run_dir: str | Path) -> dict[int, np.ndarray]:
                 if outcome is Outcome.OK:
                     accepted.append(message)
                 break
-        results[round_number] = fedavg(first.params, accepted, server_lr)
+        results[round_number], _ = next_head(first.params, accepted, server_lr)
     return results

@@ -334,7 +334,7 @@ def parse_project(text: str, path: Path, overrides: Iterable[str] = ()) -> Proje
 def _fleet(raw: dict[str, Any]) -> Any:
     from ..fleet.config import ConfigError, fleet_config_from_dict
 
-    fleet_raw = {k: raw[k] for k in ("fleet", "devices", "emulate") if k in raw}
+    fleet_raw = {k: raw[k] for k in ("fleet", "devices", "emulate", "dp") if k in raw}
     emulate = fleet_raw.get("emulate")
     if isinstance(emulate, dict):
         if "data" in emulate:
