@@ -59,7 +59,8 @@ def record_run(run_dir: Path, x: np.ndarray, y: np.ndarray, *, board: str, devic
     shards = [write_shard(run_dir / "boards" / f"shard-{i + 1}.bin", x[idx], y[idx])
               for i, idx in enumerate(interleaved_shards(y, devices, seed))]
     fleet_config = FleetConfig(fleet=RoundSpec(rounds=rounds, lr=lr, local_epochs=local_epochs,
-                                               batch_size=batch_size, init_seed=seed), dp=dp)
+                                               batch_size=batch_size, init_seed=seed),
+                               dp=_advertised_dp(dp, defines))
     with launch_fleet(board, devices, firmware, shards, run_dir / "boards") as fleet:
         sessions = [DeviceSession(open_link(url), f"dev{i + 1}") for i, url in enumerate(fleet.urls)]
         fleet_config = replace(fleet_config, devices=tuple(
@@ -72,3 +73,9 @@ def record_run(run_dir: Path, x: np.ndarray, y: np.ndarray, *, board: str, devic
         finally:
             close_sessions(sessions)
     return run_dir
+
+
+def _advertised_dp(dp: Any, defines: dict[str, Any] | None) -> Any:
+    """The DP config the built image advertises (the fleet admits only that): a no-noise test
+    image says z = 0."""
+    return replace(dp, noise_multiplier=0.0) if "TINYFL_TEST_NO_NOISE" in (defines or {}) else dp
