@@ -48,6 +48,8 @@ void tinyfl_capture_reading(tinyfl_capture *c, const float *reading)
     }
 }
 
+void tinyfl_capture_gap(tinyfl_capture *c) { c->steps = 0; }
+
 tinyfl_status tinyfl_capture_take(tinyfl_capture *c, float *window, size_t len, uint8_t *label)
 {
     if (len != TINYFL_INPUT_LEN) {

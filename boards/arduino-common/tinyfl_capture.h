@@ -15,6 +15,10 @@
 #ifndef TINYFL_CAPTURE_H
 #define TINYFL_CAPTURE_H
 
+#ifdef __cplusplus
+extern "C" { /* C99, also included from the C++ glue */
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +65,9 @@ void tinyfl_capture_stop(tinyfl_capture *c);
 /* One time step: TINYFL_INPUT_CHANNELS readings. Ignored when not capturing; when the buffer
  * is full the capture stops (counted in `dropped`) rather than overwrite older windows. */
 void tinyfl_capture_reading(tinyfl_capture *c, const float *reading);
+/* The sampler missed time steps (the board was busy): the window being recorded restarts, so
+ * no stored window has a hole in it. */
+void tinyfl_capture_gap(tinyfl_capture *c);
 /* The sample hook: the oldest stored window and its label (then erased from the buffer);
  * NO_SAMPLES when none, SHAPE when len != TINYFL_INPUT_LEN. */
 tinyfl_status tinyfl_capture_take(tinyfl_capture *c, float *window, size_t len, uint8_t *label);
@@ -69,5 +76,9 @@ tinyfl_status tinyfl_capture_take(tinyfl_capture *c, float *window, size_t len, 
  * remain for the frame decoder. Untrusted input: any byte sequence is handled. */
 size_t tinyfl_capture_filter(tinyfl_capture *c, uint8_t *buf, size_t len, tinyfl_capture_reply_fn reply,
                              void *user);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TINYFL_CAPTURE_H */

@@ -8,6 +8,10 @@
 #ifndef TINYFL_FLASH_SLOTS_H
 #define TINYFL_FLASH_SLOTS_H
 
+#ifdef __cplusplus
+extern "C" { /* C99, also included from the C++ glue */
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +37,9 @@ typedef struct {
 tinyfl_status tinyfl_flash_slots_read(tinyfl_flash_slots *fs, uint8_t *buf, size_t len);
 /* Writes the slot not holding the newest copy, then reads it back; OK only when it verifies. */
 tinyfl_status tinyfl_flash_slots_write(tinyfl_flash_slots *fs, const uint8_t *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TINYFL_FLASH_SLOTS_H */

@@ -220,8 +220,33 @@ static void flash_checks(void)
     check("slots_too_long", tinyfl_flash_slots_write(&fs, flash, 250) == TINYFL_E_ARG, "record over the slot image");
 }
 
-int main(void)
+static void reply_stderr(void *user, const uint8_t *text, size_t len)
 {
+    (void)user;
+    fwrite(text, 1, len, stderr);
+}
+
+/* `probe filter`: stdin through the capture filter; kept bytes on stdout, replies on stderr,
+ * then one line "capture <label> <remaining>" on stderr (for the Python side's test). */
+static int filter_stdin(void)
+{
+    static tinyfl_capture c;
+    uint8_t buf[64];
+    size_t n;
+    tinyfl_capture_init(&c);
+    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
+        size_t kept = tinyfl_capture_filter(&c, buf, n, reply_stderr, NULL);
+        fwrite(buf, 1, kept, stdout);
+    }
+    fprintf(stderr, "capture %u %u\n", (unsigned)c.label, (unsigned)c.remaining);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "filter") == 0) {
+        return filter_stdin();
+    }
     capture_checks();
     flash_checks();
     printf("%d failures\n", failures);

@@ -78,8 +78,10 @@ class PioBoard:
 
 
 _ARDUINO_COMMON = BOARDS_DIR / "arduino-common"
-_SHARED_GLUE = tuple(_ARDUINO_COMMON / n for n in ("tinyfl_capture.c", "tinyfl_capture.h",
-                                                      "tinyfl_flash_slots.c", "tinyfl_flash_slots.h"))
+# The Arduino application (setup/loop), capture, flash record and IMU adapter of both boards.
+_SHARED_GLUE = tuple(_ARDUINO_COMMON / n for n in (
+    "tinyfl_arduino_app.cpp", "tinyfl_arduino_board.h", "tinyfl_capture.c", "tinyfl_capture.h",
+    "tinyfl_flash_slots.c", "tinyfl_flash_slots.h", "tinyfl_imu.h"))
 _MONITOR = (("monitor_speed", "115200"),)
 
 
@@ -93,7 +95,7 @@ PIO_BOARDS: dict[str, PioBoard] = {
     "nano33ble": PioBoard(
         name="nano33ble",
         glue_dir=BOARDS_DIR / "nano33ble",
-        glue_files=("main.cpp", "nano33ble_port.cpp", "nano33ble_port.h", "imu.h"),
+        glue_files=("nano33ble_port.cpp",),
         shared_glue=_SHARED_GLUE,
         envs=(
             # rev1 boards carry an LSM9DS1, rev2 boards (2023 on) a BMI270 + BMM150; the Sense
@@ -107,7 +109,7 @@ PIO_BOARDS: dict[str, PioBoard] = {
     "esp32": PioBoard(
         name="esp32",
         glue_dir=BOARDS_DIR / "esp32",
-        glue_files=("main.cpp", "esp32_port.cpp", "esp32_port.h", "imu.h"),
+        glue_files=("esp32_port.cpp",),
         shared_glue=_SHARED_GLUE,
         envs=(
             # Devkits have no IMU: a BMI270 breakout on the default I2C pins (Wire).
