@@ -70,19 +70,22 @@ def send_capture(port: str, label: int | str, windows: int = 1, *, labels: Seque
 
     index = resolve_label(label, labels)
     line = capture_line(index, windows)
-    with serial.serial_for_url(port, baudrate=baudrate, timeout=0.1) as link:
-        link.write(line)
-        link.flush()
-        received = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            received += link.read(256)
-            for reply in parse_replies(received):
-                if reply.ok and not reply.text.startswith("capture "):
-                    continue
-                if not reply.ok:
-                    raise CaptureError(f"the board refused the capture: {reply.text}")
-                return reply
-            if len(received) > 1 << 16:
-                received = received[-256:]
+    try:
+        with serial.serial_for_url(port, baudrate=baudrate, timeout=0.1) as link:
+            link.write(line)
+            link.flush()
+            received = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                received += link.read(256)
+                for reply in parse_replies(received):
+                    if reply.ok and not reply.text.startswith("capture "):
+                        continue
+                    if not reply.ok:
+                        raise CaptureError(f"the board refused the capture: {reply.text}")
+                    return reply
+                if len(received) > 1 << 16:
+                    received = received[-256:]
+    except serial.SerialException as exc:
+        raise CaptureError(f"link to {port} failed: {exc}") from exc
     raise CaptureError(f"no answer from the board on {port} within {timeout:.1f} s")
