@@ -197,12 +197,11 @@ def qemu_build(pio, projects, qemu) -> Path:
 
 
 def test_pio_run_builds_the_same_image(qemu_build):
-    """PlatformIO's build of lib/ + src/ is the tinyfl image: same size as tinyfl.emulate's
-    build of the same sources and configuration (flags differ only in PlatformIO's defaults)."""
+    """PlatformIO's build of the project's lib/ + src/ is the tinyfl image: the same sections,
+    byte for byte in size, as tinyfl.emulate's build of the same sources and configuration."""
     pio_size = firmware_size(qemu_build)
     reference = firmware_size(build_firmware("qemu", CONFIG))
-    assert abs(pio_size["text"] - reference["text"]) <= 0.05 * reference["text"], (pio_size, reference)
-    assert pio_size["ram"] == pytest.approx(reference["ram"], rel=0.05)
+    assert pio_size == reference
 
 
 def test_pio_built_image_serves_hello_under_qemu(qemu_build, tmp_path):
