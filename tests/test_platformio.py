@@ -324,18 +324,21 @@ def test_signature_drift_in_the_api_fails_the_build(projects, tmp_path, arm_tool
 # --- board-independent glue on the host ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def probe(tmp_path_factory) -> Path:
+def _build_probe(out: Path, *defines: str) -> Path:
     _require("gcc")
-    out = tmp_path_factory.mktemp("probe")
     FirmwareConfig(n_classes=4, input_channels=2, input_steps=3, samples_per_round=3).write_header(out)
     exe = out / "probe"
-    cmd = ["gcc", *CFLAGS, "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+    cmd = ["gcc", *CFLAGS, *defines, "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
            f"-I{out}", f"-I{FIRMWARE_DIR}", f"-I{COMMON}", str(PROBE), str(COMMON / "tinyfl_capture.c"),
            str(COMMON / "tinyfl_flash_slots.c"), str(FIRMWARE_DIR / "tinyfl_crc32.c"), "-o", str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return exe
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory) -> Path:
+    return _build_probe(tmp_path_factory.mktemp("probe"))
 
 
 def test_capture_and_flash_slots_on_the_host(probe):
@@ -363,6 +366,17 @@ def test_capture_client_speaks_the_board_filter(probe):
     _, replies = _through_board_filter(probe, capture_line(9, 1))  # the probe's model has 4 classes
     parsed = parse_replies(replies)
     assert not parsed[0].ok and "out of range" in parsed[0].text
+
+
+def test_capture_from_the_link_can_be_switched_off(tmp_path):
+    """TINYFL_CAPTURE_FROM_LINK=0 (serial port not the owner's): commands are still taken out of
+    the frame stream, but only `status` runs; the button is then the only way to capture."""
+    exe = _build_probe(tmp_path, "-DTINYFL_CAPTURE_FROM_LINK=0")
+    kept, replies = _through_board_filter(exe, capture_line(1, 2) + b"\0!capture status\n")
+    assert kept == b"\0\0"  # the two delimiters
+    parsed = parse_replies(replies)
+    assert [r.ok for r in parsed] == [False, True] and "disabled" in parsed[0].text
+    assert replies.endswith(b"capture 0 0\n")  # nothing started
 
 
 def test_capture_client_arguments():
