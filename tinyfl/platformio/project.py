@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -74,7 +74,7 @@ class PioBoard:
     shared_glue: tuple[Path, ...] = ()  # board-independent glue sources, also copied into src/
     support_lib: tuple[str, Path, tuple[str, ...]] | None = None  # (name, folder, files)
     tests_dir: Path | None = None  # copied into test/
-    platform_options: tuple[tuple[str, str], ...] = field(default=())  # [platformio] section
+    root_files: tuple[str, ...] = ()  # from glue_dir into the project folder (a linker script)
 
 
 _ARDUINO_COMMON = BOARDS_DIR / "arduino-common"
@@ -131,6 +131,7 @@ PIO_BOARDS: dict[str, PioBoard] = {
         support_lib=("an386", BOARDS_DIR / "qemu-mps2-an386",
                      ("startup.c", "uart.c", "clock.c", "semihost.c", "an386.h", "semihost.h")),
         tests_dir=QEMU_PLATFORM_DIR / "project-tests",
+        root_files=("mps2_an386.ld",),
         envs=(
             PioEnv(
                 "mps2_an386",
@@ -184,7 +185,6 @@ def render_ini(board: PioBoard, defines: Mapping[str, object], sample_rate_hz: f
     lines = [f"; {BANNER.format(board=board.name)}", ";",
              "; Envs: " + ", ".join(e.name for e in board.envs), "", "[platformio]",
              f"default_envs = {board.envs[0].name}"]
-    lines += [f"{k} = {_ini_value(v)}" for k, v in board.platform_options]
     lines += ["", "[tinyfl]", "build_flags ="] + [f"    {f}" for f in common]
     for env in board.envs:
         lines += ["", f"[env:{env.name}]", f"platform = {env.platform}", f"board = {env.board}"]
@@ -297,11 +297,8 @@ def write_project(
         _put(support / "library.json", _support_json(lib_name, spec).encode(), written)
         for name in files:
             _put(support / "src" / name, (folder / name).read_bytes(), written)
-    for env in spec.envs:
-        for key, value in env.options:
-            if key == "board_build.ldscript":
-                script = Path(value.replace("${PROJECT_DIR}/", ""))
-                _put(out / script, (spec.glue_dir / script.name).read_bytes(), written)
+    for name in spec.root_files:
+        _put(out / name, (spec.glue_dir / name).read_bytes(), written)
     if spec.tests_dir is not None:
         for path in sorted(spec.tests_dir.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
