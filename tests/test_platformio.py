@@ -156,13 +156,22 @@ def test_generated_model_keeps_its_layout_and_stale_files_go(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"board": "arduino-uno"}, "no PlatformIO project"),
     ({"defines": {"A\nB": 1}}, "not a C macro name"),
-    ({"defines": {"X": "1\n[env:evil]"}}, "one line"),
+    ({"defines": {"X": "1\n[env:evil]"}}, "one token"),
+    ({"defines": {"X": "1 -DY"}}, "one token"),
     ({"sample_rate_hz": 0.0}, "sample_rate_hz"),
 ])
 def test_bad_arguments_are_refused(tmp_path, kwargs, message):
     args = {"board": "nano33ble", "defines": None, "sample_rate_hz": 10.0} | kwargs
     with pytest.raises(ValueError, match=message):
         write_project(tmp_path / "p", args["board"], CONFIG, None, args["defines"], sample_rate_hz=args["sample_rate_hz"])
+
+
+def test_refuses_to_write_over_a_foreign_folder(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "mine.cpp").write_text("// the user's own code\n")
+    with pytest.raises(ValueError, match="not a tinyfl PlatformIO project"):
+        write_project(tmp_path, "nano33ble", CONFIG)
+    assert (tmp_path / "src" / "mine.cpp").is_file()
 
 
 def test_missing_model_source_is_refused(tmp_path):
@@ -297,7 +306,7 @@ def test_esp32_glue_compiles_with_host_gxx_against_standin(pio, projects):
 @pytest.mark.parametrize("board, header, old, new, symbol", [
     ("nano33ble", "libraries/Arduino_LSM9DS1.h", "readAcceleration(float &x, float &y, float &z)",
      "readAcceleration(float *x, float *y, float *z)", "readAcceleration"),
-    ("nano33ble", "mbed-nano33ble/FlashIAP.h", "int program(const void *buffer, uint32_t addr, uint32_t size);",
+    ("nano33ble", "mbed-nano33ble/drivers/FlashIAP.h", "int program(const void *buffer, uint32_t addr, uint32_t size);",
      "int program(const void *buffer, uint32_t addr);", "program"),
     ("esp32", "esp32/Preferences.h", "size_t putBytes(const char *key, const void *value, size_t len);",
      "size_t putBytes(const char *key, const void *value);", "putBytes"),

@@ -6,7 +6,7 @@
 // FlashIAP (tinyfl_flash_slots.h); refused when the program image reaches those pages.
 // Device id: the factory-programmed FICR DEVICEID.
 #include <Arduino.h>
-#include <FlashIAP.h>
+#include <drivers/FlashIAP.h> // mbed OS; ArduinoCore-mbed has mbed/ and the drivers on its include path
 
 #include "nrf.h"
 #include "tinyfl_arduino_board.h"
