@@ -443,3 +443,129 @@ def test_send_capture_over_a_link():
     with pytest.raises(CaptureError, match="failed"):
         send_capture(url, 0, 1, timeout=3)
     thread.join(5)
+
+
+# --- the ESP32 glue running on the host with fakes -------------------------------------------
+
+HOST_CONFIG = FirmwareConfig(n_classes=3, n_features=24, input_channels=6, input_steps=4, samples_per_round=2,
+                             max_chunk=64)
+
+
+@pytest.fixture(scope="module")
+def esp32_on_host(tmp_path_factory) -> Path:
+    """The generated ESP32 project's src/ and lib/ compiled for the host against the stand-in,
+    with tests/c/esp32_glue_host.cpp defining the stand-in's functions as fakes."""
+    _require("gcc", "g++")
+    root = tmp_path_factory.mktemp("esp32-host")
+    project = write_project(root / "project", "esp32", HOST_CONFIG)
+    flags = ["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+             "-DTINYFL_IMU_BMI270", "-DTINYFL_SAMPLE_RATE_HZ=10.0f", "-DTINYFL_CAPTURE_BUTTON_PIN=0"]
+    includes = [f"-I{STANDIN / 'esp32'}", f"-I{STANDIN / 'libraries'}", f"-I{project / 'src'}",
+                f"-I{project / 'lib' / 'tinyfl' / 'src'}"]
+    objects = []
+    sources = sorted((project / "lib" / "tinyfl" / "src").rglob("*.c")) + sorted((project / "src").glob("*.c*"))
+    for i, source in enumerate(sources + [Path(__file__).parent / "c" / "esp32_glue_host.cpp"]):
+        obj = root / f"{i:02d}-{source.stem}.o"
+        tool, std = ("g++", CXXFLAGS) if source.suffix == ".cpp" else ("gcc", CFLAGS)
+        proc = subprocess.run([tool, *std, *flags, *includes, "-c", str(source), "-o", str(obj)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, f"{source.name}: {proc.stderr}"
+        objects.append(str(obj))
+    exe = root / "esp32-glue"
+    proc = subprocess.run(["g++", *flags, *objects, "-lm", "-o", str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return exe
+
+
+class PipeBoard:
+    """The host program's stdin/stdout as a link: wire messages and capture replies."""
+
+    def __init__(self, exe: Path):
+        from tinyfl.wire import FrameDecoder
+
+        self.proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.decoder = FrameDecoder()
+        self.raw = b""
+        self.messages: list = []
+        self.seq = 0
+
+    def _pump(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the board exited ({self.proc.returncode}): {self.proc.stderr.read()!r}")
+        data = self.proc.stdout.read() or b""
+        self.raw += data
+        self.messages += [r.message for r in self.decoder.feed(data) if r.error is None]
+        time.sleep(0.01)
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send_message(self, message) -> None:
+        from tinyfl.wire import encode_message
+
+        self.seq += 1
+        self.send(encode_message(message, self.seq, chunk=32))
+
+    def message(self, kind, timeout: float = 20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._pump()
+            for m in self.messages:
+                if isinstance(m, kind):
+                    self.messages.remove(m)
+                    return m
+        raise AssertionError(f"no {kind.__name__} from the board")
+
+    def reply(self, prefix: str, command: bytes | None = None, timeout: float = 20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if command is not None:
+                self.raw = b""
+                self.send(command)
+            for _ in range(10):
+                self._pump()
+                found = [r for r in parse_replies(self.raw) if r.text.startswith(prefix)]
+                if found:
+                    return found[-1]
+        raise AssertionError(f"no reply {prefix!r}; got {self.raw[-200:]!r}")
+
+    def close(self) -> int:
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=10)
+
+
+def test_esp32_glue_captures_windows_and_trains_on_them(esp32_on_host):
+    """setup()/loop() of the real glue over a pipe: hello; an owner's capture of 2 windows of IMU
+    readings at the model's rate; a round that trains on exactly those (sample_count 2) and is
+    recorded in NVS; the next round finds no sample (captures last until one round takes them)."""
+    import numpy as np
+
+    from tinyfl.wire import Error, GlobalModel, Hello, HelloRequest, Update
+
+    def round_(n: int) -> GlobalModel:
+        params = np.linspace(-0.2, 0.2, HOST_CONFIG.n_params, dtype=np.float32)
+        return GlobalModel(run=1, round=n, nonce=1000 + n, lr=0.1, local_epochs=1, batch_size=2,
+                           n_classes=HOST_CONFIG.n_classes, n_features=HOST_CONFIG.n_features, params=params)
+
+    board = PipeBoard(esp32_on_host)
+    try:
+        hello = board.message(Hello)
+        assert hello.device_id == 0xC3D4E5F6 and hello.firmware_hash == HOST_CONFIG.identity()
+        assert hello.releases_done == 0 and not hello.flags & 0b110  # entropy healthy, ledger unlocked
+        assert board.reply("capture", capture_line(1, 2)).text == "capture 1 2"
+        assert board.reply("status 2 0", b"\0!capture status\n").ok  # 2 windows stored, none pending
+        board.send_message(round_(1))
+        update = board.message(Update)
+        assert (update.round, update.sample_count, update.releases_done) == (1, 2, 1)
+        board.send_message(HelloRequest())
+        assert board.message(Hello).releases_done == 1  # the ledger went through NVS
+        assert board.reply("status 0 0", b"\0!capture status\n").ok  # taken by the round
+        board.send_message(round_(2))
+        error = board.message(Error)
+        assert error.code == 17 and error.round == 2  # NO_SAMPLES: nothing captured since
+    finally:
+        code = board.close()
+    assert code == 0
