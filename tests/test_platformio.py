@@ -533,8 +533,13 @@ class PipeBoard:
         raise AssertionError(f"no reply {prefix!r}; got {self.raw[-200:]!r}")
 
     def close(self) -> int:
-        self.proc.stdin.close()
-        return self.proc.wait(timeout=10)
+        self.proc.stdin.close()  # EOF ends the program
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
 
 
 def test_esp32_glue_captures_windows_and_trains_on_them(esp32_on_host):
