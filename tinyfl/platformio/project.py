@@ -91,6 +91,46 @@ def _nano_env(name: str, imu_define: str, imu_lib: str, sense: bool) -> PioEnv:
                   options=_MONITOR)
 
 
+def _qemu_board() -> PioBoard:
+    """The emulated board, from its board.toml (the files tinyfl.emulate.build compiles): the
+    start-up, UART, clock and semihosting as a library, the port and main() as the glue."""
+    from ..emulate.build import board_spec
+    from ..toolchain import WARNINGS
+
+    spec = board_spec("qemu-mps2-an386")
+    if spec.linker_script is None:
+        raise RuntimeError("the QEMU board needs its linker script")
+    headers = tuple(sorted(p.name for p in spec.directory.glob("*.h")))
+    env = PioEnv(
+        "mps2_an386",
+        f"file://{QEMU_PLATFORM_DIR}",
+        "mps2-an386",
+        framework=None,
+        # The warnings and flags tinyfl.emulate.build uses (-std=c99 is the platform's CFLAGS).
+        build_flags=tuple(f for f in WARNINGS if not f.startswith("-std=")) + spec.cflags,
+        options=(
+            ("board_build.ldscript", "${PROJECT_DIR}/" + spec.linker_script.name),
+            # The vector table must be linked as an object, not pulled from an archive.
+            ("lib_archive", "no"),
+            ("test_framework", "custom"),
+            # One argument per line (a multi-value option).
+            ("test_testing_command",
+             ("qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
+              "-serial", "none", "-semihosting-config", "enable=on,target=native",
+              "-kernel", "${platformio.build_dir}/${this.__env__}/program.elf")),
+        ),
+    )
+    return PioBoard(
+        name=spec.name,
+        glue_dir=spec.directory,
+        glue_files=tuple(p.name for p in spec.sources),
+        support_lib=("an386", spec.directory, tuple(p.name for p in spec.support_sources) + headers),
+        tests_dir=QEMU_PLATFORM_DIR / "project-tests",
+        root_files=(spec.linker_script.name,),
+        envs=(env,),
+    )
+
+
 PIO_BOARDS: dict[str, PioBoard] = {
     "nano33ble": PioBoard(
         name="nano33ble",
@@ -124,35 +164,7 @@ PIO_BOARDS: dict[str, PioBoard] = {
                    lib_deps=(BMI270_LIB,), options=_MONITOR),
         ),
     ),
-    "qemu-mps2-an386": PioBoard(
-        name="qemu-mps2-an386",
-        glue_dir=BOARDS_DIR / "qemu-mps2-an386",
-        glue_files=("main.c", "board_port.c", "an386_port.h"),
-        support_lib=("an386", BOARDS_DIR / "qemu-mps2-an386",
-                     ("startup.c", "uart.c", "clock.c", "semihost.c", "an386.h", "semihost.h")),
-        tests_dir=QEMU_PLATFORM_DIR / "project-tests",
-        root_files=("mps2_an386.ld",),
-        envs=(
-            PioEnv(
-                "mps2_an386",
-                f"file://{QEMU_PLATFORM_DIR}",
-                "mps2-an386",
-                framework=None,
-                build_flags=("-O2", "-g", "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion", "-Wshadow"),
-                options=(
-                    ("board_build.ldscript", "${PROJECT_DIR}/mps2_an386.ld"),
-                    # The vector table must be linked as an object, not pulled from an archive.
-                    ("lib_archive", "no"),
-                    ("test_framework", "custom"),
-                    # One argument per line (a multi-value option).
-                    ("test_testing_command",
-                     ("qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
-                      "-serial", "none", "-semihosting-config", "enable=on,target=native",
-                      "-kernel", "${platformio.build_dir}/${this.__env__}/program.elf")),
-                ),
-            ),
-        ),
-    ),
+    "qemu-mps2-an386": _qemu_board(),
 }
 _ALIASES = {"qemu": "qemu-mps2-an386", "nano33blesense": "nano33ble", "esp32dev": "esp32"}
 
