@@ -19,6 +19,7 @@ extern "C" {
 }
 
 #define SEED_BYTES TINYFL_DRBG_SEED_SIZE
+#define SERIAL_RX_BUFFER 1024u
 #define NVS_NAMESPACE "tinyfl"
 #define NVS_LEDGER_KEY "ledger"
 
@@ -71,6 +72,9 @@ static tinyfl_status ledger_write(void *user, const uint8_t *buf, size_t len)
 
 int tinyfl_board_begin(void)
 {
+    // Room for a few whole frames (<= 256 bytes each once COBS-encoded) while the board trains;
+    // must be set before Serial.begin().
+    Serial.setRxBufferSize(SERIAL_RX_BUFFER);
     bootloader_random_enable();
     esp_fill_random(seed, sizeof(seed));
     bootloader_random_disable();
