@@ -169,6 +169,9 @@ size_t tinyfl_capture_filter(tinyfl_capture *c, uint8_t *buf, size_t len, tinyfl
                 c->line_len = 0;
                 continue;
             }
+            if (b == (uint8_t)'\r' || b == (uint8_t)'\n') {
+                continue; /* the rest of a typed "\r\n": never the start of a frame (> 8) */
+            }
             c->state = (b == 0u) ? AT_FRAME_START : IN_FRAME;
             break;
         case IN_FRAME:

@@ -9,7 +9,9 @@
  * Commands share the serial link with the wire frames. A frame's first byte (its COBS code)
  * is at most 8, because byte 7 of every frame header (the high byte of a chunk length <= 240)
  * is zero; so a line that starts with '!' right after a frame delimiter can never be the start
- * of a frame. tinyfl_capture_filter() takes such lines out of the received bytes.
+ * of a frame. tinyfl_capture_filter() takes such lines out of the received bytes. A line ends
+ * with '\n' or '\r' and counts as a delimiter, so commands typed in a serial terminal
+ * ("!capture 2 5" Enter, again and again) work without the leading 0x00.
  *
  * Portable C99 (host-tested), no malloc: the caller owns the struct. */
 #ifndef TINYFL_CAPTURE_H

@@ -109,6 +109,9 @@ static void capture_checks(void)
     check("filter_split_command", n == 0 && n2 == 0 && c.label == 0 && c.remaining == 1, "split across reads");
     filter_str(&c, buf, "!capture stop\n", 14);
     check("filter_stop", c.remaining == 0, "stop");
+    n = filter_str(&c, buf, "!capture 2 1\r\n!capture 3 2\r\n", 28);
+    check("filter_typed_lines", n == 0 && c.label == 3 && c.remaining == 2, "second typed line lost");
+    filter_str(&c, buf, "!capture stop\n", 14);
 
     filter_str(&c, buf, "!capture 4 1\n", 13);
     check("filter_label_out_of_range", c.remaining == 0 && memcmp(reply_buf + 1, "!error", 6) == 0, "accepted");
