@@ -213,29 +213,42 @@ def test_pio_run_builds_the_same_image(qemu_build):
     assert pio_size == reference
 
 
-def test_pio_built_image_serves_hello_under_qemu(qemu_build, tmp_path):
+def test_pio_built_image_serves_a_round_under_qemu(qemu_build, tmp_path):
+    """The image PlatformIO built is the tinyfl device: hello, then an update to a round."""
     import numpy as np
 
-    from tinyfl.wire import FrameDecoder, Hello
+    from tinyfl.wire import FrameDecoder, GlobalModel, Hello, Update, encode_message
 
-    windows = np.zeros((2, CONFIG.input_steps, CONFIG.input_channels), np.float32)
-    shard = write_shard(tmp_path / "shard.bin", windows, np.array([0, 1]))
+    rng = np.random.default_rng(3)
+    windows = rng.normal(size=(12, CONFIG.input_steps, CONFIG.input_channels)).astype(np.float32)
+    shard = write_shard(tmp_path / "shard.bin", windows, np.arange(12) % CONFIG.n_classes)
+    model = GlobalModel(run=1, round=1, nonce=77, lr=0.1, local_epochs=1, batch_size=5,
+                        n_classes=CONFIG.n_classes, n_features=CONFIG.n_features,
+                        params=np.linspace(-0.2, 0.2, CONFIG.n_params, dtype=np.float32))
     with QemuBoard(qemu_build, device_id=41, shard=shard, storage=tmp_path / "ledger.bin") as board:
         host, port = board.url.removeprefix("socket://").rsplit(":", 1)
         decoder, messages = FrameDecoder(), []
         with socket.create_connection((host, int(port)), timeout=5) as link:
             link.settimeout(0.05)
-            deadline = time.monotonic() + 20
-            while not messages and time.monotonic() < deadline:
+            deadline = time.monotonic() + 30
+            sent = False
+            while not any(isinstance(m, Update) for m in messages) and time.monotonic() < deadline:
+                if not sent and messages:
+                    link.sendall(encode_message(model, 1, chunk=64))
+                    sent = True
                 try:
-                    data = link.recv(1024)
+                    data = link.recv(4096)
                 except socket.timeout:
                     continue
                 messages += [r.message for r in decoder.feed(data) if r.error is None]
-    assert messages and isinstance(messages[0], Hello)
     hello = messages[0]
+    assert isinstance(hello, Hello), messages
     assert (hello.device_id, hello.n_classes, hello.n_features) == (41, CONFIG.n_classes, CONFIG.n_features)
-    assert hello.firmware_hash == CONFIG.identity()
+    assert hello.firmware_hash == CONFIG.identity() and not hello.flags & 1  # a release build
+    update = next((m for m in messages if isinstance(m, Update)), messages)
+    assert isinstance(update, Update), update
+    assert (update.round, update.nonce, update.sample_count) == (1, 77, CONFIG.samples_per_round)
+    assert len(update.values) == CONFIG.n_params
 
 
 def test_pio_test_runs_on_target_checks_under_qemu(pio, projects, qemu_build):
