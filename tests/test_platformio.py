@@ -464,30 +464,56 @@ HOST_CONFIG = FirmwareConfig(n_classes=3, n_features=24, input_channels=6, input
                              max_chunk=64)
 
 
-@pytest.fixture(scope="module")
-def esp32_on_host(tmp_path_factory) -> Path:
-    """The generated ESP32 project's src/ and lib/ compiled for the host against the stand-in,
-    with tests/c/esp32_glue_host.cpp defining the stand-in's functions as fakes."""
+GLUE_HOST = {  # board -> (harness, stand-in core, flags of one env)
+    "esp32": ("esp32_glue_host.cpp", "esp32", ["-DTINYFL_IMU_BMI270", "-DTINYFL_CAPTURE_BUTTON_PIN=0"]),
+    "nano33ble": ("nano33ble_glue_host.cpp", "mbed-nano33ble",
+                  ["-DTINYFL_IMU_LSM9DS1", "-DTINYFL_STANDIN_HOST_REGISTERS", "-fno-pie"]),
+}
+
+
+def build_glue_on_host(board: str, out: Path, link_flags: tuple[str, ...] = ()) -> Path:
+    """The generated project's src/ and lib/ compiled for the host against the stand-in, with
+    tests/c/<board>_glue_host.cpp defining the stand-in's functions as fakes (sanitizers on)."""
     _require("gcc", "g++")
-    root = tmp_path_factory.mktemp("esp32-host")
-    project = write_project(root / "project", "esp32", HOST_CONFIG)
+    harness, core, env_flags = GLUE_HOST[board]
+    project = write_project(out / "project", board, HOST_CONFIG)
     flags = ["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-             "-DTINYFL_IMU_BMI270", "-DTINYFL_SAMPLE_RATE_HZ=10.0f", "-DTINYFL_CAPTURE_BUTTON_PIN=0"]
-    includes = [f"-I{STANDIN / 'esp32'}", f"-I{STANDIN / 'libraries'}", f"-I{project / 'src'}",
-                f"-I{project / 'lib' / 'tinyfl' / 'src'}"]
+             "-DTINYFL_SAMPLE_RATE_HZ=10.0f", *env_flags]
+    includes = [f"-I{STANDIN / core}", f"-I{STANDIN / 'libraries'}", f"-I{project / 'src'}",
+                f"-I{project / 'lib' / 'tinyfl' / 'src'}", f"-I{Path(__file__).parent / 'c'}"]
     objects = []
     sources = sorted((project / "lib" / "tinyfl" / "src").rglob("*.c")) + sorted((project / "src").glob("*.c*"))
-    for i, source in enumerate(sources + [Path(__file__).parent / "c" / "esp32_glue_host.cpp"]):
-        obj = root / f"{i:02d}-{source.stem}.o"
+    for i, source in enumerate(sources + [Path(__file__).parent / "c" / harness]):
+        obj = out / f"{i:02d}-{source.stem}.o"
         tool, std = ("g++", CXXFLAGS) if source.suffix == ".cpp" else ("gcc", CFLAGS)
         proc = subprocess.run([tool, *std, *flags, *includes, "-c", str(source), "-o", str(obj)],
                               capture_output=True, text=True)
         assert proc.returncode == 0, f"{source.name}: {proc.stderr}"
         objects.append(str(obj))
-    exe = root / "esp32-glue"
-    proc = subprocess.run(["g++", *flags, *objects, "-lm", "-o", str(exe)], capture_output=True, text=True)
+    exe = out / f"{board}-glue"
+    no_pie = ["-no-pie"] if "-fno-pie" in env_flags else []
+    proc = subprocess.run(["g++", *flags, *no_pie, *objects, *link_flags, "-lm", "-lpthread", "-o", str(exe)],
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return exe
+
+
+# The Nano's program image ends well below the ledger pages (top 8 KB of its 1 MB flash) ...
+NANO_IMAGE = ("-Wl,--defsym,__etext=0x30000", "-Wl,--defsym,__data_start__=0x20000400",
+              "-Wl,--defsym,__data_end__=0x20000500")
+# ... or reaches into them: the glue must then refuse to use the flash.
+NANO_IMAGE_TOO_BIG = ("-Wl,--defsym,__etext=0xFE100", "-Wl,--defsym,__data_start__=0x20000400",
+                      "-Wl,--defsym,__data_end__=0x20000500")
+
+
+@pytest.fixture(scope="module")
+def esp32_on_host(tmp_path_factory) -> Path:
+    return build_glue_on_host("esp32", tmp_path_factory.mktemp("esp32-host"))
+
+
+@pytest.fixture(scope="module")
+def nano_on_host(tmp_path_factory) -> Path:
+    return build_glue_on_host("nano33ble", tmp_path_factory.mktemp("nano-host"), NANO_IMAGE)
 
 
 class PipeBoard:
@@ -555,10 +581,11 @@ class PipeBoard:
             raise
 
 
-def test_esp32_glue_captures_windows_and_trains_on_them(esp32_on_host):
+def _captured_round(exe: Path, device_id: int) -> None:
     """setup()/loop() of the real glue over a pipe: hello; an owner's capture of 2 windows of IMU
     readings at the model's rate; a round that trains on exactly those (sample_count 2) and is
-    recorded in NVS; the next round finds no sample (captures last until one round takes them)."""
+    recorded in the board's storage; the next round finds no sample (captures last until one
+    round takes them)."""
     import numpy as np
 
     from tinyfl.wire import Error, GlobalModel, Hello, HelloRequest, Update
@@ -568,10 +595,10 @@ def test_esp32_glue_captures_windows_and_trains_on_them(esp32_on_host):
         return GlobalModel(run=1, round=n, nonce=1000 + n, lr=0.1, local_epochs=1, batch_size=2,
                            n_classes=HOST_CONFIG.n_classes, n_features=HOST_CONFIG.n_features, params=params)
 
-    board = PipeBoard(esp32_on_host)
+    board = PipeBoard(exe)
     try:
         hello = board.message(Hello)
-        assert hello.device_id == 0xC3D4E5F6 and hello.firmware_hash == HOST_CONFIG.identity()
+        assert hello.device_id == device_id and hello.firmware_hash == HOST_CONFIG.identity()
         assert hello.releases_done == 0 and not hello.flags & 0b110  # entropy healthy, ledger unlocked
         assert board.reply("capture", capture_line(1, 2)).text == "capture 1 2"
         assert board.reply("status 2 0", b"\0!capture status\n").ok  # 2 windows stored, none pending
@@ -579,7 +606,7 @@ def test_esp32_glue_captures_windows_and_trains_on_them(esp32_on_host):
         update = board.message(Update)
         assert (update.round, update.sample_count, update.releases_done) == (1, 2, 1)
         board.send_message(HelloRequest())
-        assert board.message(Hello).releases_done == 1  # the ledger went through NVS
+        assert board.message(Hello).releases_done == 1  # the ledger went through the board's storage
         assert board.reply("status 0 0", b"\0!capture status\n").ok  # taken by the round
         board.send_message(round_(2))
         error = board.message(Error)
@@ -587,3 +614,24 @@ def test_esp32_glue_captures_windows_and_trains_on_them(esp32_on_host):
     finally:
         code = board.close()
     assert code == 0
+
+
+def test_esp32_glue_captures_windows_and_trains_on_them(esp32_on_host):
+    _captured_round(esp32_on_host, 0xC3D4E5F6)  # low 32 bits of the fake eFuse MAC
+
+
+def test_nano33ble_glue_captures_windows_and_trains_on_them(nano_on_host):
+    _captured_round(nano_on_host, 0x5EED0042)  # the fake FICR DEVICEID[0]
+
+
+def test_nano33ble_glue_refuses_ledger_pages_inside_the_image(tmp_path):
+    """A program image that reaches the ledger pages must not be overwritten by the ledger: the
+    glue refuses the flash, the ledger reads as damaged and the device locks (hello says so)."""
+    from tinyfl.wire import Hello
+
+    board = PipeBoard(build_glue_on_host("nano33ble", tmp_path, NANO_IMAGE_TOO_BIG))
+    try:
+        hello = board.message(Hello)
+        assert hello.flags & 0b100 and hello.releases_done == 0  # ledger locked
+    finally:
+        board.close()

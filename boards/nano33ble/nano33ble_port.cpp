@@ -13,7 +13,7 @@
 #include "tinyfl_flash_slots.h"
 
 #define LEDGER_PAGES 2u
-#define RNG_SPIN_LIMIT 100000u /* ~several ms at 64 MHz; one byte takes ~120 us with DERCEN */
+#define RNG_TIMEOUT_US 10000u /* per byte; one takes about 120 us with DERCEN on */
 
 // End of the program image in flash, from the core's linker script (variants/ARDUINO_NANO33BLE).
 extern "C" uint32_t __etext, __data_start__, __data_end__;
@@ -31,9 +31,9 @@ static tinyfl_status rng_bytes(void *user, uint8_t *out, size_t len)
     NRF_RNG->TASKS_START = 1;
     tinyfl_status st = TINYFL_OK;
     for (size_t i = 0; i < len && st == TINYFL_OK; i++) {
-        uint32_t spins = 0;
+        uint32_t start = (uint32_t)micros();
         while (NRF_RNG->EVENTS_VALRDY == 0) {
-            if (++spins == RNG_SPIN_LIMIT) {
+            if ((uint32_t)micros() - start > RNG_TIMEOUT_US) {
                 st = TINYFL_E_ENTROPY;
                 break;
             }
@@ -90,7 +90,8 @@ int tinyfl_board_begin(void)
     }
     uint32_t page = flash.get_sector_size(flash.get_flash_start() + flash.get_flash_size() - 1u);
     ledger_base = flash.get_flash_start() + flash.get_flash_size() - LEDGER_PAGES * page;
-    uint32_t image_end = (uint32_t)&__etext + ((uint32_t)&__data_end__ - (uint32_t)&__data_start__);
+    uint32_t image_end = (uint32_t)(uintptr_t)&__etext +
+                         (uint32_t)((uintptr_t)&__data_end__ - (uintptr_t)&__data_start__);
     flash_ok = image_end <= ledger_base && page >= TINYFL_FLASH_SLOT_IMAGE_MAX;
     slots.user = NULL;
     slots.read = flash_read;

@@ -2,8 +2,7 @@
 // stand-in's declarations (tests/api_standin/esp32, libraries) get fake definitions here, so
 // tests/test_platformio.py can drive setup()/loop() over stdin/stdout with the host's wire codec.
 //
-// Fakes: Serial = stdin/stdout (non-blocking reads); millis() = a virtual clock that advances
-// 1 ms per loop(); the IMU gives a reading every 10 ms whose values follow the clock; NVS
+// Fakes: Serial and the clock as in glue_host_common.h; the IMU gives a reading every 10 ms whose values follow the clock; NVS
 // (Preferences) is one in-memory record; esp_fill_random() reads /dev/urandom and aborts unless
 // bootloader_random_enable() is in effect (the glue must seed inside that window).
 #include <Arduino.h>
@@ -12,16 +11,13 @@
 #include <bootloader_random.h>
 #include <esp_system.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-static unsigned long fake_now_ms;
+#include "glue_host_common.h"
+
 static bool entropy_source_on;
-static bool stdin_closed;
 
 // --- Arduino core -----------------------------------------------------------------------
 extern "C" {
@@ -43,43 +39,15 @@ size_t Print::write(const uint8_t *buffer, size_t size)
 }
 void Print::flush() {}
 
-static uint8_t rx[4096];
-static size_t rx_len, rx_pos;
-
-static void fill_rx(void)
-{
-    if (rx_pos < rx_len || stdin_closed) {
-        return;
-    }
-    ssize_t got = read(0, rx, sizeof(rx));
-    if (got == 0) {
-        stdin_closed = true;
-    }
-    rx_pos = 0;
-    rx_len = got > 0 ? (size_t)got : 0;
-}
-
-void HardwareSerial::begin(unsigned long, uint32_t, int8_t, int8_t, bool, unsigned long, uint8_t)
-{
-    fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-}
+void HardwareSerial::begin(unsigned long, uint32_t, int8_t, int8_t, bool, unsigned long, uint8_t) { fake_serial_begin(); }
 void HardwareSerial::end(bool) {}
 size_t HardwareSerial::setRxBufferSize(size_t n) { return n; }
-int HardwareSerial::available(void)
-{
-    fill_rx();
-    return (int)(rx_len - rx_pos);
-}
-int HardwareSerial::peek(void) { return available() > 0 ? rx[rx_pos] : -1; }
-int HardwareSerial::read(void) { return available() > 0 ? rx[rx_pos++] : -1; }
+int HardwareSerial::available(void) { return fake_serial_available(); }
+int HardwareSerial::peek(void) { return fake_serial_peek(); }
+int HardwareSerial::read(void) { return fake_serial_read(); }
 void HardwareSerial::flush(void) { fflush(stdout); }
-size_t HardwareSerial::write(uint8_t b) { return write(&b, 1); }
-size_t HardwareSerial::write(const uint8_t *buffer, size_t size)
-{
-    size_t n = fwrite(buffer, 1, size, stdout);
-    fflush(stdout);
-    return n;
-}
+size_t HardwareSerial::write(uint8_t b) { return fake_serial_write(&b, 1); }
+size_t HardwareSerial::write(const uint8_t *buffer, size_t size) { return fake_serial_write(buffer, size); }
 HardwareSerial::operator bool() const { return true; }
 HardwareSerial Serial;
 
@@ -168,15 +136,4 @@ int BoschSensorClass::readGyroscope(float &x, float &y, float &z)
 }
 BoschSensorClass IMU;
 
-int main(void)
-{
-    setup();
-    while (!stdin_closed) {
-        loop();
-        fake_now_ms++;
-        if (rx_pos == rx_len && fake_now_ms % 64u == 0u) {
-            usleep(200); // idle link: do not spin a host core flat out
-        }
-    }
-    return 0;
-}
+int main(void) { return run_glue(); }

@@ -36,10 +36,18 @@ static_assert(offsetof(NRF_RNG_Type, VALUE) == 0x508, "RNG VALUE offset");
 static_assert(offsetof(NRF_FICR_Type, DEVICEID) == 0x060, "FICR DEVICEID offset");
 #endif
 
+#ifdef TINYFL_STANDIN_HOST_REGISTERS
+/* Host runs of the glue (tests/c/nano33ble_glue_host.cpp): the registers are the test's. */
+extern NRF_FICR_Type tinyfl_standin_ficr;
+extern NRF_RNG_Type tinyfl_standin_rng;
+#define NRF_FICR (&tinyfl_standin_ficr)
+#define NRF_RNG (&tinyfl_standin_rng)
+#else
 #define NRF_FICR_BASE 0x10000000UL
 #define NRF_RNG_BASE 0x4000D000UL
 #define NRF_FICR ((NRF_FICR_Type *)NRF_FICR_BASE)
 #define NRF_RNG ((NRF_RNG_Type *)NRF_RNG_BASE)
+#endif
 
 #define RNG_CONFIG_DERCEN_Pos (0UL)
 #define RNG_CONFIG_DERCEN_Msk (0x1UL << RNG_CONFIG_DERCEN_Pos)
