@@ -492,7 +492,7 @@ def build_glue_on_host(board: str, out: Path, link_flags: tuple[str, ...] = ()) 
         objects.append(str(obj))
     exe = out / f"{board}-glue"
     no_pie = ["-no-pie"] if "-fno-pie" in env_flags else []
-    proc = subprocess.run(["g++", *flags, *no_pie, *objects, *link_flags, "-lm", "-lpthread", "-o", str(exe)],
+    proc = subprocess.run(["g++", *flags, *no_pie, *objects, *link_flags, "-lm", "-o", str(exe)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return exe

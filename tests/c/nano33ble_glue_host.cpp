@@ -3,19 +3,17 @@
 // here, built with -DTINYFL_STANDIN_HOST_REGISTERS so NRF_RNG and NRF_FICR are ours.
 //
 // Fakes: Serial and the clock as in glue_host_common.h; the LSM9DS1 gives a reading every
-// 10 ms (millis() is the virtual clock, micros() real time); FlashIAP is 1 MB of RAM with NOR semantics (erase to 0xFF in 4 KB sectors, program only
-// clears bits, both checked for alignment); the RNG peripheral is served by a thread that
-// produces a byte after TASKS_START, and only while CONFIG.DERCEN (bias correction) is on.
+// 10 ms; FlashIAP is 1 MB of RAM with NOR semantics (erase to 0xFF in 4 KB sectors, program only
+// clears bits, both checked for alignment); the RNG peripheral produces a byte every 120 us
+// of micros() after TASKS_START, and only while CONFIG.DERCEN (bias correction) is on.
 // The image end (__etext etc.) comes from the link (--defsym), so a test can make the program
 // image overlap the ledger pages.
 #include <Arduino.h>
 #include <Arduino_LSM9DS1.h>
 #include <drivers/FlashIAP.h>
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "glue_host_common.h"
 
@@ -23,22 +21,26 @@
 NRF_FICR_Type tinyfl_standin_ficr = {{0, 0, 0, 0}, 4096, 256, {0}, {0x5EED0042u, 0x00C0FFEEu}};
 NRF_RNG_Type tinyfl_standin_rng = {};
 
-static void *rng_peripheral(void *)
+// The peripheral advances with the fake microsecond clock (the glue times its wait with
+// micros()): a byte every 120 us after TASKS_START, and only with bias correction on. No
+// thread, so a loaded machine cannot make it late.
+static unsigned long fake_us;
+static unsigned long rng_last_us;
+static FILE *rng_noise;
+
+static void rng_tick(void)
 {
-    FILE *noise = fopen("/dev/urandom", "rb");
-    for (;;) {
-        NRF_RNG_Type *r = &tinyfl_standin_rng;
-        if (r->TASKS_START && !r->TASKS_STOP && (r->CONFIG & RNG_CONFIG_DERCEN_Msk) && r->EVENTS_VALRDY == 0) {
-            *(volatile uint32_t *)&r->VALUE = (uint32_t)fgetc(noise) & 0xFFu;
-            r->EVENTS_VALRDY = 1;
-        }
-        if (r->TASKS_STOP) {
-            r->TASKS_START = 0;
-            r->TASKS_STOP = 0;
-        }
-        usleep(5);
+    NRF_RNG_Type *r = &tinyfl_standin_rng;
+    if (r->TASKS_STOP) {
+        r->TASKS_START = 0;
+        r->TASKS_STOP = 0;
     }
-    return NULL;
+    if (r->TASKS_START && (r->CONFIG & RNG_CONFIG_DERCEN_Msk) && r->EVENTS_VALRDY == 0 &&
+        fake_us - rng_last_us >= 120u) {
+        *(volatile uint32_t *)&r->VALUE = (uint32_t)fgetc(rng_noise) & 0xFFu;
+        r->EVENTS_VALRDY = 1;
+        rng_last_us = fake_us;
+    }
 }
 
 // --- Arduino core (ArduinoCore-API + mbed USB serial) -----------------------------------
@@ -47,12 +49,12 @@ void pinMode(pin_size_t, PinMode) {}
 PinStatus digitalRead(pin_size_t) { return HIGH; } // no capture button pressed
 void digitalWrite(pin_size_t, PinStatus) {}
 unsigned long millis(void) { return fake_now_ms; }
-// Real time: the glue only times the RNG peripheral with it.
+// Each look at the clock lets 1 us pass (and the RNG peripheral run).
 unsigned long micros(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (unsigned long)ts.tv_sec * 1000000ul + (unsigned long)ts.tv_nsec / 1000ul;
+    fake_us++;
+    rng_tick();
+    return fake_us;
 }
 void delay(unsigned long ms) { fake_now_ms += ms; }
 }
@@ -143,7 +145,9 @@ LSM9DS1Class IMU;
 
 int main(void)
 {
-    pthread_t rng;
-    pthread_create(&rng, NULL, rng_peripheral, NULL);
+    rng_noise = fopen("/dev/urandom", "rb");
+    if (rng_noise == NULL) {
+        return 1;
+    }
     return run_glue();
 }
