@@ -9,7 +9,10 @@
   g++ (no Xtensa compiler exists here) against the Arduino API stand-in (tests/api_standin), and
   a changed signature in the stand-in breaks that build;
 - the board-independent glue (capture buffer and command filter, two-slot flash record) on the
-  host with sanitizers, and the owner's capture client against it.
+  host with sanitizers, and the owner's capture client against it;
+- both boards' glue (setup()/loop() and the chip hooks) running on the host against fakes of
+  the stand-in's API: an owner's capture, a round trained on the captured windows, the ledger
+  in the board's storage.
 
 In CI (CI set) a missing pio, compiler or QEMU fails these tests instead of skipping them.
 """
