@@ -108,6 +108,8 @@ static void sample_imu(uint32_t now)
     app.next_sample_ms += sample_period_ms;
     if (app.have_reading) {
         tinyfl_capture_reading(&app.capture, app.latest);
+    } else {
+        tinyfl_capture_gap(&app.capture); // no reading yet: no step rather than a made-up one
     }
 }
 
