@@ -1,6 +1,6 @@
 /* The on-board (or breakout) IMU through its Arduino library: accelerometer (g) and gyroscope
- * (degrees/s), 6 channels in the order ax ay az gx gy gz. Both libraries expose a global `IMU`
- * with the same method names (Arduino_LSM9DS1: Nano 33 BLE rev1; Arduino_BMI270_BMM150: rev2
+ * (degrees/s), 6 channels in the order ax ay az gx gy gz. Both libraries map `IMU` to their
+ * global sensor object (IMU_LSM9DS1, IMU_BMI270_BMM150), with the same method names (Arduino_LSM9DS1: Nano 33 BLE rev1; Arduino_BMI270_BMM150: rev2
  * and BMI270 breakouts); the build picks one with TINYFL_IMU_LSM9DS1 or TINYFL_IMU_BMI270. */
 #ifndef TINYFL_IMU_H
 #define TINYFL_IMU_H

@@ -134,6 +134,6 @@ int BoschSensorClass::readGyroscope(float &x, float &y, float &z)
     x = 10.0f, y = 0.0f, z = -10.0f;
     return 1;
 }
-BoschSensorClass IMU;
+BoschSensorClass IMU_BMI270_BMM150;
 
 int main(void) { return run_glue(); }

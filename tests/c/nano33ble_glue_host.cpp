@@ -141,7 +141,7 @@ int LSM9DS1Class::readGyroscope(float &x, float &y, float &z)
     x = -5.0f, y = 5.0f, z = 0.0f;
     return 1;
 }
-LSM9DS1Class IMU;
+LSM9DS1Class IMU_LSM9DS1;
 
 int main(void)
 {

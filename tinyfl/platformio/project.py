@@ -44,7 +44,7 @@ QEMU_PLATFORM_DIR = BOARDS_DIR / "qemu-mps2-an386" / "pio-platform"
 NRF52_PLATFORM = "platformio/nordicnrf52 @ 10.5.0"
 ESP32_PLATFORM = "platformio/espressif32 @ 6.10.0"
 LSM9DS1_LIB = "arduino-libraries/Arduino_LSM9DS1 @ 1.1.1"
-BMI270_LIB = "arduino-libraries/Arduino_BMI270_BMM150 @ 1.2.1"
+BMI270_LIB = "arduino-libraries/Arduino_BMI270_BMM150 @ 1.2.3"  # 1.2.3: ESP32 fixes
 
 _MODEL_PREFIX = "tinyfl_model_"
 

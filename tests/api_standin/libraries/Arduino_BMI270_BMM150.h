@@ -1,4 +1,4 @@
-// API STAND-IN, not the real header: the part of Arduino_BMI270_BMM150 1.2.x
+// API STAND-IN, not the real header: the part of Arduino_BMI270_BMM150 1.2.3
 // (src/BoschSensorClass.h) that tinyfl's IMU adapter uses, with the real signatures.
 // Compile-only. See ../README.md.
 #pragma once
@@ -20,4 +20,7 @@ class BoschSensorClass {
     virtual float gyroscopeSampleRate();
 };
 
-extern BoschSensorClass IMU;
+// 1.2.3 names the global IMU_BMI270_BMM150 and maps IMU to it.
+extern BoschSensorClass IMU_BMI270_BMM150;
+#undef IMU
+#define IMU IMU_BMI270_BMM150

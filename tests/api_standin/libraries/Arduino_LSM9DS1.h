@@ -1,4 +1,4 @@
-// API STAND-IN, not the real header: the part of Arduino_LSM9DS1 1.1.x (src/LSM9DS1.h) that
+// API STAND-IN, not the real header: the part of Arduino_LSM9DS1 1.1.1 (src/LSM9DS1.h) that
 // tinyfl's IMU adapter uses, with the real signatures. Compile-only. See ../README.md.
 #pragma once
 
@@ -17,4 +17,7 @@ class LSM9DS1Class {
     virtual float gyroscopeSampleRate();
 };
 
-extern LSM9DS1Class IMU;
+// 1.1.1 names the global IMU_LSM9DS1 and maps IMU to it.
+extern LSM9DS1Class IMU_LSM9DS1;
+#undef IMU
+#define IMU IMU_LSM9DS1
