@@ -1,0 +1,46 @@
+"""The secure-aggregation C built for Cortex-M4F and run under QEMU (mps2-an386) produces the
+same keys, derived key, Shamir share, mask words and share ciphertext as the host's
+`cryptography`-based reference; and the image's flash/RAM cost is measured."""
+from __future__ import annotations
+
+import pytest
+
+from tinyfl.device_model.chacha20 import ChaCha20Drbg
+from tinyfl.secagg import kdf, masks, shamir
+from tinyfl.secagg.client import Neighbour, ReferenceClient
+
+pytestmark = pytest.mark.qemu
+
+
+def drbg(base: int) -> ChaCha20Drbg:
+    return ChaCha20Drbg(bytes((base + i) & 0xFF for i in range(44)))
+
+
+def expected() -> dict[str, str]:
+    a_sk, a_pk = kdf.keypair(drbg(0))
+    b_drbg = drbg(100)
+    b_sk, b_pk = kdf.keypair(b_drbg)
+    key = kdf.agree(kdf.LABEL_MASK, 7, 3, a_sk, a_pk, 9, b_pk)
+    share8 = shamir.split(key, 5, [8], b_drbg)[8]
+    client = ReferenceClient(3, 7, drbg(50))
+    client.begin()
+    (cipher,) = client.share([Neighbour(9, b_pk, b_pk)], 1)
+    return {"vec_a_pk": a_pk.hex(), "vec_b_pk": b_pk.hex(), "vec_key": key.hex(),
+            "vec_share8": share8.hex(), "vec_mask20": masks.expand(key, 20).tobytes().hex(),
+            "vec_cipher": cipher.hex()}
+
+
+def test_cortex_m4_matches_host_reference(qemu):
+    from bench import secagg
+
+    got = secagg.run(bench=False, timeout=120)
+    assert got == expected()
+
+
+def test_flash_and_ram_of_the_secagg_code(arm_toolchain):
+    from bench import secagg
+    from tinyfl.emulate.build import firmware_size
+
+    size = firmware_size(secagg.build(bench=False))
+    # X25519, BLAKE2b, ChaCha20-Poly1305 and our code must fit a Nano 33 BLE's budget easily
+    assert 0 < size["flash"] < 64 * 1024
