@@ -142,6 +142,10 @@ def test_forged_misrouted_and_replayed_shares_are_refused(lib):
 
 def test_share_checks_the_neighbour_list(lib):
     def attempt(neighbours, t):
+        ref = ReferenceClient(5, 1, ChaCha20Drbg(seed(5)))  # the host's copy refuses alike
+        ref.begin()
+        with pytest.raises(ProtocolError):
+            ref.share(neighbours, t)
         dev = sc.CDevice(lib, 5, 1, seed(5))
         dev.begin()
         with pytest.raises(ProtocolError) as err:
@@ -156,7 +160,8 @@ def test_share_checks_the_neighbour_list(lib):
     assert attempt([Neighbour(5, pk, pk)], 1) == E_ARG    # ourselves
     assert attempt([Neighbour(0, pk, pk)], 1) == E_ARG    # reserved id
     assert attempt([Neighbour(i, pk, pk) for i in range(6, 23)], 9) == E_ARG  # k > 16
-    assert attempt([Neighbour(2, LOW_ORDER[1], pk)], 1) == E_VALUE
+    assert attempt([Neighbour(2, LOW_ORDER[1], pk)], 1) == E_VALUE   # bad c key
+    assert attempt([Neighbour(2, pk, LOW_ORDER[0])], 1) == E_VALUE   # bad s key
 
 
 def test_config_check_bounds_the_modular_sum(lib):

@@ -84,13 +84,6 @@ static void aead_nonce_ad(const tinyfl_secagg *sa, uint16_t sender, uint16_t rec
     memcpy(ad + TINYFL_SECAGG_DOMAIN_SIZE, nonce, 8);
 }
 
-static tinyfl_status channel_key(const tinyfl_secagg *sa, const tinyfl_secagg_neighbour *peer,
-                                 uint8_t key[32])
-{
-    return tinyfl_secagg_agree(key, TINYFL_SECAGG_LABEL_ENCRYPT, sa->round, sa->id, sa->c_sk,
-                               sa->c_pk, peer->id, peer->c_pk);
-}
-
 static tinyfl_status check_neighbours(const tinyfl_secagg *sa, const tinyfl_secagg_neighbour *nb,
                                       size_t k, size_t t)
 {
@@ -116,12 +109,20 @@ tinyfl_status tinyfl_secagg_share(tinyfl_secagg *sa, tinyfl_drbg *drbg,
     if (st != TINYFL_OK) {
         return st;
     }
-    /* every channel key first: a bad public key refuses the step before anything is drawn */
-    uint8_t key[32];
+    /* both agreements per neighbour, once: a bad public key refuses the step before anything
+     * is drawn; the keys are kept for the receive and mask steps */
     for (size_t j = 0; j < k; j++) {
-        st = channel_key(sa, &neighbours[j], key);
+        tinyfl_secagg_peer *peer = &sa->peers[j];
+        memset(peer, 0, sizeof(*peer));
+        peer->who = neighbours[j];
+        st = tinyfl_secagg_agree(peer->channel_key, TINYFL_SECAGG_LABEL_ENCRYPT, sa->round,
+                                 sa->id, sa->c_sk, sa->c_pk, peer->who.id, peer->who.c_pk);
+        if (st == TINYFL_OK) {
+            st = tinyfl_secagg_agree(peer->mask_seed, TINYFL_SECAGG_LABEL_MASK, sa->round, sa->id,
+                                     sa->s_sk, sa->s_pk, peer->who.id, peer->who.s_pk);
+        }
         if (st != TINYFL_OK) {
-            crypto_wipe(key, sizeof(key));
+            crypto_wipe(sa->peers, sizeof(sa->peers));
             return st;
         }
     }
@@ -140,17 +141,13 @@ tinyfl_status tinyfl_secagg_share(tinyfl_secagg *sa, tinyfl_drbg *drbg,
         plain[4] = x;
         (void)tinyfl_shamir_share(&b_poly, x, plain + 5);
         (void)tinyfl_shamir_share(&s_poly, x, plain + 37);
-        (void)channel_key(sa, &neighbours[j], key);
         aead_nonce_ad(sa, sa->id, neighbours[j].id, nonce, ad);
         crypto_aead_ctx ctx;
-        crypto_aead_init_ietf(&ctx, key, nonce);
+        crypto_aead_init_ietf(&ctx, sa->peers[j].channel_key, nonce);
         crypto_aead_write(&ctx, out[j], out[j] + TINYFL_SECAGG_PLAIN_SIZE, ad, sizeof(ad), plain,
                           sizeof(plain));
         crypto_wipe(&ctx, sizeof(ctx));
-        memset(&sa->peers[j], 0, sizeof(sa->peers[j]));
-        sa->peers[j].who = neighbours[j];
     }
-    crypto_wipe(key, sizeof(key));
     crypto_wipe(plain, sizeof(plain));
     tinyfl_shamir_wipe(&b_poly);
     tinyfl_shamir_wipe(&s_poly);
@@ -180,18 +177,13 @@ tinyfl_status tinyfl_secagg_receive(tinyfl_secagg *sa, uint16_t sender,
     if (peer == NULL || peer->received) {
         return TINYFL_E_ARG;
     }
-    uint8_t key[32], nonce[12], ad[AD_SIZE], plain[TINYFL_SECAGG_PLAIN_SIZE];
-    tinyfl_status st = channel_key(sa, &peer->who, key);
-    if (st != TINYFL_OK) {
-        return st;
-    }
+    uint8_t nonce[12], ad[AD_SIZE], plain[TINYFL_SECAGG_PLAIN_SIZE];
     aead_nonce_ad(sa, sender, sa->id, nonce, ad);
     crypto_aead_ctx ctx;
-    crypto_aead_init_ietf(&ctx, key, nonce);
+    crypto_aead_init_ietf(&ctx, peer->channel_key, nonce);
     int bad = crypto_aead_read(&ctx, plain, cipher + TINYFL_SECAGG_PLAIN_SIZE, ad, sizeof(ad),
                                cipher, TINYFL_SECAGG_PLAIN_SIZE);
     crypto_wipe(&ctx, sizeof(ctx));
-    crypto_wipe(key, sizeof(key));
     if (bad || get_u16(plain) != sender || get_u16(plain + 2) != sa->id || plain[4] == 0) {
         crypto_wipe(plain, sizeof(plain));
         return TINYFL_E_VALUE;
@@ -252,29 +244,15 @@ tinyfl_status tinyfl_secagg_mask(tinyfl_secagg *sa, const tinyfl_secagg_config *
     if (n_alive < sa->t || cohort < cfg->n_min || cohort > cfg->n_max) {
         return TINYFL_E_REFUSED;
     }
-    /* all agreements first, so a bad s_pk refuses before any word is written */
-    uint8_t seed[32];
-    for (size_t i = 0; i < n_alive; i++) {
-        const tinyfl_secagg_peer *peer = find_peer(sa, alive[i]);
-        st = tinyfl_secagg_agree(seed, TINYFL_SECAGG_LABEL_MASK, sa->round, sa->id, sa->s_sk,
-                                 sa->s_pk, peer->who.id, peer->who.s_pk);
-        if (st != TINYFL_OK) {
-            crypto_wipe(seed, sizeof(seed));
-            return st;
-        }
-    }
     for (size_t i = 0; i < n; i++) {
         y[i] = (uint32_t)x[i];
     }
     tinyfl_secagg_mask_add(y, n, sa->b, +1);
     for (size_t i = 0; i < n_alive; i++) {
         tinyfl_secagg_peer *peer = find_peer(sa, alive[i]);
-        (void)tinyfl_secagg_agree(seed, TINYFL_SECAGG_LABEL_MASK, sa->round, sa->id, sa->s_sk,
-                                  sa->s_pk, peer->who.id, peer->who.s_pk);
-        tinyfl_secagg_mask_add(y, n, seed, sa->id < peer->who.id ? +1 : -1);
+        tinyfl_secagg_mask_add(y, n, peer->mask_seed, sa->id < peer->who.id ? +1 : -1);
         peer->alive = 1;
     }
-    crypto_wipe(seed, sizeof(seed));
     sa->state = TINYFL_SECAGG_MASKED;
     return TINYFL_OK;
 }

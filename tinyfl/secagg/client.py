@@ -55,6 +55,8 @@ def aead_nonce_ad(round_: int, sender: int, receiver: int) -> tuple[bytes, bytes
 @dataclass
 class _Peer:
     who: Neighbour
+    channel_key: bytes
+    mask_seed: bytes
     x: int = 0
     b_share: bytes = b""
     s_share: bytes = b""
@@ -90,8 +92,10 @@ class ReferenceClient:
             raise ProtocolError(f"k = {k}, t = {t}: need k/2 < t <= k <= {MAX_NEIGHBOURS}")
         if any(i == 0 or i == self.id for i in ids) or ids != sorted(set(ids)):
             raise ProtocolError("neighbour ids must be ascending, unique, nonzero and not ours")
-        try:
+        try:  # both agreements per neighbour, once, before anything is drawn (as the device)
             keys = [self._channel_key(n) for n in neighbours]
+            seeds = [kdf.agree(kdf.LABEL_MASK, self.round, self.id, self.s_sk, self.s_pk, n.id,
+                               n.s_pk) for n in neighbours]
         except kdf.KeyAgreementError as exc:
             raise ProtocolError(str(exc)) from exc
         self.b = b"".join(struct.pack("<I", self.drbg.u32()) for _ in range(8))
@@ -103,7 +107,7 @@ class ReferenceClient:
             plain = struct.pack("<HHB", self.id, n.id, x) + b_shares[x] + s_shares[x]
             nonce, ad = aead_nonce_ad(self.round, self.id, n.id)
             out.append(ChaCha20Poly1305(key).encrypt(nonce, plain, ad))
-        self.peers = {n.id: _Peer(n) for n in neighbours}
+        self.peers = {n.id: _Peer(n, key, seed) for n, key, seed in zip(neighbours, keys, seeds)}
         self.t = t
         self.state = "shared"
         return out
@@ -116,8 +120,8 @@ class ReferenceClient:
         peer = self.peers[sender]
         nonce, ad = aead_nonce_ad(self.round, sender, self.id)
         try:
-            plain = ChaCha20Poly1305(self._channel_key(peer.who)).decrypt(nonce, cipher, ad)
-        except (InvalidTag, kdf.KeyAgreementError) as exc:
+            plain = ChaCha20Poly1305(peer.channel_key).decrypt(nonce, cipher, ad)
+        except InvalidTag as exc:
             raise ProtocolError(f"share from {sender} does not authenticate") from exc
         owner, holder, x = struct.unpack_from("<HHB", plain)
         if owner != sender or holder != self.id or x == 0:
@@ -143,15 +147,10 @@ class ReferenceClient:
         if len(alive) < self.t or not policy.n_min <= cohort <= policy.n_max:
             raise ProtocolError(f"refused: {len(alive)} live neighbours (t = {self.t}), "
                                 f"cohort {cohort} outside {policy.n_min}..{policy.n_max}")
-        try:
-            seeds = [kdf.agree(kdf.LABEL_MASK, self.round, self.id, self.s_sk, self.s_pk, v,
-                               self.peers[v].who.s_pk) for v in alive]
-        except kdf.KeyAgreementError as exc:
-            raise ProtocolError(str(exc)) from exc
         y = np.asarray(x, dtype=np.int64).astype(np.uint32)
         y = y + masks.expand(self.b, len(y))
-        for v, seed in zip(alive, seeds):
-            m = masks.expand(seed, len(y))
+        for v in alive:
+            m = masks.expand(self.peers[v].mask_seed, len(y))
             y = y + m if self.id < v else y - m
             self.peers[v].alive = True
         self.state = "masked"
