@@ -6,20 +6,16 @@ from __future__ import annotations
 from tinyfl.emulate import build_qemu_program, run_semihosted
 from tinyfl.paths import FIRMWARE_DIR, REPO_ROOT
 from tinyfl.secagg.client import CIPHER_SIZE, REVEAL_SIZE
-from tinyfl.secagg.third_party import ensure_monocypher
+from tinyfl.secagg.build import firmware_inputs
 
-SECAGG = FIRMWARE_DIR / "secagg"
 MAIN = REPO_ROOT / "bench" / "c" / "secagg_main.c"
 
 
-def sources() -> list:
-    return [*sorted(SECAGG.glob("*.c")), FIRMWARE_DIR / "tinyfl_drbg.c",
-            FIRMWARE_DIR / "tinyfl_dgauss.c", ensure_monocypher() / "monocypher.c"]
-
-
 def build(bench: bool):
-    return build_qemu_program([MAIN, *sources()], name="secagg-bench" if bench else "secagg-vectors",
-                              include_dirs=[SECAGG, ensure_monocypher()],
+    sources, includes = firmware_inputs()
+    sources += [FIRMWARE_DIR / "tinyfl_drbg.c", FIRMWARE_DIR / "tinyfl_dgauss.c"]
+    return build_qemu_program([MAIN, *sources], name="secagg-bench" if bench else "secagg-vectors",
+                              include_dirs=includes,
                               defines={"TINYFL_SECAGG_BENCH": 1 if bench else 0})
 
 

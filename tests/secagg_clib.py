@@ -10,28 +10,21 @@ import numpy as np
 
 from tinyfl.paths import FIRMWARE_DIR, REPO_ROOT
 from tinyfl.secagg.client import CIPHER_SIZE, REVEAL_SIZE, Neighbour, Policy, ProtocolError
-from tinyfl.secagg.third_party import ensure_monocypher
+from tinyfl.secagg.build import SECAGG_DIR, firmware_inputs
 from tinyfl.toolchain import WARNINGS, cached_output, compile_host
 
-SECAGG_DIR = FIRMWARE_DIR / "secagg"
-SOURCES = sorted(SECAGG_DIR.glob("*.c")) + [FIRMWARE_DIR / "tinyfl_drbg.c",
-                                            FIRMWARE_DIR / "tinyfl_dgauss.c"]
 DRIVER = REPO_ROOT / "tests" / "c" / "secagg_api.c"
 MAX_NEIGHBOURS = 16
 STATUS_OK = 0
 
 
-def include_dirs() -> list[Path]:
-    return [SECAGG_DIR, ensure_monocypher()]
-
-
 def build_library() -> Path:
-    mono = ensure_monocypher()
-    sources = [*SOURCES, mono / "monocypher.c", DRIVER]
+    sources, includes = firmware_inputs()
+    sources += [FIRMWARE_DIR / "tinyfl_drbg.c", FIRMWARE_DIR / "tinyfl_dgauss.c", DRIVER]
     headers = sorted(SECAGG_DIR.glob("*.h")) + sorted(FIRMWARE_DIR.glob("*.h"))
     out = cached_output("secagg", [*sources, *headers, " ".join(WARNINGS)], ".so")
     if not out.exists():
-        compile_host(sources, out, include_dirs=include_dirs(), shared=True)
+        compile_host(sources, out, include_dirs=includes, shared=True)
     return out
 
 
