@@ -44,3 +44,17 @@ def test_flash_and_ram_of_the_secagg_code(arm_toolchain):
     size = firmware_size(secagg.build(bench=False))
     # X25519, BLAKE2b, ChaCha20-Poly1305 and our code must fit a Nano 33 BLE's budget easily
     assert 0 < size["flash"] < 64 * 1024
+
+
+def test_benchmark_runs_on_target(qemu):
+    """`python -m bench secagg` measures real work: every step succeeded on the target and the
+    counts scale as the protocol says (share step ~ 2k agreements)."""
+    from bench import secagg
+
+    m = {k: int(v) for k, v in secagg.run(bench=True).items() if not k.startswith("vec_")}
+    agree = m["agree"]
+    assert 100_000 < agree < 10_000_000
+    for k in (8, 16):
+        assert 2 * k * agree < m[f"k{k}_share"] < (2 * k + 1) * agree
+        assert m[f"k{k}_mask_1000"] > m[f"k{k}_mask_100"]
+    assert m["mask_expand_1000"] > 8 * m["mask_expand_100"]  # 63 vs 7 ChaCha20 blocks

@@ -103,3 +103,16 @@ def test_round_below_threshold_of_shares_fails(lib):
     with pytest.raises(SecAggError, match="needed"):
         run_round(devices, server, {u: np.zeros(4, dtype=np.int64) for u in IDS}, policy,
                   drop_after_mask=[4, 5, 6, 7, 8])
+
+
+def test_a_round_cannot_begin_twice(lib):
+    E_ROUND = 12
+    dev = sc.CDevice(lib, 3, 5, seed(3))
+    first = dev.begin()
+    for stale in (5, 4, 0):
+        dev.round = stale
+        with pytest.raises(ProtocolError) as err:
+            dev.begin()
+        assert err.value.args[1] == E_ROUND
+    dev.round = 6
+    assert dev.begin() != first  # a newer round: fresh keys

@@ -53,7 +53,16 @@ tinyfl_status tinyfl_secagg_config_check(const tinyfl_secagg_config *cfg)
     return worst < (1ull << 31) ? TINYFL_OK : TINYFL_E_ARG;
 }
 
-void tinyfl_secagg_wipe(tinyfl_secagg *sa) { crypto_wipe(sa, sizeof(*sa)); }
+void tinyfl_secagg_init(tinyfl_secagg *sa) { crypto_wipe(sa, sizeof(*sa)); }
+
+void tinyfl_secagg_wipe(tinyfl_secagg *sa)
+{
+    uint32_t round = sa->round;
+    uint8_t started = sa->started;
+    crypto_wipe(sa, sizeof(*sa));
+    sa->round = round;
+    sa->started = started;
+}
 
 tinyfl_status tinyfl_secagg_begin(tinyfl_secagg *sa, tinyfl_drbg *drbg, uint16_t id,
                                   uint32_t round, uint8_t c_pk[32], uint8_t s_pk[32])
@@ -61,9 +70,13 @@ tinyfl_status tinyfl_secagg_begin(tinyfl_secagg *sa, tinyfl_drbg *drbg, uint16_t
     if (id == 0) {
         return TINYFL_E_ARG;
     }
+    if (sa->started && round <= sa->round) {
+        return TINYFL_E_ROUND;
+    }
     tinyfl_secagg_wipe(sa);
     sa->id = id;
     sa->round = round;
+    sa->started = 1;
     tinyfl_secagg_keypair(drbg, sa->c_sk, sa->c_pk);
     tinyfl_secagg_keypair(drbg, sa->s_sk, sa->s_pk);
     memcpy(c_pk, sa->c_pk, 32);

@@ -80,6 +80,7 @@ typedef enum {
 
 typedef struct {
     uint8_t state;
+    uint8_t started; /* a round has begun since init: `round` is the last one */
     uint8_t k;
     uint8_t t;
     uint16_t id;
@@ -95,7 +96,11 @@ typedef struct {
  * below 2^31 with 14 standard deviations of the summed noise: see docs/privacy.md). */
 tinyfl_status tinyfl_secagg_config_check(const tinyfl_secagg_config *cfg);
 
-/* Step 1. id 0 is reserved (never a device). */
+/* Zeroes the state before first use (no round begun yet). */
+void tinyfl_secagg_init(tinyfl_secagg *sa);
+/* Step 1. id 0 is reserved (never a device). E_ROUND unless round is newer than every round
+ * begun since init: a server cannot replay a round to get a second masked input for it (each
+ * masked input is a release; phase 2 ties this to the device's persisted round). */
 tinyfl_status tinyfl_secagg_begin(tinyfl_secagg *sa, tinyfl_drbg *drbg, uint16_t id,
                                   uint32_t round, uint8_t c_pk[32], uint8_t s_pk[32]);
 /* Step 2. neighbours: k entries, ids strictly ascending, none equal to ours or 0;
@@ -124,6 +129,7 @@ tinyfl_status tinyfl_secagg_mask(tinyfl_secagg *sa, const tinyfl_secagg_config *
 tinyfl_status tinyfl_secagg_unmask(tinyfl_secagg *sa, const tinyfl_secagg_config *cfg,
                                    const uint16_t *survived, size_t n_survived, uint16_t cohort,
                                    uint8_t (*out)[TINYFL_SECAGG_REVEAL_SIZE], size_t *n_out);
+/* Wipes every secret and abandons the round (back to IDLE); the last round is kept. */
 void tinyfl_secagg_wipe(tinyfl_secagg *sa);
 
 #endif /* TINYFL_SECAGG_H */

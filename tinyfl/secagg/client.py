@@ -74,6 +74,8 @@ class ReferenceClient:
     def begin(self) -> tuple[bytes, bytes]:
         if self.id == 0:
             raise ProtocolError("id 0 is reserved")
+        if self.state != "idle":  # one object per round; the device refuses a round twice
+            raise ProtocolError(f"round {self.round} already begun")
         self.c_sk, self.c_pk = kdf.keypair(self.drbg)
         self.s_sk, self.s_pk = kdf.keypair(self.drbg)
         self.state = "keys"
