@@ -100,7 +100,8 @@ static void aead_nonce_ad(const tinyfl_secagg *sa, uint16_t sender, uint16_t rec
 static tinyfl_status check_neighbours(const tinyfl_secagg *sa, const tinyfl_secagg_neighbour *nb,
                                       size_t k, size_t t)
 {
-    if (nb == NULL || k < 1 || k > TINYFL_SECAGG_MAX_NEIGHBOURS || t > k || 2 * t <= k) {
+    if (nb == NULL || k < 1 || k > TINYFL_SECAGG_MAX_NEIGHBOURS || t > k || 2 * t <= k ||
+        t > TINYFL_SHAMIR_MAX_THRESHOLD) {
         return TINYFL_E_ARG;
     }
     for (size_t j = 0; j < k; j++) {

@@ -33,7 +33,7 @@
 #define TINYFL_SECAGG_MAX_NEIGHBOURS 16
 #endif
 #if TINYFL_SECAGG_MAX_NEIGHBOURS < 1 || TINYFL_SECAGG_MAX_NEIGHBOURS > 32
-#error "TINYFL_SECAGG_MAX_NEIGHBOURS must be 1..32 (Shamir threshold bound)"
+#error "TINYFL_SECAGG_MAX_NEIGHBOURS must be 1..32"
 #endif
 
 /* Share plaintext: owner id u16 | holder id u16 | x u8 | share of b (32) | share of s_sk (32) */
@@ -104,7 +104,7 @@ void tinyfl_secagg_init(tinyfl_secagg *sa);
 tinyfl_status tinyfl_secagg_begin(tinyfl_secagg *sa, tinyfl_drbg *drbg, uint16_t id,
                                   uint32_t round, uint8_t c_pk[32], uint8_t s_pk[32]);
 /* Step 2. neighbours: k entries, ids strictly ascending, none equal to ours or 0;
- * k/2 < t <= k <= TINYFL_SECAGG_MAX_NEIGHBOURS. out: k ciphertexts, out[j] for neighbour j.
+ * k/2 < t <= k <= TINYFL_SECAGG_MAX_NEIGHBOURS, t <= TINYFL_SHAMIR_MAX_THRESHOLD. out: k ciphertexts, out[j] for neighbour j.
  * E_VALUE (nothing drawn, state unchanged) when a neighbour's public key is low order. */
 tinyfl_status tinyfl_secagg_share(tinyfl_secagg *sa, tinyfl_drbg *drbg,
                                   const tinyfl_secagg_neighbour *neighbours, size_t k, size_t t,

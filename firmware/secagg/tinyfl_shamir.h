@@ -13,7 +13,13 @@
 #include "tinyfl_status.h"
 
 #define TINYFL_SHAMIR_SECRET_SIZE 32
-#define TINYFL_SHAMIR_MAX_THRESHOLD 32
+/* Bounds the polynomial a caller keeps (on the stack during sharing): 16 -> 513 bytes. */
+#ifndef TINYFL_SHAMIR_MAX_THRESHOLD
+#define TINYFL_SHAMIR_MAX_THRESHOLD 16
+#endif
+#if TINYFL_SHAMIR_MAX_THRESHOLD < 1 || TINYFL_SHAMIR_MAX_THRESHOLD > 255
+#error "TINYFL_SHAMIR_MAX_THRESHOLD must be 1..255"
+#endif
 
 uint8_t tinyfl_gf256_mul(uint8_t a, uint8_t b);
 

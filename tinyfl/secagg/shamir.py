@@ -8,6 +8,7 @@ import struct
 __all__ = ["SECRET_SIZE", "ShamirError", "combine", "gf_mul", "split"]
 
 SECRET_SIZE = 32
+MAX_THRESHOLD = 16  # TINYFL_SHAMIR_MAX_THRESHOLD
 
 
 class ShamirError(ValueError):
@@ -38,8 +39,8 @@ def _gf_inv(a: int) -> int:
 def split(secret: bytes, t: int, xs: list[int], drbg) -> dict[int, bytes]:
     """Shares at the points xs; the t - 1 random coefficients per byte come from drbg exactly
     as the device draws them (coefficient c of byte i is byte (c - 1) * 32 + i of the words)."""
-    if len(secret) != SECRET_SIZE or not 1 <= t <= 32:
-        raise ShamirError("secret must be 32 bytes and 1 <= t <= 32")
+    if len(secret) != SECRET_SIZE or not 1 <= t <= MAX_THRESHOLD:
+        raise ShamirError(f"secret must be 32 bytes and 1 <= t <= {MAX_THRESHOLD}")
     raw = b"".join(struct.pack("<I", drbg.u32()) for _ in range((t - 1) * SECRET_SIZE // 4))
     coeffs = [raw[c * SECRET_SIZE:(c + 1) * SECRET_SIZE] for c in range(t - 1)]
     shares = {}
