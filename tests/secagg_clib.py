@@ -4,6 +4,7 @@ and the simulation drive the C exactly as they drive tinyfl.secagg.client.Refere
 from __future__ import annotations
 
 import ctypes
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,15 @@ STATUS_OK = 0
 
 
 def build_library() -> Path:
+    """TINYFL_SECAGG_UBSAN=1 builds with -fsanitize=undefined (trapping) for a manual UB check."""
     sources, includes = firmware_inputs()
     sources += [FIRMWARE_DIR / "tinyfl_drbg.c", FIRMWARE_DIR / "tinyfl_dgauss.c", DRIVER]
     headers = sorted(SECAGG_DIR.glob("*.h")) + sorted(FIRMWARE_DIR.glob("*.h"))
-    out = cached_output("secagg", [*sources, *headers, " ".join(WARNINGS)], ".so")
+    extra = (["-fsanitize=undefined", "-fno-sanitize-recover=all"]
+             if os.environ.get("TINYFL_SECAGG_UBSAN") else [])
+    out = cached_output("secagg", [*sources, *headers, " ".join(WARNINGS + tuple(extra))], ".so")
     if not out.exists():
-        compile_host(sources, out, include_dirs=includes, shared=True)
+        compile_host(sources, out, include_dirs=includes, shared=True, extra_flags=extra)
     return out
 
 
