@@ -10,6 +10,7 @@ fetched. Run it directly (`python -m tinyfl.secagg.third_party`) to prepare a ma
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import tarfile
@@ -83,7 +84,9 @@ def ensure_monocypher() -> Path:
             data = tar.extractfile(member)
             if data is None:
                 raise ThirdPartyError(f"{SDIST}: {name} is not a regular file")
-            (folder / name).write_bytes(data.read())
+            tmp = folder / f".{name}.{os.getpid()}.tmp"
+            tmp.write_bytes(data.read())
+            os.replace(tmp, folder / name)  # atomic: a concurrent build never sees half a file
     if not _extracted_ok(folder):
         raise ThirdPartyError(f"{SDIST}: extracted files differ from the pinned hashes")
     return folder
