@@ -91,3 +91,22 @@ def test_a_wrong_sdist_is_refused(tmp_path, monkeypatch):
     with pytest.raises(third_party.ThirdPartyError, match="sha256"):
         third_party.ensure_monocypher()
     assert not (downloads / third_party.SDIST).exists()
+
+
+def test_ledger_curves_give_the_accountants_eps():
+    """The fixed-point curves a secure-aggregation image would compile in: one release read
+    back through the ledger's own eps conversion matches the float accounting (central and
+    local), and the central curve is the cheaper one."""
+    from tinyfl.privacy import ledger
+
+    central, local = budget.ledger_curves(sigma2=Fraction(256 ** 2), n_min=10,
+                                          local2=Fraction(128 ** 2), bound=256, dim=100,
+                                          delta=1e-5, eps_limit=50.0)
+    fresh = [0] * len(ledger.RDP_ORDERS)
+    c_eps = ledger.eps_units(fresh, central, central.per_release, 1) / ledger.UNIT
+    l_eps = ledger.eps_units(fresh, local, local.per_release, 1) / ledger.UNIT
+    assert c_eps == pytest.approx(budget.central_epsilon(1, 1e-5, bound=256, dim=100, n_min=10,
+                                                         local_var=16384.0), abs=1e-3)
+    assert l_eps == pytest.approx(budget.local_epsilon(1, 1e-5, bound=256, local_var=16384.0),
+                                  abs=1e-3)
+    assert all(c <= l for c, l in zip(central.per_release, local.per_release))

@@ -74,3 +74,22 @@ def local_epsilon(releases: int, delta: float, *, bound: int, local_var: float) 
     from ..privacy.accounting import epsilon
 
     return epsilon(math.sqrt(local_var) / bound, releases, delta)  # z = sigma / C, replace
+
+
+def ledger_curves(*, sigma2: Fraction, n_min: int, local2: Fraction, bound: int, dim: int,
+                  delta: float, eps_limit: float):
+    """(central, local) RdpCurve of one secure-aggregation release in the device ledger's fixed
+    point (tinyfl.privacy.ledger): what an image with secure aggregation would compile in so its
+    ledger accounts both guarantees (phase 2 wires them into the device). Each per-order value is
+    rounded up; local is the Gaussian of the device's own variance, central is Proposition 14
+    over n_min devices."""
+    from ..privacy import ledger
+
+    num, den = device_variance(sigma2, n_min, local2)
+    v = num / den
+    base = ledger.curve_for(math.sqrt(v) / bound, delta, eps_limit, exact=True)  # local: z = sd / C
+    l2 = 2.0 * bound
+    central = central_rdp(ledger.RDP_ORDERS, l2=l2, l1=math.sqrt(dim) * l2, dim=dim, n=n_min,
+                          local_var=v)
+    per = tuple(min(max(math.ceil(r * ledger.UNIT), 1), ledger.UNBOUNDED) for r in central)
+    return ledger.RdpCurve(per, base.eps_offset, base.kl_zero_below, base.limit), base
