@@ -12,6 +12,22 @@ from tinyfl.secagg.client import Neighbour, ReferenceClient
 pytestmark = pytest.mark.qemu
 
 
+def bench_secagg():
+    """bench/secagg.py, loaded by path (bench/ is not on sys.path under a bare `pytest`)."""
+    import importlib.util
+    import sys
+
+    from tinyfl.paths import REPO_ROOT
+
+    name = "tinyfl_bench_secagg"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "bench" / "secagg.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def drbg(base: int) -> ChaCha20Drbg:
     return ChaCha20Drbg(bytes((base + i) & 0xFF for i in range(44)))
 
@@ -31,14 +47,14 @@ def expected() -> dict[str, str]:
 
 
 def test_cortex_m4_matches_host_reference(qemu):
-    from bench import secagg
+    secagg = bench_secagg()
 
     got = secagg.run(bench=False, timeout=120)
     assert got == expected()
 
 
 def test_flash_and_ram_of_the_secagg_code(arm_toolchain):
-    from bench import secagg
+    secagg = bench_secagg()
     from tinyfl.emulate.build import firmware_size
 
     size = firmware_size(secagg.build(bench=False))
@@ -49,7 +65,7 @@ def test_flash_and_ram_of_the_secagg_code(arm_toolchain):
 def test_benchmark_runs_on_target(qemu):
     """`python -m bench secagg` measures real work: every step succeeded on the target and the
     counts scale as the protocol says (share step ~ 2k agreements)."""
-    from bench import secagg
+    secagg = bench_secagg()
 
     m = {k: int(v) for k, v in secagg.run(bench=True).items() if not k.startswith("vec_")}
     agree = m["agree"]

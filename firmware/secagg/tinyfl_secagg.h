@@ -124,8 +124,8 @@ tinyfl_status tinyfl_secagg_mask(tinyfl_secagg *sa, const tinyfl_secagg_config *
                                  const int32_t *x, size_t n, const uint16_t *alive,
                                  size_t n_alive, uint16_t cohort, uint32_t *y);
 /* Step 5. survived: the neighbours in U3 (ids ascending, each in U2); cohort: the size of U3
- * the server claims; refused (E_REFUSED) below n_min. out: one record per neighbour in U2, in
- * id order; *n_out is their count. Wipes every secret afterwards. */
+ * the server claims; refused (E_REFUSED) below n_min. out (room for k records): one record per
+ * neighbour in U2, in id order; *n_out is their count. Wipes every secret afterwards. */
 tinyfl_status tinyfl_secagg_unmask(tinyfl_secagg *sa, const tinyfl_secagg_config *cfg,
                                    const uint16_t *survived, size_t n_survived, uint16_t cohort,
                                    uint8_t (*out)[TINYFL_SECAGG_REVEAL_SIZE], size_t *n_out);
