@@ -39,3 +39,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 else
     say "python environment up to date"
 fi
+
+# Monocypher (secure aggregation's X25519, AEAD, KDF) from the pinned pymonocypher sdist on the
+# package index, hash-checked, into build/third_party/monocypher/; no download when present.
+if .venv/bin/python -m tinyfl.secagg.third_party; then
+    :
+else
+    say "warning: Monocypher not fetched (offline?); secure-aggregation builds and tests need it"
+fi
