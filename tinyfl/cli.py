@@ -293,10 +293,12 @@ def build(
     project: Optional[Path] = typer.Option(None, "--project", help="a project (tinyfl.toml or its folder): build its firmware"),
     sets: List[str] = typer.Option([], "--set", help='override a project key, e.g. "dp.noise_multiplier=2"'),
     optimized: bool = typer.Option(True, help="Cortex-M4 DSP kernels (bit-exact with the plain ones)"),
+    out: Optional[Path] = typer.Option(None, help="where a nano33ble/esp32 PlatformIO project goes (without --project)"),
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
-    """With --project: the firmware image for the board and its report, into the project's build
-    folder. Without: model figures of a reference model or a .tflite on a board."""
+    """With --project: the firmware image (qemu, native) or the PlatformIO project (nano33ble,
+    esp32) and its report, into the project's build folder. Without: the reference model's
+    PlatformIO project for nano33ble/esp32, or model figures of a reference model or a .tflite."""
     chosen = _load_project(project, sets)
     if chosen is not None:
         from .project.build import build_project
@@ -306,6 +308,10 @@ def build(
                                    say=lambda m: console.print(f"[bold cyan]tinyfl[/] {m}"))
         if fmt is Format.json:
             _emit_json(report)
+            return
+        if "platformio_project" in report:
+            console.print(f"PlatformIO project: {report['platformio_project']}")
+            console.print(f"flash it: {report['flash']}")
             return
         m = report["model"]
         console.print(f"firmware: {report['firmware']}")
@@ -321,6 +327,19 @@ def build(
         console.print(f"privacy: eps {dp['eps_per_release']:.3g} per update (delta {dp['delta']:g}); the "
                       f"budget {dp['eps_limit']:g} allows {dp['releases_allowed']} updates per device")
         console.print(f"report: {Path(report['firmware']).parent / 'report.json'}")
+        return
+    if board in ("nano33ble", "esp32") and model == "basic_motions":
+        from .demo import DemoOptions, prepare
+        from .platformio import write_project
+
+        with console.status(f"writing the {board} project for the reference model..."):
+            _data, bb, config = prepare(DemoOptions(backbone="cnn"), lambda _m: None)
+            target = out or Path("build") / f"{board}-project"
+            write_project(target, board, config, bb.model_sources, bb.defines, sample_rate_hz=10.0)
+        if fmt is Format.json:
+            _emit_json({"board": board, "platformio_project": str(target)})
+        else:
+            console.print(f"PlatformIO project: {target}\nflash it: cd {target} && pio run -t upload")
         return
     from .codegen import build_report
 

@@ -13,6 +13,7 @@ from .config import Project, ProjectError
 __all__ = ["EMULATED_BOARDS", "build_project"]
 
 EMULATED_BOARDS = {"qemu": "qemu-mps2-an386", "qemu-mps2-an386": "qemu-mps2-an386", "native": "native"}
+REAL_BOARDS = ("nano33ble", "esp32")  # a PlatformIO project to build and flash with `pio run -t upload`
 
 
 def build_project(project: Project, board: str, *, optimized: bool = True,
@@ -22,10 +23,12 @@ def build_project(project: Project, board: str, *, optimized: bool = True,
     from ..emulate.build import firmware_size
     from . import check_budget, project_parts
 
-    if board not in EMULATED_BOARDS:
-        raise ProjectError(f"board {board!r}: this build makes images for {', '.join(sorted(EMULATED_BOARDS))}")
+    if board not in EMULATED_BOARDS and board not in REAL_BOARDS:
+        raise ProjectError(f"board {board!r}: choose from {', '.join([*sorted(EMULATED_BOARDS), *REAL_BOARDS])}")
     eps_one = check_budget(project.dp)
     data, artifacts, backbone, config = project_parts(project, say)
+    if board in REAL_BOARDS:
+        return _platformio_project(project, board, config, backbone, eps_one, say)
     say(f"building the {board} firmware")
     defines = dict(backbone.defines) if optimized else {}
     image = build_firmware(EMULATED_BOARDS[board], config, model_sources=backbone.model_sources,
@@ -55,6 +58,22 @@ def build_project(project: Project, board: str, *, optimized: bool = True,
     if image.suffix == ".elf":
         report["image"] = firmware_size(image)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    return report
+
+
+def _platformio_project(project: Project, board: str, config: Any, backbone: Any, eps_one: float,
+                        say: Callable[[str], None]) -> dict[str, Any]:
+    from ..platformio import write_project
+
+    out = project.build_dir / board / "platformio"
+    say(f"writing the PlatformIO project for {board}")
+    write_project(out, board, config, backbone.model_sources, backbone.defines,
+                  sample_rate_hz=project.data.sample_rate_hz)
+    report = {"project": project.name, "board": board, "platformio_project": str(out),
+              "flash": f"cd {out} && pio run -t upload",
+              "head": {"classes": config.n_classes, "features": config.n_features},
+              "dp": {"eps_per_release": eps_one, "releases_allowed": config.releases_allowed()}}
+    (project.build_dir / board / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -38,5 +38,32 @@ def init(
     console.print(f"next: tinyfl build --project {folder}   then   tinyfl demo --project {folder}")
 
 
+def capture(
+    port: str = typer.Option(..., "--port", help="the board's serial port (or a pyserial URL)"),
+    label: str = typer.Option(..., "--label", help="the class of what you are about to record (a name or an index)"),
+    windows: int = typer.Option(1, help="windows to record"),
+    project: Optional[Path] = typer.Option(None, "--project", help="a project: its class names"),
+) -> None:
+    """On the board owner's machine: record labelled windows on the board (the server never
+    learns the labels; they stay on the board until its next round)."""
+    from ..platformio import CaptureError, send_capture
+
+    names = None
+    if project is not None:
+        from . import load_project
+
+        names = list(load_project(project).data.class_names) or None
+    if not 1 <= windows <= 255:
+        console.print("[red]capture: --windows must be in 1..255[/]")
+        raise typer.Exit(2)
+    try:
+        reply = send_capture(port, label, windows, labels=names)
+    except (CaptureError, ValueError) as exc:
+        console.print(f"[red]capture: {exc}[/]", soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"board: {reply.text}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
+    app.command("capture")(capture)

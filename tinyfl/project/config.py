@@ -16,6 +16,7 @@ compiler: paths, window shape, DP parameters, board names, the fleet.
     window = [64, 3]               # steps, channels of one sample
     class_names = []               # optional: names for labels 0..K-1
     test_fraction = 0.25           # held out when the data has no test split
+    sample_rate_hz = 10.0          # the windows' sampling rate: real boards sample the IMU at it
 
     [model]                        # exactly one of builder, keras, tflite (+ head)
     builder = "model.py:build"     # (window, n_classes) -> an uncompiled Keras classifier
@@ -54,7 +55,7 @@ __all__ = ["ProjectError", "Project", "DataSpec", "ModelSpec", "load_project", "
            "PROJECT_FILE", "BOARDS"]
 
 PROJECT_FILE = "tinyfl.toml"
-BOARDS = ("qemu", "native")  # boards a project can build and emulate here
+BOARDS = ("qemu", "native")  # boards a project can emulate here
 _SECTIONS = ("project", "data", "model", "device", "dp", "fleet", "emulate", "devices")
 
 
@@ -71,6 +72,7 @@ class DataSpec:
     window: tuple[int, ...] = ()
     class_names: tuple[str, ...] = ()
     test_fraction: float = 0.25
+    sample_rate_hz: float = 10.0  # the rate the windows were recorded at: real boards sample at it
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ def _data_spec(root: Path, values: dict[str, Any]) -> DataSpec:
         _fail("data.class_names", "names must be unique")
     if not 0.0 < spec.test_fraction < 1.0:
         _fail("data.test_fraction", "must be in (0, 1)")
+    if not 0.1 <= spec.sample_rate_hz <= 1000.0:
+        _fail("data.sample_rate_hz", "must be in 0.1..1000")
     for key in ("npz", "csv", "csv_test"):
         rel = getattr(spec, key)
         if rel and not _resolve(root, rel).is_file():

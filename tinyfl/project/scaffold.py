@@ -40,6 +40,7 @@ npz = "data/windows.npz"
 window = [{steps}, {channels}]        # steps, channels of one window
 class_names = [{class_names}]
 test_fraction = 0.25
+sample_rate_hz = 10.0        # the windows' sampling rate: real boards sample their IMU at it
 
 [model]
 # One of:
