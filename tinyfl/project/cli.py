@@ -58,7 +58,10 @@ def capture(
         raise typer.Exit(2)
     try:
         reply = send_capture(port, label, windows, labels=names)
-    except (CaptureError, ValueError) as exc:
+    except ValueError as exc:  # the label: a usage error
+        console.print(f"[red]capture: {exc}[/]", soft_wrap=True)
+        raise typer.Exit(2)
+    except CaptureError as exc:  # the board or the link
         console.print(f"[red]capture: {exc}[/]", soft_wrap=True)
         raise typer.Exit(1)
     console.print(f"board: {reply.text}")
