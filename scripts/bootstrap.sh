@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
-debs=(gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3-venv)
+debs=(gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc python3-venv)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
