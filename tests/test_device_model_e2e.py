@@ -1,5 +1,6 @@
-"""The whole device against the Python model of the device: a native board (test build, fixed
-seed) answers a round with the integers tinyfl.device_model predicts from its shard."""
+"""The whole device against the Python model of the device: every emulated board (native, QEMU
+Cortex-M4F, QEMU rv32imc in soft float; test build, fixed seed) answers a round with the
+integers tinyfl.device_model predicts from its shard."""
 from __future__ import annotations
 
 import time
@@ -28,10 +29,10 @@ def _update(session: DeviceSession, message: GlobalModel) -> Update:
     raise AssertionError("no update")
 
 
-@pytest.mark.parametrize("board", ["native", "qemu"])
+@pytest.mark.parametrize("board", ["native", "qemu", "qemu-rv32"])
 def test_device_sends_what_the_model_of_the_device_predicts(board, tmp_path, request):
-    if board == "qemu":
-        request.getfixturevalue("qemu")
+    if board != "native":
+        request.getfixturevalue("qemu" if board == "qemu" else "qemu_rv32")
     options = DemoOptions(board=board, backbone="stats", samples_per_round=8)
     data, _, config = prepare(options, lambda _m: None)
     windows, labels = data.x_train[:12], data.y_train[:12]  # the shard wraps: 8, then 4 + 4

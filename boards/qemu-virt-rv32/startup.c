@@ -20,7 +20,9 @@ void tinyfl_virt_trap(void) __attribute__((noreturn));
 void _exit(int code) __attribute__((noreturn));
 
 /* gp and sp are all C needs; the trap vector is set before any C runs (mtvec needs 4-byte
- * alignment in direct mode). */
+ * alignment in direct mode). PMP entry 0 covers the 1 KB guard below the stack (NAPOT: address
+ * >> 2 with the low bits 0111111 saying 2^10 bytes), locked (L, so it binds machine mode too)
+ * with no permission: an overflow traps. */
 __asm__(".section .text.start, \"ax\"\n"
         ".global _start\n"
         "_start:\n"
@@ -31,6 +33,12 @@ __asm__(".section .text.start, \"ax\"\n"
         "    la sp, __tinyfl_stack_top\n"
         "    la t0, tinyfl_virt_trap_entry\n"
         "    csrw mtvec, t0\n"
+        "    la t0, __tinyfl_stack_guard\n"
+        "    srli t0, t0, 2\n"
+        "    ori t0, t0, 0x7F\n"
+        "    csrw pmpaddr0, t0\n"
+        "    li t0, 0x98\n" /* L | A = NAPOT, R = W = X = 0 */
+        "    csrw pmpcfg0, t0\n"
         ".option pop\n"
         "    j tinyfl_virt_reset\n"
         ".balign 4\n"
