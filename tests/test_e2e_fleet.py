@@ -56,6 +56,15 @@ def test_qemu_fleet_four_boards_three_rounds(qemu, tmp_path: Path) -> None:
     assert len({u.values.tobytes() for u in updates}) == 12
 
 
+def test_rv32_fleet_three_boards_two_rounds(qemu_rv32, tmp_path: Path) -> None:
+    # the same generated int8 CNN on rv32imc: plain C kernels (no ARM DSP), soft-float head
+    result = run_emulated(DemoOptions(board="qemu-rv32", n=3, rounds=2, backbone="cnn"), tmp_path / "run")
+    assert result.firmware.name == "tinyfl-qemu-virt-rv32.elf"
+    _check_record_and_privacy(result, rounds=2, n=3)
+    hellos = RunReader(result.run_dir).hellos
+    assert {int(h["model_hash"]) for hs in hellos.values() for h in hs} == {result.backbone.model_hash}
+
+
 def test_native_fleet_same_run(tmp_path: Path) -> None:
     result = run_emulated(DemoOptions(board="native", n=4, rounds=3, backbone="stats"), tmp_path / "run")
     _check_record_and_privacy(result, rounds=3, n=4)

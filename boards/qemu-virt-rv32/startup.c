@@ -39,6 +39,12 @@ __asm__(".section .text.start, \"ax\"\n"
         "    csrw pmpaddr0, t0\n"
         "    li t0, 0x98\n" /* L | A = NAPOT, R = W = X = 0 */
         "    csrw pmpcfg0, t0\n"
+#if defined(__riscv_flen)
+        /* an image built with the F extension (benchmarks only: the board is rv32imc) needs
+         * the FPU on (mstatus.FS = initial) before its first float instruction */
+        "    li t0, 0x2000\n"
+        "    csrs mstatus, t0\n"
+#endif
         ".option pop\n"
         "    j tinyfl_virt_reset\n"
         ".balign 4\n"
