@@ -36,7 +36,8 @@ def measure() -> dict[str, dict[str, int]]:
         elf = build_qemu_program(
             [REPO_ROOT / "bench" / "c" / "round_phases_main.c", *(FIRMWARE_DIR / s for s in RUNTIME),
              *backbone.model_sources],
-            name=f"bench-round-{board}-{len(flags)}-{len(defines)}", include_dirs=model_dirs,
+            name="bench-round-" + "".join(c if c.isalnum() else "-" for c in label.lower()),
+            include_dirs=model_dirs,
             defines=defines, extra_flags=flags, board=board,
         )
         code, out = run_semihosted(elf, icount=True, timeout=300)

@@ -121,7 +121,8 @@ def test_idle_board_sleeps(qemu_rv32, tmp_path):
         time.sleep(1.0)
         busy = _cpu_seconds(board.pid) - before
         link.close()
-    assert busy < 0.3, f"idle board used {busy:.2f} s of CPU in 1 s"
+    # sleeping: about 0.01 s; a board that spins instead uses 0.4 s even on a loaded 2-core host
+    assert busy < 0.15, f"idle board used {busy:.2f} s of CPU in 1 s"
 
 
 def test_image_size(selftest_elf):
