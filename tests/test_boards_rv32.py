@@ -39,6 +39,14 @@ def test_exit_code_propagates(selftest_elf, code):
     assert run_semihosted(selftest_elf, ["exit", str(code)], timeout=20) == (code, "")
 
 
+def test_libc_errno_works(selftest_elf):
+    """picolibc keeps errno thread-local (tp-relative): an out-of-range number from the command
+    line must set it, not fault on a store near address 0."""
+    assert run_semihosted(selftest_elf, ["errno", "99999999999"], timeout=20) == (
+        0, "VALUE 4294967295 ERANGE\nPASS errno\n")
+    assert run_semihosted(selftest_elf, ["errno", "42"], timeout=20) == (0, "VALUE 42 OK\nPASS errno\n")
+
+
 def test_a_shallow_recursion_fits_the_stack(selftest_elf):
     assert run_semihosted(selftest_elf, ["overflow", "20"], timeout=20) == (0, "PASS overflow\n")
 

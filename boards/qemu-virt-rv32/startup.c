@@ -19,7 +19,7 @@ void tinyfl_virt_reset(void) __attribute__((noreturn));
 void tinyfl_virt_trap(void) __attribute__((noreturn));
 void _exit(int code) __attribute__((noreturn));
 
-/* gp and sp are all C needs; the trap vector is set before any C runs (mtvec needs 4-byte
+/* gp, sp and tp are all C needs; the trap vector is set before any C runs (mtvec needs 4-byte
  * alignment in direct mode). PMP entry 0 covers the 1 KB guard below the stack (NAPOT: address
  * >> 2 with the low bits 0111111 saying 2^10 bytes), locked (L, so it binds machine mode too)
  * with no permission: an overflow traps. */
@@ -31,6 +31,7 @@ __asm__(".section .text.start, \"ax\"\n"
         ".option arch, +zicsr\n"
         "    la gp, __global_pointer$\n"
         "    la sp, __tinyfl_stack_top\n"
+        "    la tp, __tinyfl_tls_start\n" /* errno lives there (picolibc: thread-local) */
         "    la t0, tinyfl_virt_trap_entry\n"
         "    csrw mtvec, t0\n"
         "    la t0, __tinyfl_stack_guard\n"

@@ -4,10 +4,13 @@
  *   echo N          print READY, echo N bytes from UART0 back, exit 0
  *   clock MS        sleep MS milliseconds of the board clock, print elapsed ms, mtime counts
  *                   and instructions retired
+ *   errno TEXT      strtoul(TEXT): print the value and errno (picolibc's errno is thread-local:
+ *                   this fails unless start-up set tp)
  *   fault           execute an illegal instruction (the trap handler exits with 3)
  *   overflow N      recurse N frames of 256+ bytes: more than 64 run the stack off the bottom of
  *                   RAM (the trap handler exits with 3)
  * Every check that finishes prints a final `PASS <name>` line over the UART. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +105,13 @@ int main(void)
         rc = check_echo((uint32_t)atoi(argv[2]));
     } else if (strcmp(check, "clock") == 0 && argc == 3) {
         rc = check_clock((uint32_t)atoi(argv[2]));
+    } else if (strcmp(check, "errno") == 0 && argc == 3) {
+        errno = 0;
+        unsigned long value = strtoul(argv[2], NULL, 10);
+        tinyfl_virt_uart_puts("VALUE ");
+        put_u32((uint32_t)value);
+        tinyfl_virt_uart_puts(errno == ERANGE ? " ERANGE\n" : " OK\n");
+        rc = 0;
     } else if (strcmp(check, "fault") == 0) {
         __asm__ volatile("unimp");
         rc = 1;
