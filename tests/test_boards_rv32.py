@@ -138,3 +138,19 @@ def test_image_size(selftest_elf):
     assert size["stack"] == 16 * 1024 + 1024  # the stack and its PMP guard
     assert 0 < size["text"] < 16 * 1024
     assert size["ram"] == size["data"] + size["bss"] >= size["stack"]
+
+
+def test_the_elf_picks_the_emulator(selftest_elf, tmp_path):
+    from tinyfl.emulate.qemu import qemu_target
+
+    assert qemu_target(selftest_elf).emulator == "qemu-system-riscv32"
+    header = bytearray(selftest_elf.read_bytes()[:64])
+    bad = tmp_path / "bad.elf"
+    for data, message in (
+        (b"not an elf", "not an ELF file"),
+        (bytes(header[:4]) + b"\x02" + bytes(header[5:]), "not a 32-bit ELF"),  # an rv64 image
+        (bytes(header[:18]) + (62).to_bytes(2, "little") + bytes(header[20:]), "no emulated board for ELF machine 62"),
+    ):
+        bad.write_bytes(data)
+        with pytest.raises(ValueError, match=message):
+            qemu_command(bad, [])
