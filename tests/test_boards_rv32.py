@@ -144,6 +144,7 @@ def test_the_elf_picks_the_emulator(selftest_elf, tmp_path):
     from tinyfl.emulate.qemu import qemu_target
 
     assert qemu_target(selftest_elf).emulator == "qemu-system-riscv32"
+    assert QemuBoard(selftest_elf, device_id=1, shard="s", storage="l").kind == "qemu-virt-rv32"
     header = bytearray(selftest_elf.read_bytes()[:64])
     bad = tmp_path / "bad.elf"
     for data, message in (

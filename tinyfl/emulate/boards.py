@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .build import board_spec, resolve_board
-from .qemu import qemu_command
+from .qemu import qemu_command, qemu_target
 
 __all__ = ["BoardError", "EmulatedBoard", "Fleet", "NativeBoard", "QemuBoard", "launch_fleet"]
 
@@ -242,7 +242,10 @@ class QemuBoard(EmulatedBoard):
     whichever the ELF is built for. UART0 is a TCP server with wait=on: the CPU starts when the
     first host connects, so the boot hello reaches it."""
 
-    kind = "qemu-mps2-an386"
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """The board the firmware was built for (qemu-mps2-an386 or qemu-virt-rv32)."""
+        return qemu_target(self.firmware).board
 
     def __init__(self, *args, icount: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

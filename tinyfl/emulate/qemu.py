@@ -21,6 +21,7 @@ __all__ = [
     "QemuTarget",
     "QemuTimeout",
     "qemu_command",
+    "qemu_target",
     "run_semihosted",
     "semihosting_config",
 ]
@@ -34,6 +35,7 @@ ICOUNT = ("-icount", "shift=0")
 class QemuTarget:
     """The emulator and machine options that run an ELF of one architecture."""
 
+    board: str  # the board folder under boards/
     emulator: str
     machine: tuple[str, ...]
     debian_package: str
@@ -41,9 +43,9 @@ class QemuTarget:
 
 # by ELF e_machine: 40 = ARM, 243 = RISC-V
 QEMU_TARGETS = {
-    40: QemuTarget(QEMU, ("-M", QEMU_MACHINE), "qemu-system-arm"),
+    40: QemuTarget("qemu-mps2-an386", QEMU, ("-M", QEMU_MACHINE), "qemu-system-arm"),
     # -bios none: no OpenSBI, the image runs in machine mode from 0x80000000 like on a bare MCU
-    243: QemuTarget("qemu-system-riscv32", ("-M", "virt", "-bios", "none"), "qemu-system-misc"),
+    243: QemuTarget("qemu-virt-rv32", "qemu-system-riscv32", ("-M", "virt", "-bios", "none"), "qemu-system-misc"),
 }
 
 
@@ -55,6 +57,8 @@ def qemu_target(elf: Path | str) -> QemuTarget:
         raise ValueError(f"{elf} is not an ELF file")
     if header[4] != 1:  # ELFCLASS32: qemu-system-riscv32 cannot run an rv64 image
         raise ValueError(f"{elf} is not a 32-bit ELF file")
+    if header[5] != 1:  # ELFDATA2LSB
+        raise ValueError(f"{elf} is not a little-endian ELF file")
     machine = int.from_bytes(header[18:20], "little")
     if machine not in QEMU_TARGETS:
         raise ValueError(f"{elf}: no emulated board for ELF machine {machine}")
