@@ -106,6 +106,28 @@ def test_uart_round_trips_bytes_over_tcp(selftest_elf):
         proc.wait()
 
 
+def test_bytes_sent_before_the_uart_is_initialised_are_kept(selftest_elf):
+    """A host writes the moment it connects, which is when QEMU starts the CPU: the board's UART
+    set-up must not clear what already arrived (enabling the 16550's FIFOs would)."""
+    payload = b"hello-request-bytes"
+    port = free_port()
+    cmd = qemu_command(selftest_elf, ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"],
+                       ["echo", str(len(payload)), "100"])
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert b"waiting for connection" in proc.stderr.readline()
+        link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=5)
+        link.write(payload)  # at once: the UART is set up 100 ms later
+        assert link.readline() == b"READY\n"
+        assert link.read(len(payload)) == payload
+        assert link.readline() == b"PASS echo\n"
+        assert proc.wait(timeout=10) == 0
+        link.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime

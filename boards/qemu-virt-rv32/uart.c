@@ -1,17 +1,18 @@
-/* NS16550A UART0, polled. QEMU stops taking input from the chardev while the 16-byte receive
- * FIFO is full, so polling loses nothing; the receive interrupt only wakes the core from WFI. */
+/* NS16550A UART0, polled, in its reset (16450, one-byte holding register) mode. QEMU stops
+ * taking input from the chardev while a received byte waits, so polling loses nothing; the
+ * receive interrupt only wakes the core from WFI. The FIFOs stay off on purpose: enabling them
+ * clears the receiver, and the host's first bytes (sent the moment it connects, which is when
+ * QEMU starts the CPU) can already be waiting there. */
 #include "virt_rv32.h"
 
 #define REG(off) (*(volatile uint8_t *)(TINYFL_VIRT_UART0_BASE + (off)))
 #define UART_RBR REG(0u) /* receive buffer (read) */
 #define UART_THR REG(0u) /* transmit holding (write) */
 #define UART_IER REG(1u)
-#define UART_FCR REG(2u)
 #define UART_LCR REG(3u)
 #define UART_LSR REG(5u)
 
 #define IER_RX_AVAILABLE 0x01u
-#define FCR_ENABLE_AND_RESET 0x07u
 #define LCR_8N1 0x03u
 #define LSR_DATA_READY 0x01u
 #define LSR_THR_EMPTY 0x20u
@@ -24,7 +25,6 @@
 void tinyfl_virt_uart_init(void)
 {
     UART_LCR = LCR_8N1; /* QEMU ignores the baud divisor: no DLAB dance needed */
-    UART_FCR = FCR_ENABLE_AND_RESET;
     UART_IER = IER_RX_AVAILABLE;
     PLIC_PRIORITY(TINYFL_VIRT_UART0_IRQ) = 1u;
     PLIC_ENABLE0 = 1u << TINYFL_VIRT_UART0_IRQ;

@@ -1,7 +1,9 @@
 /* On-target self-test of the rv32 virt board support (run under QEMU by tests/test_boards_rv32.py).
  * The first argument after the program name picks the check:
  *   exit N          exit with code N
- *   echo N          print READY, echo N bytes from UART0 back, exit 0
+ *   echo N [MS]     print READY, echo N bytes from UART0 back, exit 0; with MS, the UART is
+ *                   initialised only MS milliseconds after reset (bytes the host sent at once
+ *                   are already waiting then and must not be lost)
  *   clock MS        sleep MS milliseconds of the board clock, print elapsed ms, mtime counts
  *                   and instructions retired
  *   errno TEXT      strtoul(TEXT): print the value and errno (picolibc's errno is thread-local:
@@ -91,13 +93,19 @@ int main(void)
 {
     static char line[512];
     char *argv[MAX_ARGS];
-    tinyfl_virt_uart_init();
     tinyfl_virt_clock_init();
     int argc = tinyfl_rv32_cmdline(line, sizeof(line), argv, MAX_ARGS);
     if (argc < 2) {
         return 2;
     }
     const char *check = argv[1];
+    if (strcmp(check, "echo") == 0 && argc == 4) {
+        uint32_t late_ms = (uint32_t)atoi(argv[3]);
+        while (tinyfl_virt_millis() < late_ms) {
+        }
+        argc = 3;
+    }
+    tinyfl_virt_uart_init();
     int rc;
     if (strcmp(check, "exit") == 0 && argc == 3) {
         return atoi(argv[2]);
