@@ -177,3 +177,17 @@ def test_the_elf_picks_the_emulator(selftest_elf, tmp_path):
         bad.write_bytes(data)
         with pytest.raises(ValueError, match=message):
             qemu_command(bad, [])
+
+
+def test_firmware_refuses_a_bad_command_line_with_a_message(qemu_rv32, tmp_path):
+    """The image's own arguments come from the host: missing or oversized ones end the board
+    with exit code 2 and one line on the console, never a hang or a fault."""
+    config = FirmwareConfig(n_classes=2, n_features=4, input_channels=1, input_steps=8, samples_per_round=4)
+    image = build_firmware("qemu-rv32", config)
+    code, out = run_semihosted(image, ["--shard", str(tmp_path / "s.bin")], timeout=20)
+    assert code == 2 and "usage:" in out, out
+    code, out = run_semihosted(image, ["--storage", "x" * 700], timeout=20)
+    assert code == 2 and "no semihosting command line" in out, out
+    code, out = run_semihosted(image, ["--shard", str(tmp_path / "missing.bin"), "--storage",
+                                       str(tmp_path / "l.bin"), "--device-id", "1"], timeout=20)
+    assert code == 1 and "cannot open shard" in out, out

@@ -41,7 +41,7 @@ static void report_stack(size_t used)
 
 int main(void)
 {
-    static char cmdline[3 * TINYFL_RV32_PATH_MAX];
+    static char cmdline[3 * TINYFL_RV32_PATH_MAX]; /* 600: the message below says 599 */
     static tinyfl_rv32_board board;
     static tinyfl_device dev;
     char *argv[MAX_ARGS];
@@ -52,7 +52,7 @@ int main(void)
     tinyfl_virt_clock_init();
     int argc = tinyfl_rv32_cmdline(cmdline, sizeof(cmdline), argv, MAX_ARGS);
     if (argc < 0) {
-        sys_semihost_write0("tinyfl rv32: no semihosting command line\n");
+        sys_semihost_write0("tinyfl rv32: no semihosting command line (or longer than 599 bytes)\n");
         return EXIT_USAGE;
     }
     for (int i = 1; i + 1 < argc; i += 2) {
