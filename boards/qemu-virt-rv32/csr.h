@@ -8,9 +8,6 @@
 
 #define TINYFL_CSR_READ(name, out) \
     __asm__ volatile(".option push\n\t.option arch, +zicsr\n\tcsrr %0, " #name "\n\t.option pop" : "=r"(out))
-#define TINYFL_CSR_WRITE(name, value)                                                              \
-    __asm__ volatile(".option push\n\t.option arch, +zicsr\n\tcsrw " #name ", %0\n\t.option pop" \
-                     ::"r"((uint32_t)(value)) : "memory")
 #define TINYFL_CSR_SET(name, bits)                                                                 \
     __asm__ volatile(".option push\n\t.option arch, +zicsr\n\tcsrs " #name ", %0\n\t.option pop" \
                      ::"r"((uint32_t)(bits)) : "memory")
