@@ -1,11 +1,11 @@
-"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu fleet_loss fleet_scale kernels attacks audit secagg]`."""
+"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu fleet_loss fleet_scale kernels attacks audit secagg rv32]`."""
 from __future__ import annotations
 
 import importlib
 import sys
 
 ALL = ("wire", "train_step", "fleet_cpu", "fleet_loss", "fleet_scale", "kernels", "attacks", "audit",
-       "secagg")
+       "secagg", "rv32")
 
 
 def main(names: list[str]) -> None:

@@ -9,7 +9,8 @@ say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 # g++: the ESP32 board glue is compiled with the host C++ compiler against the Arduino API
 # stand-in (tests/test_platformio.py); there is no Xtensa compiler in Debian.
-debs=(gcc g++ make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3-venv)
+debs=(gcc g++ make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf
+      picolibc-riscv64-unknown-elf qemu-system-misc python3-venv)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

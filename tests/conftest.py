@@ -28,3 +28,8 @@ def arm_toolchain() -> None:
 @pytest.fixture(scope="session")
 def qemu() -> None:
     _require_tools("arm-none-eabi-gcc", "qemu-system-arm")
+
+
+@pytest.fixture(scope="session")
+def qemu_rv32() -> None:
+    _require_tools("riscv64-unknown-elf-gcc", "riscv64-unknown-elf-size", "qemu-system-riscv32")

@@ -1,7 +1,7 @@
-"""The firmware on both emulated boards, driven over its serial link like real hardware: hello
-on connect, a round answered with an update, a replayed round refused, the ledger kept across a
-restart, a damaged ledger locking the device, and the same update from a native and a QEMU
-board. Also: fleets never leave processes behind."""
+"""The firmware on every emulated board (native, QEMU Cortex-M4F, QEMU rv32imc), driven over its
+serial link like real hardware: hello on connect, a round answered with an update, a replayed
+round refused, the ledger kept across a restart, a damaged ledger locking the device, and the
+same update from every board. Also: fleets never leave processes behind."""
 from __future__ import annotations
 
 import os
@@ -27,7 +27,8 @@ CONFIG = FirmwareConfig(
 )
 TEST_SEED = 11
 STATUS_TRUNCATED, STATUS_ROUND = 5, 12
-BOARD_KINDS = ["native", "qemu"]
+BOARD_KINDS = ["native", "qemu", "qemu-rv32"]
+_TOOLS_FIXTURE = {"qemu": "qemu", "qemu-rv32": "qemu_rv32"}  # fails in CI, skips elsewhere
 
 
 class Host:
@@ -83,13 +84,13 @@ def global_model(round_: int, nonce: int = 0x1234_5678_9ABC) -> GlobalModel:
 
 @pytest.fixture(scope="session")
 def firmware(request) -> dict[str, Path]:
-    """Test builds (fixed noise seed) of both boards from CONFIG, built on first use."""
+    """Test builds (fixed noise seed) of every board from CONFIG, built on first use."""
     images: dict[str, Path] = {}
 
     def get(kind: str) -> Path:
         if kind not in images:
-            if kind == "qemu":
-                request.getfixturevalue("qemu")  # fails in CI, skips elsewhere, without the tools
+            if kind in _TOOLS_FIXTURE:
+                request.getfixturevalue(_TOOLS_FIXTURE[kind])  # fails in CI, skips elsewhere
             images[kind] = build_firmware(kind, CONFIG, test_build=True, test_seed=TEST_SEED)
         return images[kind]
 
@@ -113,7 +114,7 @@ def ledger_eps(releases: int) -> float:
 
 
 def make_board(kind: str, firmware, shard: Path, tmp_path: Path, device_id: int = 3):
-    cls = QemuBoard if kind == "qemu" else NativeBoard
+    cls = NativeBoard if kind == "native" else QemuBoard
     return cls(firmware(kind), device_id=device_id, shard=shard, storage=tmp_path / f"{kind}-ledger.bin")
 
 
@@ -218,10 +219,10 @@ def test_damaged_ledger_locks_the_device(kind, firmware, shard, tmp_path):
     assert board.storage.read_bytes() == b"\x01\x02\x03"  # left as found, never reset
 
 
-def test_native_and_qemu_boards_give_the_same_update(firmware, shard, tmp_path):
+def test_every_board_gives_the_same_update(firmware, shard, tmp_path):
     """Same config, test seed, device id and samples: the updates decode to the same shape and
-    (float training on x86-64 and Cortex-M4F, then the same noise) the same integers, up to a
-    rounding step where the two libms differ in a last bit."""
+    (float training on x86-64, on Cortex-M4F's FPU and in rv32imc soft float, then the same
+    noise) the same integers, up to a rounding step where the libms differ in a last bit."""
     updates = {}
     for kind in BOARD_KINDS:
         with make_board(kind, firmware, shard, tmp_path / kind) as board:
@@ -230,13 +231,17 @@ def test_native_and_qemu_boards_give_the_same_update(firmware, shard, tmp_path):
             host.send(global_model(1))
             updates[kind] = (hello, host.receive())
             host.close()
-    (hello_n, upd_n), (hello_q, upd_q) = updates["native"], updates["qemu"]
-    assert hello_n == hello_q
-    assert isinstance(upd_n, Update) and isinstance(upd_q, Update)
-    assert upd_n.values.shape == upd_q.values.shape == (CONFIG.n_params,)
-    for field in ("round", "nonce", "sample_count", "grid_step", "eps_spent", "releases_done", "n_classes", "n_features"):
-        assert getattr(upd_n, field) == getattr(upd_q, field), field
-    assert np.max(np.abs(upd_n.values.astype(np.int64) - upd_q.values)) <= 1
+    hello_n, upd_n = updates["native"]
+    assert isinstance(upd_n, Update)
+    for kind in BOARD_KINDS[1:]:
+        hello_q, upd_q = updates[kind]
+        assert hello_n == hello_q, kind
+        assert isinstance(upd_q, Update), kind
+        assert upd_n.values.shape == upd_q.values.shape == (CONFIG.n_params,)
+        for field in ("round", "nonce", "sample_count", "grid_step", "eps_spent", "releases_done", "n_classes",
+                      "n_features"):
+            assert getattr(upd_n, field) == getattr(upd_q, field), (kind, field)
+        assert np.max(np.abs(upd_n.values.astype(np.int64) - upd_q.values)) <= 1, kind
 
 
 @pytest.mark.parametrize("kind", BOARD_KINDS)
@@ -266,8 +271,9 @@ def test_failed_launch_stops_the_boards_already_started(firmware, tmp_path):
     assert set(boards_module._live) == before
 
 
-def test_qemu_fleet_with_icount(firmware, shard, tmp_path):
-    with launch_fleet("qemu", 1, firmware("qemu"), [shard], tmp_path, icount=True) as fleet:
+@pytest.mark.parametrize("kind", ["qemu", "qemu-rv32"])
+def test_qemu_fleet_with_icount(kind, firmware, shard, tmp_path):
+    with launch_fleet(kind, 1, firmware(kind), [shard], tmp_path, icount=True) as fleet:
         host = Host(fleet[0].url)
         assert isinstance(host.receive(), Hello)
         host.send(global_model(1))

@@ -36,7 +36,15 @@ def an386_probe(qemu) -> Path:
     )
 
 
-@pytest.fixture(params=["native", "qemu"])
+@pytest.fixture(scope="session")
+def rv32_probe(qemu_rv32) -> Path:
+    return build_qemu_program(
+        [C_DIR / "rv32_port_probe.c", BOARDS_DIR / "qemu-virt-rv32" / "board_port.c"], name="rv32_port_probe",
+        board="qemu-rv32",
+    )
+
+
+@pytest.fixture(params=["native", "qemu", "qemu-rv32"])
 def probe(request):
     """Runs the probe of one board: probe(shard, storage, samples) -> output lines."""
     if request.param == "native":
@@ -48,7 +56,7 @@ def probe(request):
             assert proc.returncode == 0, proc.stderr
             return proc.stdout.splitlines()
     else:
-        elf = request.getfixturevalue("an386_probe")
+        elf = request.getfixturevalue("an386_probe" if request.param == "qemu" else "rv32_probe")
 
         def run(shard, storage, samples):
             code, out = run_semihosted(elf, [str(shard), str(storage), str(samples), str(INPUT_LEN)], timeout=20)

@@ -1,5 +1,6 @@
-"""The whole device against the Python model of the device: a native board (test build, fixed
-seed) answers a round with the integers tinyfl.device_model predicts from its shard."""
+"""The whole device against the Python model of the device: every emulated board (native, QEMU
+Cortex-M4F, QEMU rv32imc in soft float; test build, fixed seed) answers a round with the
+integers tinyfl.device_model predicts from its shard."""
 from __future__ import annotations
 
 import time
@@ -28,15 +29,21 @@ def _update(session: DeviceSession, message: GlobalModel) -> Update:
     raise AssertionError("no update")
 
 
-@pytest.mark.parametrize("board", ["native", "qemu"])
-def test_device_sends_what_the_model_of_the_device_predicts(board, tmp_path, request):
-    if board == "qemu":
-        request.getfixturevalue("qemu")
-    options = DemoOptions(board=board, backbone="stats", samples_per_round=8)
-    data, _, config = prepare(options, lambda _m: None)
+@pytest.mark.parametrize("board, backbone_name", [
+    ("native", "stats"), ("qemu", "stats"), ("qemu-rv32", "stats"),
+    # the generated int8 CNN on rv32 (portable kernels): its features must be the host's bits
+    ("qemu-rv32", "cnn"),
+])
+def test_device_sends_what_the_model_of_the_device_predicts(board, backbone_name, tmp_path, request):
+    if board != "native":
+        request.getfixturevalue("qemu" if board == "qemu" else "qemu_rv32")
+    options = DemoOptions(board=board, backbone=backbone_name, samples_per_round=8)
+    data, backbone, config = prepare(options, lambda _m: None)
     windows, labels = data.x_train[:12], data.y_train[:12]  # the shard wraps: 8, then 4 + 4
     shard = write_shard(tmp_path / "shard.bin", windows, labels)
-    firmware = build_firmware(board, config, test_build=True, test_seed=SEED)
+    firmware = build_firmware(board, config, test_build=True, test_seed=SEED,
+                              model_sources=backbone.model_sources, defines=backbone.defines or None)
+    features = stats_features if backbone_name == "stats" else backbone.features
     head = initial_head(config.n_classes, config.n_features, 3).params
     drbg = ChaCha20Drbg(fixed_seed_bytes(SEED, DEVICE_ID))
     dp = config.dp
@@ -49,7 +56,7 @@ def test_device_sends_what_the_model_of_the_device_predicts(board, tmp_path, req
                                   batch_size=3, n_classes=config.n_classes,
                                   n_features=config.n_features, params=head)
             got = _update(session, message)
-            _, want = device_round(head, stats_features(windows[idx]), labels[idx],
+            _, want = device_round(head, features(windows[idx]), labels[idx],
                                    n_classes=config.n_classes, n_features=config.n_features,
                                    lr=0.1, epochs=3, batch=3, clip=dp.clip,
                                    grid_bits=dp.grid_bits, noise_multiplier=dp.noise_multiplier,

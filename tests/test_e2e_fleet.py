@@ -57,6 +57,48 @@ def test_qemu_fleet_four_boards_three_rounds(qemu, tmp_path: Path) -> None:
     assert len({u.values.tobytes() for u in updates}) == 12
 
 
+def test_rv32_fleet_three_boards_two_rounds(qemu_rv32, tmp_path: Path) -> None:
+    # the same generated int8 CNN on rv32imc: plain C kernels (no ARM DSP), soft-float head
+    result = run_emulated(DemoOptions(board="qemu-rv32", n=3, rounds=2, backbone="cnn"), tmp_path / "run")
+    assert result.firmware.name == "tinyfl-qemu-virt-rv32.elf"
+    _check_record_and_privacy(result, rounds=2, n=3)
+    hellos = RunReader(result.run_dir).hellos
+    assert {int(h["model_hash"]) for hs in hellos.values() for h in hs} == {result.backbone.model_hash}
+
+
+def test_mixed_fleet_native_cortex_m4f_rv32(qemu, qemu_rv32, tmp_path: Path) -> None:
+    """One federated run over three kinds of board, each built from the same firmware and
+    config: a Linux process, a Cortex-M4F (hardware float) and an rv32imc (soft float)."""
+    options = DemoOptions(board="native", n=3, rounds=2, backbone="stats", deadline_s=30.0)
+    data, _, config = prepare(options, lambda _m: None)
+    kinds = ["native", "qemu", "qemu-rv32"]
+    shards = [write_shard(tmp_path / f"s{i}.bin", data.x_train[idx], data.y_train[idx])
+              for i, idx in enumerate(split_shards(data.y_train, 3, 0))]
+    fleets = []
+    try:
+        for i, kind in enumerate(kinds):
+            fleets.append(launch_fleet(kind, 1, build_firmware(kind, config), [shards[i]],
+                                       tmp_path / kind, device_ids=[i + 1]))
+        urls = [f.urls[0] for f in fleets]
+        sessions = [DeviceSession(open_link(url), f"dev{i + 1}") for i, url in enumerate(urls)]
+        try:
+            summary = _aggregator(options, config, sessions, tmp_path / "run", urls).run()
+        finally:
+            for s in sessions:
+                s.close()
+    finally:
+        for f in fleets:
+            f.stop()
+    assert summary.rounds_completed == 2
+    for report in summary.rounds:
+        assert sorted(report.accepted) == ["dev1", "dev2", "dev3"], report.outcomes
+    np.testing.assert_array_equal(recompute_globals(tmp_path / "run")[2], summary.final.params)
+    expected = epsilon(effective_noise_multiplier(config.dp.noise_multiplier), 2, config.dp.delta)
+    assert len(summary.privacy) == 3
+    for p in summary.privacy:
+        assert p.agrees and p.eps_device == pytest.approx(expected, rel=1e-6), p
+
+
 def test_native_fleet_same_run(tmp_path: Path) -> None:
     result = run_emulated(DemoOptions(board="native", n=4, rounds=3, backbone="stats"), tmp_path / "run")
     _check_record_and_privacy(result, rounds=3, n=4)

@@ -259,13 +259,13 @@ def emulate(
             pass
 
 
-EMULATED_BOARD_NAMES = ("qemu", "native", "qemu-mps2-an386")
+EMULATED_BOARD_NAMES = ("qemu", "native", "qemu-mps2-an386", "qemu-rv32", "riscv", "qemu-virt-rv32")
 
 
 def _check_emulated(board: str, n: int, backbone: str | None = None) -> None:
     """Cheap checks before any TensorFlow or compiler work."""
     if board not in EMULATED_BOARD_NAMES:
-        raise typer.BadParameter(f"unknown board {board!r}; emulated boards: qemu, native", param_hint="--board")
+        raise typer.BadParameter(f"unknown board {board!r}; emulated boards: qemu, qemu-rv32, native", param_hint="--board")
     if not 1 <= n <= 256:
         raise typer.BadParameter(f"{n} boards: give 1..256", param_hint="-n")
     if backbone is not None and backbone not in ("cnn", "stats"):

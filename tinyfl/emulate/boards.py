@@ -1,4 +1,5 @@
-"""Launch emulated boards and fleets of them: native processes or QEMU mps2-an386 machines.
+"""Launch emulated boards and fleets of them: native processes, QEMU mps2-an386 (Cortex-M4F) or
+QEMU virt (rv32imc) machines.
 
 Every board serves the wire protocol on a TCP port of 127.0.0.1; the host connects with
 pyserial's `socket://127.0.0.1:PORT` URL (board.url), exactly as it would open a real serial
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .build import board_spec, resolve_board
-from .qemu import qemu_command
+from .qemu import qemu_command, qemu_target
 
 __all__ = ["BoardError", "EmulatedBoard", "Fleet", "NativeBoard", "QemuBoard", "launch_fleet"]
 
@@ -237,10 +238,14 @@ class NativeBoard(EmulatedBoard):
 
 
 class QemuBoard(EmulatedBoard):
-    """The firmware on an emulated Cortex-M4F (QEMU mps2-an386). UART0 is a TCP server with
-    wait=on: the CPU starts when the first host connects, so the boot hello reaches it."""
+    """The firmware on an emulated board under QEMU: Cortex-M4F (mps2-an386) or rv32imc (virt),
+    whichever the ELF is built for. UART0 is a TCP server with wait=on: the CPU starts when the
+    first host connects, so the boot hello reaches it."""
 
-    kind = "qemu-mps2-an386"
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """The board the firmware was built for (qemu-mps2-an386 or qemu-virt-rv32)."""
+        return qemu_target(self.firmware).board
 
     def __init__(self, *args, icount: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -315,7 +320,8 @@ def launch_fleet(
     device_ids: Sequence[int] | None = None,
     icount: bool = False,
 ) -> Fleet:
-    """Start n boards of one kind ("native" or "qemu-mps2-an386"/"qemu") running `firmware`,
+    """Start n boards of one kind ("native", "qemu-mps2-an386"/"qemu" or
+    "qemu-virt-rv32"/"qemu-rv32") running `firmware`,
     board i replaying shards[i]; each keeps its ledger and log in workdir/device-<id>/.
     Device ids default to 1..n. If any board fails to start, the ones already started are
     stopped before the error propagates."""

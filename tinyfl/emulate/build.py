@@ -1,4 +1,4 @@
-"""Build firmware images for the emulated boards (native process, QEMU mps2-an386).
+"""Build firmware images for the emulated boards (native process, QEMU mps2-an386 and rv32 virt).
 
 A board is a folder under boards/ with a board.toml that says which compiler, flags and files it
 uses. An image is the whole runtime (firmware/*.c, firmware/generated/*.c), the board's files,
@@ -32,9 +32,11 @@ __all__ = [
     "resolve_board",
 ]
 
-BOARDS = ("native", "qemu-mps2-an386")
-_ALIASES = {"qemu": "qemu-mps2-an386"}
-_ARCH_FLAGS: dict[str, tuple[str, ...]] = {"host": (), "cortex-m4f": toolchain.CORTEX_M4F}
+BOARDS = ("native", "qemu-mps2-an386", "qemu-virt-rv32")
+_ALIASES = {"qemu": "qemu-mps2-an386", "qemu-rv32": "qemu-virt-rv32", "riscv": "qemu-virt-rv32"}
+# rv32imc, not rv32imc_zicsr: the latter picks a multilib Debian's picolibc does not ship.
+RV32IMC = ("-march=rv32imc", "-mabi=ilp32")
+_ARCH_FLAGS: dict[str, tuple[str, ...]] = {"host": (), "cortex-m4f": toolchain.CORTEX_M4F, "rv32imc": RV32IMC}
 DEFAULT_MODEL_SOURCES = (FIRMWARE_DIR / "tinyfl_model_stats.c",)
 _MODEL_PREFIX = "tinyfl_model_"  # exactly one model is linked: never glob these in
 _QEMU_BOARD = "qemu-mps2-an386"
@@ -65,7 +67,8 @@ class BoardSpec:
 
 
 def resolve_board(board: str) -> str:
-    """Canonical board name ("qemu" is short for "qemu-mps2-an386")."""
+    """Canonical board name ("qemu" is short for "qemu-mps2-an386", "qemu-rv32" and "riscv" for
+    "qemu-virt-rv32")."""
     name = _ALIASES.get(board, board)
     if name not in BOARDS:
         raise ValueError(f"unknown board {board!r}; emulated boards: {', '.join(BOARDS)}")
@@ -225,20 +228,25 @@ def build_qemu_program(
     defines: dict | None = None,
     opt: str = "-O2",
     extra_flags: Iterable[str] = (),
+    board: str = _QEMU_BOARD,
 ) -> Path:
-    """Link `sources` (which define main()) with the AN386 board support (start-up, UART0,
+    """Link `sources` (which define main()) with a QEMU board's support (start-up, UART0,
     clock, semihosting) into an ELF for run_semihosted(): on-target tests and benchmarks.
 
-    main()'s return value becomes QEMU's exit code. The program may include "an386.h" and
-    "semihost.h" (board folder) and anything under firmware/. Cached like build_firmware.
+    main()'s return value becomes QEMU's exit code. The program may include the board folder's
+    headers (AN386: "an386.h", "semihost.h"; rv32 virt: "virt_rv32.h", "cmdline.h" and
+    picolibc's <semihost.h>) and anything under firmware/. Cached like build_firmware.
     """
-    spec = board_spec(_QEMU_BOARD)
+    spec = board_spec(board)
+    if spec.qemu_machine is None:
+        raise ValueError(f"{spec.name} is not a QEMU board")
     srcs = [Path(s).resolve() for s in sources]
     incs = [Path(d).resolve() for d in include_dirs]
     flags = [*toolchain.WARNINGS, *spec.arch_flags, opt, "-g", "-ffunction-sections", "-fdata-sections"]
     flags += [*_define_flags(dict(defines or {})), *extra_flags]
     key = _digest(
         [
+            spec.name,
             _compiler_identity(spec.compiler),
             json.dumps(flags),
             json.dumps(spec.link_flags() + list(spec.libs)),
@@ -258,11 +266,12 @@ def build_qemu_program(
     return output
 
 
-_ELF_MACHINE_ARM = 40
+_SIZE_TOOLS = {40: "arm-none-eabi-size", 243: "riscv64-unknown-elf-size"}  # by ELF e_machine
 
 
 def firmware_size(elf: Path | str) -> dict[str, int]:
-    """Flash and RAM of an image, from arm-none-eabi-size (the host's size for native ones).
+    """Flash and RAM of an image, from the target's size tool (arm-none-eabi-size,
+    riscv64-unknown-elf-size; the host's size for native ones).
 
     Keys: text, data, bss (Berkeley format; bss includes the stack), stack (the reserved stack
     section, 0 when none), flash = text + data (the initial values of .data live in flash),
@@ -273,7 +282,7 @@ def firmware_size(elf: Path | str) -> dict[str, int]:
     if header[:4] != b"\x7fELF":
         raise ValueError(f"{elf} is not an ELF file")
     machine = int.from_bytes(header[18:20], "little")
-    tool = toolchain.find_tool("arm-none-eabi-size" if machine == _ELF_MACHINE_ARM else "size")
+    tool = toolchain.find_tool(_SIZE_TOOLS.get(machine, "size"))
 
     def run(*args: str) -> list[str]:
         proc = subprocess.run([tool, *args, str(elf)], capture_output=True, text=True)

@@ -1,21 +1,27 @@
-"""Run programs on the emulated Cortex-M4F board (QEMU `-M mps2-an386`) with semihosting.
+"""Run programs on the emulated boards with semihosting: the Cortex-M4F (QEMU `-M mps2-an386`)
+and the rv32imc (QEMU `-M virt -bios none`); the ELF's machine field says which.
 
 Semihosting gives the program its command line, host files and its exit code; UART0 is the
 program's output. `-icount shift=0` ties the clock to executed instructions (one per ns), so the
-board's 25 MHz FPGA counter ticks once per 40 instructions: exact, repeatable counts.
+AN386's 25 MHz FPGA counter ticks once per 40 instructions and the virt board's 10 MHz mtime
+once per 100 (its minstret counts every one): exact, repeatable counts.
 """
 from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 __all__ = [
     "QEMU",
     "QEMU_MACHINE",
+    "QEMU_TARGETS",
+    "QemuTarget",
     "QemuTimeout",
     "qemu_command",
+    "qemu_target",
     "run_semihosted",
     "semihosting_config",
 ]
@@ -23,6 +29,40 @@ __all__ = [
 QEMU = "qemu-system-arm"
 QEMU_MACHINE = "mps2-an386"
 ICOUNT = ("-icount", "shift=0")
+
+
+@dataclass(frozen=True)
+class QemuTarget:
+    """The emulator and machine options that run an ELF of one architecture."""
+
+    board: str  # the board folder under boards/
+    emulator: str
+    machine: tuple[str, ...]
+    debian_package: str
+
+
+# by ELF e_machine: 40 = ARM, 243 = RISC-V
+QEMU_TARGETS = {
+    40: QemuTarget("qemu-mps2-an386", QEMU, ("-M", QEMU_MACHINE), "qemu-system-arm"),
+    # -bios none: no OpenSBI, the image runs in machine mode from 0x80000000 like on a bare MCU
+    243: QemuTarget("qemu-virt-rv32", "qemu-system-riscv32", ("-M", "virt", "-bios", "none"), "qemu-system-misc"),
+}
+
+
+def qemu_target(elf: Path | str) -> QemuTarget:
+    """The QEMU target that runs `elf` (a 32-bit little-endian ARM or RISC-V executable)."""
+    with open(elf, "rb") as f:
+        header = f.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        raise ValueError(f"{elf} is not an ELF file")
+    if header[4] != 1:  # ELFCLASS32: qemu-system-riscv32 cannot run an rv64 image
+        raise ValueError(f"{elf} is not a 32-bit ELF file")
+    if header[5] != 1:  # ELFDATA2LSB
+        raise ValueError(f"{elf} is not a little-endian ELF file")
+    machine = int.from_bytes(header[18:20], "little")
+    if machine not in QEMU_TARGETS:
+        raise ValueError(f"{elf}: no emulated board for ELF machine {machine}")
+    return QEMU_TARGETS[machine]
 
 
 class QemuTimeout(TimeoutError):
@@ -58,13 +98,16 @@ def qemu_command(
     icount: bool = False,
     console_chardev: str | None = None,
 ) -> list[str]:
-    """Command line for one emulated AN386 running `elf` with semihosting arguments `args`
-    (argv[0] is the ELF's name). `serial` are the QEMU options that connect UART0."""
-    qemu = shutil.which(QEMU)
-    if qemu is None:
-        raise FileNotFoundError(f"{QEMU} not found on PATH (Debian: apt-get install qemu-system-arm)")
+    """Command line for one emulated board (AN386 or rv32 virt, from the ELF) running `elf` with
+    semihosting arguments `args` (argv[0] is the ELF's name). `serial` are the QEMU options that
+    connect UART0."""
     elf = Path(elf).resolve()
-    cmd = [qemu, "-M", QEMU_MACHINE, "-nographic", "-monitor", "none", "-kernel", str(elf), *serial]
+    target = qemu_target(elf)
+    qemu = shutil.which(target.emulator)
+    if qemu is None:
+        raise FileNotFoundError(
+            f"{target.emulator} not found on PATH (Debian: apt-get install {target.debian_package})")
+    cmd = [qemu, *target.machine, "-nographic", "-monitor", "none", "-kernel", str(elf), *serial]
     if icount:
         cmd += ICOUNT
     cmd += ["-semihosting-config", semihosting_config([elf.name, *args], chardev=console_chardev)]

@@ -57,7 +57,7 @@ __all__ = [
     "parse_fleet_config",
 ]
 
-BOARDS = ("qemu", "native")
+BOARDS = ("qemu", "qemu-rv32", "native")
 DATASETS = ("basicmotions", "digits", "synthetic")
 
 

@@ -12,7 +12,8 @@ from .config import Project, ProjectError
 
 __all__ = ["EMULATED_BOARDS", "build_project"]
 
-EMULATED_BOARDS = {"qemu": "qemu-mps2-an386", "qemu-mps2-an386": "qemu-mps2-an386", "native": "native"}
+EMULATED_BOARDS = {"qemu": "qemu-mps2-an386", "qemu-mps2-an386": "qemu-mps2-an386", "native": "native",
+                   "qemu-rv32": "qemu-virt-rv32", "riscv": "qemu-virt-rv32"}
 REAL_BOARDS = ("nano33ble", "esp32")  # a PlatformIO project to build and flash with `pio run -t upload`
 
 

@@ -55,7 +55,7 @@ __all__ = ["ProjectError", "Project", "DataSpec", "ModelSpec", "load_project", "
            "PROJECT_FILE", "BOARDS"]
 
 PROJECT_FILE = "tinyfl.toml"
-BOARDS = ("qemu", "native")  # boards a project can emulate here
+BOARDS = ("qemu", "qemu-rv32", "native")  # boards a project can emulate here
 _SECTIONS = ("project", "data", "model", "device", "dp", "fleet", "emulate", "devices")
 
 
