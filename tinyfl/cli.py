@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, List, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -80,31 +81,48 @@ def _finish(summary: Any) -> None:
 
 @app.command()
 def demo(
-    board: str = typer.Option("qemu", help="qemu (Cortex-M4F under QEMU) or native (Linux processes)"),
-    n: int = typer.Option(4, "-n", help="number of emulated boards"),
-    rounds: int = typer.Option(6, help="federated rounds"),
-    backbone: str = typer.Option("cnn", help="cnn (generated int8 CNN, pretrained on the host) or stats (fixed statistics)"),
-    noise_multiplier: float = typer.Option(1.0, "--noise", help="noise stddev / clip bound, compiled into the firmware"),
-    clip: float = typer.Option(1.0, help="L2 clip bound of each update, compiled into the firmware"),
-    eps_limit: float = typer.Option(50.0, help="privacy budget each device enforces"),
-    run_dir: Optional[Path] = typer.Option(None, help="where the run is recorded (default: a new temp folder)"),
+    board: Optional[str] = typer.Option(None, help="qemu (Cortex-M4F under QEMU), qemu-rv32 (RISC-V) or native (Linux processes); default qemu or the project's"),
+    n: Optional[int] = typer.Option(None, "-n", help="number of emulated boards (default 4, or the project's)"),
+    rounds: Optional[int] = typer.Option(None, help="federated rounds (default 6, or the project's)"),
+    backbone: str = typer.Option("cnn", help="cnn (generated int8 CNN, pretrained on the host) or stats (fixed statistics); without --project"),
+    noise_multiplier: Optional[float] = typer.Option(None, "--noise", help="noise stddev / clip bound, compiled into the firmware (default 1)"),
+    clip: Optional[float] = typer.Option(None, help="L2 clip bound of each update, compiled into the firmware (default 1)"),
+    eps_limit: Optional[float] = typer.Option(None, help="privacy budget each device enforces (default 50)"),
+    project: Optional[Path] = typer.Option(None, "--project", help="a project (tinyfl.toml or its folder): its model, data, DP and fleet"),
+    sets: List[str] = typer.Option([], "--set", help='override a project key, e.g. "dp.noise_multiplier=2"'),
+    run_dir: Optional[Path] = typer.Option(None, help="where the run is recorded (default: a new folder in the project's runs, else a temp folder)"),
     resume: bool = typer.Option(False, help="resume the run already in --run-dir"),
     allow_test_builds: bool = typer.Option(False, help="admit boards running test builds (not private)"),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
 ) -> None:
     """Emulated fleet: build firmware, launch boards, run private federated rounds, summarize."""
-    from .demo import DemoOptions, RunExists, run_emulated
+    from .demo import DemoOptions, RunExists, prepare, run_emulated
     from .firmware_config import DpConfig
     from .fleet import ConfigError
     from .fleet.config import validate_dp
 
-    dp = DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit)
+    chosen = _load_project(project, sets)
+    base = chosen.dp if chosen is not None else DpConfig()
+    dp = DpConfig(clip=base.clip if clip is None else clip,
+                  noise_multiplier=base.noise_multiplier if noise_multiplier is None else noise_multiplier,
+                  grid_bits=base.grid_bits, delta=base.delta,
+                  eps_limit=base.eps_limit if eps_limit is None else eps_limit)
     try:
         validate_dp(dp)
     except ConfigError as exc:
         _fail(f"demo: {exc}", 2)
-    options = DemoOptions(board=board, n=n, rounds=rounds, backbone=backbone, dp=dp, resume=resume,
-                          allow_test_builds=allow_test_builds or None)
+    extra = dict(resume=resume, allow_test_builds=allow_test_builds or None)
+    if chosen is not None:
+        from .project import check_budget, demo_options
+
+        options = demo_options(chosen, board=board, n=n, rounds=rounds, dp=dp, **extra)
+        check_budget(options.dp)
+        if run_dir is None:
+            run_dir = chosen.runs_dir / time.strftime("%Y%m%d-%H%M%S")
+    else:
+        options = DemoOptions(board=board or "qemu", n=4 if n is None else n,
+                              rounds=6 if rounds is None else rounds, backbone=backbone, dp=dp, **extra)
+    _check_emulated(options.board, options.n, None if chosen is not None else backbone)
     started = time.monotonic()
 
     def say(msg: str) -> None:
@@ -112,9 +130,18 @@ def demo(
 
     with console.status("working...") as status:
         def on_round(report: Any) -> None:
-            status.update(f"round {report.round}/{rounds} done")
+            status.update(f"round {report.round}/{options.rounds} done")
             console.print("  " + _round_line(report))
 
+        if chosen is not None:
+            from .project import advise
+
+            data, bb, config = prepare(options, say)
+            estimate = advise(chosen, data, bb, config, devices=options.n, rounds=options.rounds,
+                              lr=options.lr, local_epochs=options.local_epochs,
+                              batch_size=options.batch_size)
+            console.print(("[yellow]warning[/]: " if estimate.harmful else "") + estimate.message(),
+                          soft_wrap=True)
         try:
             result = run_emulated(options, run_dir, say=say, on_round=on_round)
         except (RunExists, ValueError) as exc:
@@ -124,13 +151,14 @@ def demo(
         _finish(result.summary)
         return
     summary = result.summary
+    data_name = chosen.name if chosen is not None else "BasicMotions"
     console.print(_devices_table(summary))
     console.print(_privacy_table(summary))
     console.print(
         f"[bold]accuracy[/] of the global head on {result.backbone.name} features, held-out "
-        f"BasicMotions windows: {result.accuracy_before:.3f} before -> "
+        f"{data_name} windows: {result.accuracy_before:.3f} before -> "
         f"{result.accuracy_after:.3f} after {summary.rounds_completed} rounds "
-        f"({n} devices; noise stddev {options.dp.noise_multiplier:g} x clip per device update, "
+        f"({options.n} devices; noise stddev {options.dp.noise_multiplier:g} x clip per device update, "
         f"averaged over the devices that answered)")
     spent = max((p.eps_host for p in summary.privacy), default=0.0)
     console.print(
@@ -150,12 +178,18 @@ def serve(
     run_dir: Path = typer.Option(Path("runs/latest"), help="run record (a new folder, or one to --resume)"),
     resume: bool = typer.Option(False, help="resume the run in --run-dir (same run id, next round)"),
     allow_test_builds: bool = typer.Option(False, help="admit boards running test builds (not private)"),
+    project: Optional[Path] = typer.Option(None, "--project", help="a project: its fleet, DP config, pretrained head and held-out data"),
+    sets: List[str] = typer.Option([], "--set", help='override a project key, e.g. "fleet.rounds=5"'),
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
     """Run federated rounds over boards reached by serial links (real or emulated)."""
-    from .fleet import (Aggregator, ConfigError, DeviceSession, DeviceSpec, FleetConfig, SessionError,
+    from .fleet import (Aggregator, ConfigError, DeviceSession, DeviceSpec, FleetConfig, Head, SessionError,
                         close_sessions, load_fleet_config)
     from .links import LinkError, open_link
+
+    chosen = _load_project(project, sets)
+    if chosen is not None and fleet is not None:
+        _fail("serve: give --project or --fleet, not both (a project holds its fleet)", 2)
 
     exists = (run_dir / "state.json").exists()
     if exists and not resume:
@@ -164,7 +198,10 @@ def serve(
         _fail(f"--resume: {run_dir} holds no run to resume", 2)
 
     try:
-        config = load_fleet_config(fleet, run_config) if fleet else FleetConfig().with_overrides(run_config)
+        if chosen is not None:
+            config = chosen.fleet.with_overrides(run_config)
+        else:
+            config = load_fleet_config(fleet, run_config) if fleet else FleetConfig().with_overrides(run_config)
         if link:
             config = FleetConfig(fleet=config.fleet, emulate=None, dp=config.dp,
                                  devices=tuple(DeviceSpec(l, f"dev{i + 1}") for i, l in enumerate(link)))
@@ -178,7 +215,13 @@ def serve(
         from .demo import options_from_fleet, run_emulated
 
         console.print(f"launching the [emulate] fleet: {config.emulate.n} {config.emulate.board} boards")
-        options = options_from_fleet(config, resume=resume, allow_test_builds=allow_test_builds or None)
+        if chosen is not None:
+            from .project import demo_options
+
+            options = demo_options(chosen, resume=resume, allow_test_builds=allow_test_builds or None,
+                                   rounds=config.fleet.rounds)
+        else:
+            options = options_from_fleet(config, resume=resume, allow_test_builds=allow_test_builds or None)
         try:
             summary = run_emulated(options, run_dir, on_round=progress).summary
         except ValueError as exc:
@@ -192,9 +235,21 @@ def serve(
         except LinkError as exc:
             console.print(f"[red]cannot open a device link: {exc}[/]")
             raise typer.Exit(2)
+        evaluate, initial = None, None
+        if chosen is not None:  # the project's pretrained head, scored on its held-out windows
+            from .project import prepare_project
+
+            data, bb, fw = prepare_project(chosen, lambda m: console.print(m))
+            test_features = bb.features(data.x_test)
+            k, f = fw.n_classes, fw.n_features
+            initial = Head(np.asarray(bb.initial_head, dtype=np.float32), k, f)
+
+            def evaluate(params: Any) -> dict[str, Any]:
+                logits = test_features @ params[: k * f].reshape(k, f).T + params[k * f:]
+                return {"accuracy": float(np.mean(np.argmax(logits, axis=1) == data.y_test))}
         try:
-            summary = Aggregator(config, sessions, run_dir, progress=progress,
-                                 allow_test_builds=allow_test_builds).run()
+            summary = Aggregator(config, sessions, run_dir, progress=progress, evaluate=evaluate,
+                                 initial=initial, allow_test_builds=allow_test_builds).run()
         except (ValueError, SessionError) as exc:
             _fail(f"serve: {exc}", 2 if isinstance(exc, ValueError) else 1)
         finally:
@@ -204,6 +259,10 @@ def serve(
     else:
         console.print(_devices_table(summary))
         console.print(_privacy_table(summary))
+        scores = [e["accuracy"] for e in summary.evaluations if "accuracy" in e]
+        if scores:
+            console.print(f"[bold]accuracy[/] of the global head on the held-out windows: "
+                          f"{scores[0]:.3f} before -> {scores[-1]:.3f} after {summary.rounds_completed} rounds")
         console.print(f"run recorded in {run_dir}")
     _finish(summary)
 

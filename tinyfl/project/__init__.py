@@ -12,7 +12,7 @@ from .config import PROJECT_FILE, DataSpec, ModelSpec, Project, ProjectError, ch
 from .scaffold import init_project
 
 __all__ = ["PROJECT_FILE", "DataSpec", "ModelSpec", "Project", "ProjectError", "check_budget",
-           "init_project", "load_project", "prepare_project", "project_parts"]
+           "advise", "demo_options", "init_project", "load_project", "prepare_project", "project_parts"]
 
 
 def prepare_project(project: Project, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, Any, Any]:
@@ -36,3 +36,31 @@ def project_parts(project: Project, say: Callable[[str], None] = lambda _m: None
                             input_channels=channels, input_steps=steps,
                             samples_per_round=project.samples_per_round, dp=project.dp)
     return data, artifacts, backbone, config
+
+
+def demo_options(project: Project, **overrides: Any) -> Any:
+    """tinyfl.demo.DemoOptions for the project's [emulate], [fleet] and [dp] (overrides win)."""
+    from ..demo import DemoOptions
+
+    fleet, emulate = project.fleet.fleet, project.fleet.emulate
+    values: dict[str, Any] = dict(
+        rounds=fleet.rounds, lr=fleet.lr, local_epochs=fleet.local_epochs,
+        batch_size=fleet.batch_size, deadline_s=fleet.deadline_s,
+        samples_per_round=project.samples_per_round, dp=project.dp, project=project)
+    if emulate is not None:
+        values.update(board=emulate.board, n=emulate.n, seed=emulate.seed)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return DemoOptions(**values)
+
+
+def advise(project: Project, data: Any, backbone: Any, config: Any, *, devices: int, rounds: int,
+           lr: float, local_epochs: int, batch_size: int, server_lr: float = 1.0) -> Any:
+    """The pre-run utility estimate (tinyfl.project.advice) on the project's own features."""
+    from .advice import estimate_utility
+
+    return estimate_utility(
+        backbone.features(data.x_train), data.y_train, backbone.features(data.x_test), data.y_test,
+        backbone.initial_head, n_classes=config.n_classes, devices=devices, rounds=rounds,
+        samples_per_round=config.samples_per_round, lr=lr, local_epochs=local_epochs,
+        batch_size=batch_size, server_lr=server_lr, clip=config.dp.clip,
+        grid_bits=config.dp.grid_bits, noise_multiplier=config.dp.noise_multiplier)
