@@ -87,7 +87,8 @@ class AuditConfig:
 
     def dp_audit_config(self) -> DpAuditConfig:
         return replace(self.dp_audit, clip=self.dp.clip, grid_bits=self.dp.grid_bits,
-                       delta=self.dp.delta, alpha=self.alpha, board=self.board)
+                       delta=self.dp.delta, alpha=self.alpha, board=self.board,
+                       configured_noise_multiplier=float(self.dp.noise_multiplier))
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
