@@ -249,23 +249,21 @@ def _attack_one(inp: Any, invert_with: Any = "stats") -> Any:
 
 def _attack_all(inputs: list[Any], workers: int, progress: Callable[[int], None],
                 invert_with: Any = "stats") -> list[Any]:
-    # TensorFlow (the Keras inversion) must not run in forked children: the CNN level attacks
-    # in this process
+    # the Keras inversion (TensorFlow) stays in this process: a worker would load it again
     if workers <= 1 or len(inputs) < 2 or not isinstance(invert_with, str):
         out = []
         for i, inp in enumerate(inputs):
             out.append(_attack_one(inp, invert_with))
             progress(i + 1)
         return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import as_completed
+
+    from ._pool import process_pool
 
     results: list[Any] = [None] * len(inputs)
-    # fork: the workers inherit the imported modules; the attack never touches the boards
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+    # spawned workers (never forked: see tinyfl.audit._pool); the attack never touches the boards
+    with process_pool(workers) as pool:
         futures = {pool.submit(_attack_one, inp): i for i, inp in enumerate(inputs)}
-        from concurrent.futures import as_completed
-
         for done, fut in enumerate(as_completed(futures), start=1):
             results[futures[fut]] = fut.result()
             progress(done)
