@@ -25,7 +25,9 @@ _LEAK_NAMES = {"label": "label", "features": "features", "raw_input": "raw input
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 _BASE_STYLE = {"class mean (recovered label)": ("#7f7f7f", "--"), "random same class (recovered label)": ("#bcbd22", ":"),
                "global mean": ("#17becf", "-."), ORACLE: ("#8c564b", (0, (1, 3))),
-               BLIND_LABEL: ("#7f7f7f", "--"), "majority class (auxiliary data)": ("#17becf", "-.")}
+               BLIND_LABEL: ("#7f7f7f", "--"), "majority class (auxiliary data)": ("#17becf", "-."),
+               "sample count spread evenly over the classes": ("#bcbd22", ":"),
+               "sample count spread by the label prior (auxiliary data)": ("#e377c2", ":")}
 
 
 def _plt():
