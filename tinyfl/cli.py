@@ -101,6 +101,8 @@ def demo(
         f"[bold]privacy[/]: each device spent at most eps {spent:.1f} at delta "
         f"{options.dp.delta:g} (any two local datasets of a device, dp-accounting RDP), enforced "
         f"by the device against its limit of {options.dp.eps_limit:g}")
+    for line in result.to_dict()["privacy_context"]:
+        console.print(f"  - {line}")
     console.print(f"run recorded in {result.run_dir} ({time.monotonic() - started:.0f} s)")
 
 
