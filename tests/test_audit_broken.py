@@ -63,3 +63,12 @@ def test_invisible_breaks_fail_the_dp_audit_at_both_z(variant, setting):
     assert audit.configured.claim_rdp == pytest.approx(10.73, abs=0.01)  # z = 1, replace
     assert any(EXPECTED_INVARIANT[variant] in f for f in audit.findings())
 
+
+
+@pytest.mark.qemu
+def test_a_constant_key_fails_on_the_emulated_cortex_m4(qemu):
+    """The reboot check restarts the QEMU machine with the same ledger and shard."""
+    audit = audit_device(DpAuditConfig(variant="constant_key", board="qemu", mechanism_trials=0, board_trials=64))
+    assert audit.test_build and not audit.passed
+    failed = {i.name for i in audit.invariants if not i.passed}
+    assert failed == {"fresh noise after a reboot"}, audit.to_dict()["invariants"]

@@ -117,7 +117,7 @@ def test_invariants_catch_a_mean_beyond_the_clip_bound():
 
 
 @pytest.mark.qemu
-def test_correct_firmware_passes_on_the_emulated_cortex_m4():
+def test_correct_firmware_passes_on_the_emulated_cortex_m4(qemu):
     audit = audit_device(DpAuditConfig(board="qemu", mechanism_trials=0, board_trials=64))
     assert audit.board == "qemu" and audit.boards_started == 2
     assert audit.passed, audit.to_dict()
