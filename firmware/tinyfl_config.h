@@ -27,13 +27,21 @@
 /* Deliberately broken variants, for audits that must catch them (test builds only):
  * TINYFL_TEST_REUSE_SEED       reseeds the generator from TINYFL_TEST_SEED before every release
  * TINYFL_TEST_NOISE_BEFORE_CLIP adds the noise to the float update, then clips (shrinks it)
- * TINYFL_TEST_CLIP_SCALE_LOG2  clips to C * 2^n while telling the host C (noise stays z * C) */
+ * TINYFL_TEST_CLIP_SCALE_LOG2  clips to C * 2^n while telling the host C (noise stays z * C)
+ * TINYFL_TEST_UNNOISED_COORD=i sends coordinate i of the update without its noise
+ * TINYFL_TEST_CONSTANT_KEY     ignores the entropy: the key is a constant of the device id, so
+ *                              every boot draws the same noise (unlike TINYFL_TEST_SEED, nothing
+ *                              else is test-like: it behaves as a release build would) */
 #if (defined(TINYFL_TEST_REUSE_SEED) || defined(TINYFL_TEST_NOISE_BEFORE_CLIP) || \
-     defined(TINYFL_TEST_CLIP_SCALE_LOG2)) && !defined(TINYFL_TEST_BUILD)
+     defined(TINYFL_TEST_CLIP_SCALE_LOG2) || defined(TINYFL_TEST_UNNOISED_COORD) || \
+     defined(TINYFL_TEST_CONSTANT_KEY)) && !defined(TINYFL_TEST_BUILD)
 #error "broken-mechanism variants are only allowed in test builds"
 #endif
 #if defined(TINYFL_TEST_REUSE_SEED) && !defined(TINYFL_TEST_SEED)
 #error "TINYFL_TEST_REUSE_SEED needs TINYFL_TEST_SEED"
+#endif
+#if defined(TINYFL_TEST_CONSTANT_KEY) && defined(TINYFL_TEST_SEED)
+#error "TINYFL_TEST_CONSTANT_KEY is keyed like a release build: no TINYFL_TEST_SEED"
 #endif
 
 /* Limits of the crafted-head guard (tinyfl_guard.h); a build may tighten them. */
@@ -50,6 +58,10 @@
 #define TINYFL_PARAMS (TINYFL_HEAD_CLASSES * (TINYFL_HEAD_FEATURES + 1))
 #if TINYFL_PARAMS > TINYFL_WIRE_MAX_PARAMS
 #error "head too large for the wire format (TINYFL_WIRE_MAX_PARAMS)"
+#endif
+#if defined(TINYFL_TEST_UNNOISED_COORD) && ((TINYFL_TEST_UNNOISED_COORD) < 0 || \
+                                           (TINYFL_TEST_UNNOISED_COORD) >= TINYFL_PARAMS)
+#error "TINYFL_TEST_UNNOISED_COORD must be a coordinate of the update (0..TINYFL_PARAMS-1)"
 #endif
 #if TINYFL_SAMPLES_PER_ROUND < 1 || TINYFL_SAMPLES_PER_ROUND > 255
 #error "TINYFL_SAMPLES_PER_ROUND must be 1..255"

@@ -155,6 +155,14 @@ static tinyfl_status seed_noise(tinyfl_device *dev)
         return TINYFL_E_ENTROPY;
     }
 #endif
+#ifdef TINYFL_TEST_CONSTANT_KEY
+    /* Broken on purpose (test builds only): the entropy is dropped for a per-device constant. */
+    memset(seed, 0, sizeof(seed));
+    for (size_t i = 0; i < 4; i++) {
+        seed[i] = (uint8_t)(dev->device_id >> (8 * i));
+    }
+    seed[4] = 0xC7;
+#endif
     tinyfl_drbg_seed(&dev->drbg, seed);
     memset(seed, 0, sizeof(seed)); /* the key now lives only in the generator */
     return TINYFL_OK;
@@ -364,7 +372,20 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
             }
         }
 #endif
+#ifdef TINYFL_TEST_UNNOISED_COORD
+        float unnoised_update[TINYFL_PARAMS]; /* broken on purpose: see after the protection */
+        memcpy(unnoised_update, dev->trained, sizeof(unnoised_update));
+#endif
         st = tinyfl_protect_update(&dev->protect, &dev->drbg, dev->trained, TINYFL_PARAMS, dev->values);
+#ifdef TINYFL_TEST_UNNOISED_COORD
+        if (st == TINYFL_OK) { /* broken on purpose: one coordinate leaves without its noise */
+            int32_t unnoised[TINYFL_PARAMS];
+            st = tinyfl_protect_clip_round(&dev->protect, unnoised_update, TINYFL_PARAMS, unnoised);
+            dev->values[TINYFL_TEST_UNNOISED_COORD] = unnoised[TINYFL_TEST_UNNOISED_COORD];
+            memset(unnoised, 0, sizeof(unnoised));
+        }
+        memset(unnoised_update, 0, sizeof(unnoised_update));
+#endif
     }
     wipe_round(dev);
     if (st != TINYFL_OK) {

@@ -49,7 +49,11 @@ def test_attack_run_reports_recoveries_and_scores_against_baselines(recorded_run
         assert update.counts.sum() == update.sample_count == 10
         assert update.features.shape == (10, 24) and update.inputs.shape == (10, 100, 6)
         assert update.label_method == "NNLS counts"
-    assert "majority class" in report.summary["label_accuracy"]["verdicts"]
+    assert {"majority class (auxiliary data)", "sample count spread evenly over the classes",
+            "sample count spread by the label prior (auxiliary data)"} <= set(report.summary["label_accuracy"]["verdicts"])
+    strongest = report.summary["label_accuracy"]["strongest_baseline"]
+    assert report.summary["label_accuracy"]["baselines"][strongest].estimate >= max(
+        b.estimate for b in report.summary["label_accuracy"]["baselines"].values())
     for metric in ("label_accuracy", "feature_centered_cosine", "input_psnr_db", "input_phase_aligned_corr"):
         assert report.summary[metric]["attack"].n == 40
     for metric in ("feature_centered_cosine", "input_psnr_db", "input_phase_aligned_corr"):

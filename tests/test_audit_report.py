@@ -31,6 +31,12 @@ def test_correct_mechanism_passes_and_the_audit_is_tight(smoke):
     assert m.eps_lower_bound <= m.claim_rdp  # a correct mechanism never exceeds its claim
     assert m.eps_lower_bound >= TIGHT_FRACTION * m.claim_pld, m.to_dict()["distinguisher"]
     assert m.tight and smoke.dp.passed and smoke.dp.verdict == "pass"
+    # the tight image and the image at the configured z both pass every invariant
+    assert smoke.dp.device.passed and smoke.dp.configured.passed
+    assert smoke.dp.configured.claim_rdp == pytest.approx(10.73, abs=0.01)
+    assert smoke.failures() == []  # `tinyfl audit` exits 0
+    leaking = [leak for leak in LEAKS if smoke.level(1.0).verdict(leak) == "leaks"]
+    assert smoke.failures(leaks=True) == [f"{leak} leaks at z = 1" for leak in leaking]
 
 
 def test_without_noise_every_kind_of_leak_is_reported(smoke):
@@ -56,6 +62,9 @@ def test_json_summary_has_a_verdict_per_leak(smoke):
     assert [lv["noise_multiplier"] for lv in summary["levels"]] == [0.0, 1.0, 10.0]
     assert summary["levels"][0]["eps_rdp"] is None  # no noise: no eps
     assert len(summary["utility"]["accuracy"]["100"]) == 3
+    # the curve respects the device budget: z = 1 at eps_limit 50 allows 10 releases (not 30)
+    assert summary["utility"]["releases_allowed"] == [None, 10, 256]
+    assert summary["utility"]["rounds_trained"] == [30, 10, 30]
     assert summary["findings"] and summary["findings"][0].startswith("At the configured noise")
 
 

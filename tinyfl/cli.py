@@ -165,6 +165,8 @@ def demo(
         f"[bold]privacy[/]: each device spent at most eps {spent:.1f} at delta "
         f"{options.dp.delta:g} (any two local datasets of a device, dp-accounting RDP), enforced "
         f"by the device against its limit of {options.dp.eps_limit:g}")
+    for line in result.to_dict()["privacy_context"]:
+        console.print(f"  - {line}")
     console.print(f"run recorded in {result.run_dir} ({time.monotonic() - started:.0f} s)")
     _finish(summary)
 
@@ -420,32 +422,52 @@ def audit(
     fleet_size: int = typer.Option(100, help="fleet size the privacy/utility statement assumes"),
     backbone: Optional[str] = typer.Option(None, help="cnn (what the demo ships; default) or stats; --smoke defaults to stats"),
     smoke: bool = typer.Option(False, help="every part once, small (CI setting, well under a minute)"),
+    parts: str = typer.Option(",".join(("dp", "leakage", "utility")), help="comma-separated: dp, leakage, utility"),
+    variant: Optional[str] = typer.Option(None, help="DP-audit a deliberately broken test build instead (e.g. "
+                                                     "constant_key, unnoised_coord): the audit must FAIL it"),
+    fail_on_leak: bool = typer.Option(False, help="also exit 1 when a leak is found at the configured noise"),
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
     """Audit the device's privacy: DP audit of the firmware mechanism, attacks at a grid of
-    noise levels with a verdict per kind of leak, and the privacy/utility curve."""
+    noise levels with a verdict per kind of leak, and the privacy/utility curve. Exits 1 when
+    a verdict is FAIL (the DP audit; with --fail-on-leak also a leak at the configured noise),
+    2 when the settings cannot be audited."""
+    from dataclasses import replace
+
     from .audit import AuditConfig, render, run_audit
     from .firmware_config import DpConfig
 
-    dp = DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit)
-    chosen = {"backbone": backbone} if backbone else {}
-    config = (AuditConfig.smoke(dp=dp, board=board, fleet_size=fleet_size, **chosen) if smoke
-              else AuditConfig(dp=dp, board=board, fleet_size=fleet_size, **chosen))
+    try:
+        dp = DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit)
+        chosen: dict[str, Any] = {"backbone": backbone} if backbone else {}
+        chosen["parts"] = tuple(p.strip() for p in parts.split(",") if p.strip())
+        config = (AuditConfig.smoke(dp=dp, board=board, fleet_size=fleet_size, **chosen) if smoke
+                  else AuditConfig(dp=dp, board=board, fleet_size=fleet_size, **chosen))
+        if variant is not None:
+            config = replace(config, dp_audit=replace(config.dp_audit, variant=variant))
+        config.validate()
+    except ValueError as exc:
+        typer.echo(f"tinyfl audit: {exc}", err=True)  # one line, never wrapped
+        raise typer.Exit(2)
     report = run_audit(config, work_dir=out / "runs", show_progress=fmt is Format.text)
     html = render(report, out)
     summary = report.to_dict()
+    failures = report.failures(leaks=fail_on_leak)
     if fmt is Format.json:
         _emit_json(summary)
-        return
-    table = Table(title=f"leaks at the configured noise z = {noise_multiplier:g}")
-    for col in ("leak", "verdict"):
-        table.add_column(col)
-    for leak, verdict in summary["verdicts"].items():
-        table.add_row(leak, verdict)
-    console.print(table)
-    for line in summary["findings"]:
-        console.print(f"- {line}")
-    console.print(f"report: {html}")
+    else:
+        table = Table(title=f"leaks at the configured noise z = {noise_multiplier:g}")
+        for col in ("leak", "verdict"):
+            table.add_column(col)
+        for leak, verdict in summary["verdicts"].items():
+            table.add_row(leak, verdict)
+        console.print(table)
+        for line in summary["findings"]:
+            console.print(f"- {line}")
+        console.print(f"report: {html}")
+    if failures:
+        typer.echo("tinyfl audit: FAIL: " + "; ".join(failures), err=True)
+        raise typer.Exit(1)
 
 
 def _register_subcommands() -> None:

@@ -17,8 +17,10 @@ import numpy as np
 from .backbones import Backbone, cnn_backbone, stats_backbone
 from .firmware_config import DpConfig, FirmwareConfig
 
-__all__ = ["DemoOptions", "DemoResult", "RunExists", "options_from_fleet", "prepare", "run_emulated",
-           "split_shards"]
+__all__ = ["DemoOptions", "DemoResult", "RunExists", "options_from_fleet", "prepare", "privacy_context",
+           "run_emulated", "split_shards"]
+
+AUDIT_REPORT = Path("audit-report") / "report.json"  # where `tinyfl audit` writes by default
 
 
 class RunExists(FileExistsError):
@@ -68,8 +70,65 @@ class DemoResult:
                       "note": self.backbone.note},
             accuracy_before=self.accuracy_before,
             accuracy_after=self.accuracy_after,
+            privacy_context=privacy_context(self),
         )
         return out
+
+
+def privacy_context(result: DemoResult, audit_report: Path | None = AUDIT_REPORT) -> list[str]:
+    """What the eps the devices spent means, in plain sentences: what it bounds, what it leaves
+    open, and what the audit measured at this noise (from `audit_report` when it audited the
+    same z, else where to look)."""
+    import math
+
+    from .privacy import epsilon
+
+    dp = result.config.dp
+    releases = max((p.releases_before + p.releases_host for p in result.summary.privacy), default=0)
+    spent = max((p.eps_host for p in result.summary.privacy), default=0.0)
+    if releases == 0:
+        return ["no device released an update: no privacy spent"]
+    per = epsilon(dp.noise_multiplier, 1, dp.delta)
+    out = [
+        f"eps {spent:.1f} after {releases} release(s) (RDP, replace relation: any two local datasets of a "
+        f"device, delta {dp.delta:g}) bounds how much a device's data can change what the server sees: the "
+        f"odds of any guess about it can grow by up to e^{spent:.1f} = {math.exp(spent):.2g} (each release "
+        f"eps {per:.1f}, e^{per:.1f} = {math.exp(per):.2g}). A bound that large promises next to nothing by "
+        "itself; what it does guarantee: no release without this noise, and the device stops at its budget "
+        f"(eps_limit {dp.eps_limit:g}, {result.config.releases_allowed()} releases).",
+        "Not protected by eps at all: when a device answers, its error codes, how many samples each update "
+        "used, and its public configuration (docs/privacy.md).",
+    ]
+    found = _audit_at(audit_report, dp.noise_multiplier)
+    if found is not None:
+        verdicts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in found["verdicts"].items())
+        out.append(f"What an attacker really recovers at this noise is measured by the audit ({audit_report}, "
+                   f"z = {dp.noise_multiplier:g}, {found['samples']} sample(s) per update, its worst case): "
+                   f"{verdicts}; DP audit {found['dp']}.")
+    else:
+        out.append(f"What an attacker really recovers at z = {dp.noise_multiplier:g} is measured, not promised: "
+                   f"run `tinyfl audit --noise {dp.noise_multiplier:g}` (docs/audit.md lists what it found at "
+                   "z = 1 with one sample per update: the label borderline, features and raw input never "
+                   f"beyond class level); this demo's updates average {result.config.samples_per_round} "
+                   "samples, which blurs each one further.")
+    return out
+
+
+def _audit_at(path: Path | None, z: float) -> dict[str, Any] | None:
+    """The verdicts of a `tinyfl audit` report.json at noise z, or None."""
+    import json
+
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        report = json.loads(Path(path).read_text())
+        config = report["config"]
+        if abs(float(config["dp"]["noise_multiplier"]) - z) > 1e-12 or not report.get("verdicts"):
+            return None
+        return {"verdicts": dict(report["verdicts"]), "samples": int(config["samples_per_round"]),
+                "dp": (report.get("dp_audit") or {}).get("verdict", "not run")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not an audit report of this version: say where to look instead
 
 
 def options_from_fleet(config: Any, dp: DpConfig | None = None, **extra: Any) -> DemoOptions:

@@ -29,9 +29,11 @@ Importing this package never imports TensorFlow.
 from .baselines import (
     class_mean_baseline,
     global_mean_baseline,
+    label_count_baselines,
     label_mixture_baseline,
     majority_label_baseline,
     random_same_class_baseline,
+    spread_counts_baseline,
 )
 from .features import FeatureEstimate, features_analytic, features_least_squares, features_likelihood
 from .inputs import invert_inputs, invert_stats_features
@@ -111,6 +113,8 @@ __all__ = [
     "random_same_class_baseline",
     "majority_label_baseline",
     "label_mixture_baseline",
+    "spread_counts_baseline",
+    "label_count_baselines",
     # metrics
     "Interval",
     "Verdict",

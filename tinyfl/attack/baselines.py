@@ -14,7 +14,7 @@ import numpy as np
 from .threat import Auxiliary
 
 __all__ = ["class_mean_baseline", "global_mean_baseline", "random_same_class_baseline",
-           "majority_label_baseline", "label_mixture_baseline"]
+           "majority_label_baseline", "label_mixture_baseline", "spread_counts_baseline", "label_count_baselines"]
 
 
 def _values(aux: Auxiliary, use: str) -> np.ndarray:
@@ -62,6 +62,38 @@ def majority_label_baseline(n: int, aux: Auxiliary | None, n_classes: int) -> np
         return np.zeros(n, dtype=np.int64)
     counts = np.bincount(np.asarray(aux.labels, dtype=np.int64), minlength=n_classes)
     return np.full(n, int(np.argmax(counts)), dtype=np.int64)
+
+
+def spread_counts_baseline(n: int, n_classes: int, prior: np.ndarray | None = None) -> np.ndarray:
+    """Label counts guessed from the sample count alone: the device's n samples spread over the
+    classes in proportion to `prior` (evenly without one), rounded to integers summing to n
+    (largest remainder; ties to the more likely class, then the lower index). For a batch this
+    is far stronger than the majority class: 10 samples of 4 balanced classes spread 3/3/2/2
+    share 8 or more labels with most true batches, a single class about 3."""
+    p = np.full(n_classes, 1.0 / n_classes) if prior is None else np.asarray(prior, dtype=np.float64)
+    if p.shape != (n_classes,) or not np.all(p >= 0) or p.sum() <= 0:
+        raise ValueError("prior must be n_classes non-negative weights, not all zero")
+    raw = n * p / p.sum()
+    counts = np.floor(raw).astype(np.int64)
+    order = sorted(range(n_classes), key=lambda c: (-(raw[c] - counts[c]), -p[c], c))
+    for c in order[: n - int(counts.sum())]:
+        counts[c] += 1
+    return counts
+
+
+def label_count_baselines(n: int, n_classes: int, aux: Auxiliary | None) -> dict[str, np.ndarray]:
+    """Every label-count guess a server can make for an update of n samples without looking at
+    it, from what it has (the announced sample count, public labelled data): the majority class
+    for all n, the count spread evenly, and the count spread by the public label prior (what
+    the server can say about a device's labels before it sees an update). A label attack leaks
+    only what beats the strongest of these."""
+    out = {"majority class (auxiliary data)":
+           np.bincount(majority_label_baseline(n, aux, n_classes), minlength=n_classes),
+           "sample count spread evenly over the classes": spread_counts_baseline(n, n_classes)}
+    if aux is not None and len(aux.labels):
+        prior = np.bincount(np.asarray(aux.labels, dtype=np.int64), minlength=n_classes)[:n_classes]
+        out["sample count spread by the label prior (auxiliary data)"] = spread_counts_baseline(n, n_classes, prior)
+    return out
 
 
 def label_mixture_baseline(log_posteriors: np.ndarray, aux: Auxiliary, *, use: str = "features") -> np.ndarray:

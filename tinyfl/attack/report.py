@@ -9,8 +9,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .baselines import (class_mean_baseline, global_mean_baseline, label_mixture_baseline,
-                        majority_label_baseline, random_same_class_baseline)
+from .baselines import (class_mean_baseline, global_mean_baseline, label_count_baselines, label_mixture_baseline,
+                        random_same_class_baseline)
 from .features import features_analytic, features_likelihood
 from .inputs import invert_inputs, is_keras_model
 from .labels import (label_counts_bias, label_counts_nnls, label_matched_filter, label_posterior, label_sign,
@@ -23,6 +23,12 @@ __all__ = ["UpdateAttack", "AttackReport", "attack_update", "attack_run", "truth
            "samples_of_updates"]
 
 Truth = Mapping[str, tuple[np.ndarray, np.ndarray]]  # device -> (inputs in replay order, labels)
+
+
+def is_oracle(baseline: str) -> bool:
+    """A baseline that uses the ground truth (the true label's class mean): drawn for context,
+    never a reason to call something a leak or not."""
+    return baseline.endswith("(true label)")
 
 
 @dataclass
@@ -72,6 +78,8 @@ class AttackReport:
                 "baselines": {k: v.to_dict() for k, v in entry["baselines"].items()},
                 "verdicts": {k: v.to_dict() for k, v in entry["verdicts"].items()},
                 "higher_is_better": entry["higher_is_better"],
+                "strongest_baseline": entry.get("strongest_baseline"),
+                "leak": entry.get("leak", False),
             }
             for metric, entry in self.summary.items()
         }
@@ -91,11 +99,19 @@ class AttackReport:
                        f"{sum(u.seconds.values()):.2f} s")
         for metric, entry in self.summary.items():
             better = "higher" if entry["higher_is_better"] else "lower"
-            out.append(f"  {metric} ({better} is better): attack {entry['attack']}")
+            strongest = entry.get("strongest_baseline")
+            if strongest is None:
+                word = "no update-free baseline to compare with"
+            elif entry.get("leak"):
+                word = f"LEAK: beats every update-free baseline, the strongest {strongest} included"
+            else:
+                word = f"no leak shown: does not beat every update-free baseline (the strongest: {strongest})"
+            out.append(f"  {metric} ({better} is better): attack {entry['attack']}: {word}")
             for name, interval in entry["baselines"].items():
                 verdict = entry["verdicts"][name]
-                word = "BEATS" if verdict.beats else "does not beat"
-                out.append(f"    {word} {name} {interval} (difference {verdict.difference})")
+                word = "beats" if verdict.beats else "does not beat"
+                oracle = " (oracle: knows the truth, never decides)" if is_oracle(name) else ""
+                out.append(f"    {word} {name}{oracle} {interval} (difference {verdict.difference})")
         return out
 
 
@@ -289,9 +305,9 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
         hit = round(count_overlap(res.counts, true_counts) * n)
         res.scores["label_hits"] = np.arange(n) < hit
         add("label_accuracy", "attack", res.scores["label_hits"])
-        guess = majority_label_baseline(n, aux, k)
-        base_hit = round(count_overlap(np.bincount(guess, minlength=k), true_counts) * n)
-        add("label_accuracy", "majority class", np.arange(n) < base_hit)
+        for name, counts in label_count_baselines(n, k, aux).items():
+            base_hit = round(count_overlap(counts, true_counts) * n)
+            add("label_accuracy", name, np.arange(n) < base_hit)
         if feature_fn is None or res.features is None:
             continue
         h_true = np.asarray(feature_fn(np.asarray(x_true, dtype=np.float32).reshape((n,) + _sample_shape(aux, x_true))), dtype=np.float64)
@@ -339,6 +355,14 @@ def _score(report: AttackReport, inputs: list[AttackInput], truths: list[Any], a
             base = np.asarray(values)
             entry["baselines"][name] = summarize(base.astype(bool) if is_bool else base, alpha=alpha, seed=seed)
             entry["verdicts"][name] = compare(attack, base, higher_is_better=hib, alpha=alpha, seed=seed)
+        fair = [name for name in entry["baselines"] if not is_oracle(name)]
+        if fair:
+            sign = 1.0 if hib else -1.0
+            entry["strongest_baseline"] = max(fair, key=lambda name: sign * entry["baselines"][name].estimate
+                                              if np.isfinite(entry["baselines"][name].estimate) else -np.inf)
+        # a leak only beats EVERY guess the server could make without the update, so the
+        # strongest one too (an oracle that knows the true label never decides)
+        entry["leak"] = bool(fair) and all(entry["verdicts"][name].beats for name in fair)
         report.summary[metric] = entry
 
 

@@ -1,9 +1,12 @@
 """The privacy audit of a tinyfl deployment (what `tinyfl audit` runs).
 
 - DP audit (Jagielski, Ullman, Oprea 2020): the firmware's release mechanism with and without a
-  canary, eps lower bounds with Clopper-Pearson intervals next to the claimed eps; fails the
-  deliberately broken test builds (noise off, reused seed, noise before clipping, a clip larger
-  than told): `run_dp_audit`, `DpAuditConfig`, `BROKEN_VARIANTS`.
+  canary, eps lower bounds with Clopper-Pearson intervals next to the claimed eps, plus checks
+  of every coordinate's noise and of fresh noise after a reboot and across boards, at the tight
+  z and at the configured z; fails the deliberately broken test builds (noise off, reused seed,
+  noise before clipping, a clip larger than told, one coordinate without noise, a key constant
+  across boots): `run_dp_audit`, `DpAuditConfig`, `BROKEN_VARIANTS`, `check_coordinates`,
+  `check_replays`.
 - Attack audit: emulated devices with known data at a grid of noise levels, every update
   attacked with tinyfl.attack, a verdict per kind of leak (label, features, raw input):
   `run_leakage_level`, `LeakageConfig`.
@@ -23,7 +26,9 @@ from .dp import (
     MechanismAudit,
     audit_device,
     audit_mechanism,
+    check_coordinates,
     check_invariants,
+    check_replays,
     run_dp_audit,
 )
 from .leakage import LEAKS, LeakageConfig, LevelResult, MetricScore, level_reconstruction, run_leakage_level
@@ -50,6 +55,8 @@ __all__ = [
     "audit_mechanism",
     "audit_device",
     "check_invariants",
+    "check_coordinates",
+    "check_replays",
     "Canary",
     "make_canary",
     # statistics

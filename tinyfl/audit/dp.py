@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -40,6 +40,9 @@ __all__ = [
     "audit_mechanism",
     "audit_device",
     "check_invariants",
+    "check_coordinates",
+    "check_replays",
+    "coordinate_noise",
     "run_dp_audit",
 ]
 
@@ -49,9 +52,15 @@ BROKEN_VARIANTS: dict[str, dict[str, Any]] = {
     "reuse_seed": {"TINYFL_TEST_REUSE_SEED": None},
     "noise_before_clip": {"TINYFL_TEST_NOISE_BEFORE_CLIP": None},
     "clip_scale": {"TINYFL_TEST_CLIP_SCALE_LOG2": 2},
+    # class 0's bias sent without noise (the index is the head's: see DpAuditConfig.defines)
+    "unnoised_coord": {"TINYFL_TEST_UNNOISED_COORD": "bias of class 0"},
+    "constant_key": {"TINYFL_TEST_CONSTANT_KEY": None},
 }
 TIGHT_FRACTION = 0.5  # eps_LB below half the PLD claim: the audit is too weak to mean anything
 INVARIANT_SIGMAS = 5.0  # plain checks fail only far outside their sampling noise
+# family-wise chance that a correct device fails one per-coordinate check (Bonferroni over the
+# coordinates; the same order as a 5-sigma two-sided test)
+COORDINATE_ALPHA = 1e-6
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class DpAuditConfig:
     alpha: float = 0.05  # each eps_LB holds with confidence 1 - alpha
     mechanism_trials: int = 400_000  # per world; 0 skips the mechanism part
     board_trials: int = 1024  # (reference, canary) release pairs per world; 0 skips the boards
+    replay_releases: int = 16  # per boot and board: the reboot and cross-board checks
+    configured_noise_multiplier: float | None = None  # the deployment's z: its device image is audited too
     board: str = "native"  # or "qemu"
     variant: str | None = None  # one of BROKEN_VARIANTS: audit a deliberately broken build
     n_classes: int = 4  # the head under audit: BasicMotions with the stats backbone
@@ -80,7 +91,10 @@ class DpAuditConfig:
             return None
         if self.variant not in BROKEN_VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}: {', '.join(BROKEN_VARIANTS)}")
-        return dict(BROKEN_VARIANTS[self.variant])
+        out = dict(BROKEN_VARIANTS[self.variant])
+        if "TINYFL_TEST_UNNOISED_COORD" in out:  # biases follow the n_classes x n_features weights
+            out["TINYFL_TEST_UNNOISED_COORD"] = self.n_classes * 4 * self.n_channels
+        return out
 
     def test_seed(self) -> int | None:
         return 1 if self.variant == "reuse_seed" else None
@@ -199,11 +213,19 @@ class DeviceAudit:
 class DpAudit:
     config: DpAuditConfig
     mechanism: MechanismAudit | None
-    device: DeviceAudit | None
+    device: DeviceAudit | None  # at the audit's tight setting (config.noise_multiplier)
+    configured: DeviceAudit | None = None  # the same checks on the image at the deployment's z
+
+    def parts(self) -> list[tuple[str, Any]]:
+        z = self.config.configured_noise_multiplier
+        return [(label, part) for label, part in (
+            ("mechanism", self.mechanism), (f"device at z = {self.config.noise_multiplier:g}", self.device),
+            (f"device at the configured z = {z:g}" if z is not None else "device", self.configured))
+            if part is not None]
 
     @property
     def passed(self) -> bool:
-        return all(part.passed for part in (self.mechanism, self.device) if part is not None)
+        return all(part.passed for _, part in self.parts())
 
     @property
     def verdict(self) -> str:
@@ -212,13 +234,12 @@ class DpAudit:
     def findings(self) -> list[str]:
         """Plain sentences: what failed, and whether the audit was strong enough."""
         out = []
-        for label, part in (("mechanism", self.mechanism), ("device", self.device)):
-            if part is not None and part.eps_lower_bound > part.claim_rdp:
+        for label, part in self.parts():
+            if part.eps_lower_bound > part.claim_rdp:
                 out.append(f"{label}: eps_LB {part.eps_lower_bound:.2f} exceeds the claimed "
                            f"{part.claim_rdp:.2f} (one release, RDP): the claim is false")
-        if self.device is not None:
-            out += [f"device invariant '{i.name}' fails: {i.detail}" for i in self.device.invariants
-                    if not i.passed]
+            out += [f"{label}: invariant '{i.name}' fails: {i.detail}"
+                    for i in getattr(part, "invariants", ()) if not i.passed]
         if self.mechanism is not None and not self.mechanism.tight:
             out.append(f"mechanism: eps_LB {self.mechanism.eps_lower_bound:.2f} is below half the "
                        f"PLD claim {self.mechanism.claim_pld:.2f}: the audit is too weak to mean "
@@ -229,7 +250,8 @@ class DpAudit:
         cfg = asdict(self.config)
         return {"config": cfg, "verdict": self.verdict, "findings": self.findings(),
                 "mechanism": self.mechanism.to_dict() if self.mechanism else None,
-                "device": self.device.to_dict() if self.device else None}
+                "device": self.device.to_dict() if self.device else None,
+                "configured": self.configured.to_dict() if self.configured else None}
 
 
 def _canary(config: DpAuditConfig) -> Canary:
@@ -325,11 +347,105 @@ def check_invariants(world_in: np.ndarray, world_out: np.ndarray, *, noise_var: 
     return out
 
 
+def coordinate_noise(world_in: np.ndarray, world_out: np.ndarray, canary: Canary) -> np.ndarray:
+    """(draws, n): every received integer minus the grid value an honest noise-free device sends
+    for that sample (the reference and the world-D canary give clean_in, the world-D' canary
+    clean_out), so each column holds the noise of one coordinate."""
+    return np.concatenate([world_in[:, 0] - canary.clean_in, world_in[:, 1] - canary.clean_in,
+                           world_out[:, 0] - canary.clean_in, world_out[:, 1] - canary.clean_out])
+
+
+def _ks_discrete(noise: np.ndarray, sigma: float) -> np.ndarray:
+    """Per column, the Kolmogorov-Smirnov distance between the integers' empirical CDF and the
+    discrete Gaussian's, P(X <= x) = Phi((x + 1/2) / sigma) at sigma >= 1 grid step (the
+    half-step continuity term is the discrete mass; its error is far below the test's
+    resolution). Measured at both sides of every jump, as for any discrete law."""
+    from scipy.stats import norm
+
+    x = np.sort(noise.astype(np.float64), axis=0)
+    n = x.shape[0]
+    cdf_at = norm.cdf((x + 0.5) / sigma)  # P(X <= x)
+    cdf_below = norm.cdf((x - 0.5) / sigma)  # P(X < x)
+    # empirical P(X <= x) and P(X < x) at each sorted value (ties: the last and first of a run)
+    right = np.empty_like(x)
+    left = np.empty_like(x)
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        right[:, j] = np.searchsorted(col, col, side="right") / n
+        left[:, j] = np.searchsorted(col, col, side="left") / n
+    return np.maximum((right - cdf_at).max(axis=0), (cdf_below - left).max(axis=0))
+
+
+def check_coordinates(noise: np.ndarray, noise_var: float, *, alpha: float = COORDINATE_ALPHA) -> list[Invariant]:
+    """Every coordinate's noise on its own: its variance (sum of squares / sigma^2 is chi-square
+    with `draws` degrees of freedom) and its distribution (Kolmogorov-Smirnov against the
+    discrete Gaussian), each two-sided at alpha / n per coordinate (Bonferroni), so a correct
+    device fails with probability at most alpha. A coordinate sent without noise (variance 0),
+    with too little or too much noise, or off its clean value shows here even when the total
+    over all coordinates looks right. The Kolmogorov p-value is conservative for a discrete
+    law: never a false FAIL from discreteness."""
+    from scipy.stats import chi2, kstwo
+
+    e = np.asarray(noise, dtype=np.float64)
+    draws, n = e.shape
+    per = alpha / n
+    ratio = (e * e).sum(axis=0) / (noise_var * draws)
+    lo, hi = chi2.ppf(per / 2, draws) / draws, chi2.isf(per / 2, draws) / draws
+    worst = int(np.argmax(np.abs(np.log(np.maximum(ratio, 1e-300)))))
+    bad = np.flatnonzero((ratio < lo) | (ratio > hi))
+    detail = (f"noise variance per coordinate / sigma^2: {ratio.min():.3g} to {ratio.max():.3g} over {n} "
+              f"coordinates ({draws} draws each)")
+    if bad.size:
+        detail += f"; outside [{lo:.3f}, {hi:.3f}]: coordinate(s) {', '.join(map(str, bad[:8]))}"
+    out = [Invariant("noise variance of every coordinate", bad.size == 0, float(ratio[worst]),
+                     f"each in [{lo:.3f}, {hi:.3f}]", detail)]
+
+    d = _ks_discrete(e, math.sqrt(noise_var))
+    p = kstwo.sf(d, draws)
+    bad = np.flatnonzero(p < per)
+    worst = int(np.argmin(p))
+    detail = (f"largest distance from the discrete Gaussian: {d[worst]:.3g} at coordinate {worst} "
+              f"(p = {p[worst]:.2g}, Bonferroni limit {per:.2g})")
+    if bad.size:
+        detail += f"; failing coordinate(s) {', '.join(map(str, bad[:8]))}"
+    out.append(Invariant("noise distribution of every coordinate", bad.size == 0, float(p[worst]),
+                         f"p >= {per:.2g} per coordinate", detail))
+    return out
+
+
+def _noise_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of the noise in two series of releases of the same samples, each centred on
+    its own mean per coordinate (the clean update drops out, whatever it is)."""
+    x = a.astype(np.float64) - a.mean(axis=0)
+    y = b.astype(np.float64) - b.mean(axis=0)
+    den = math.sqrt(float(np.sum(x * x)) * float(np.sum(y * y)))
+    return float(np.sum(x * y)) / den if den > 0 else math.nan
+
+
+def check_replays(first_boot: np.ndarray, second_boot: np.ndarray, other_board: np.ndarray) -> list[Invariant]:
+    """The same data and head after a reboot, and on another board, must give fresh noise: a
+    key that is the same on every boot (or on every board) repeats its releases bit for bit,
+    and anyone with the firmware image strips the noise. Each correlation is about
+    N(0, 1 / (n (releases - 1))) for a correct device."""
+    releases, n = first_boot.shape
+    limit = INVARIANT_SIGMAS / math.sqrt(n * (releases - 1))
+    out = []
+    for name, other, what in (("fresh noise after a reboot", second_boot, "the same board after a reboot"),
+                              ("independent noise across boards", other_board, "a second board")):
+        rho = _noise_correlation(first_boot, other)
+        same = int(np.sum(np.all(first_boot == other, axis=1)))
+        ok = math.isfinite(rho) and abs(rho) <= limit and same == 0
+        detail = (f"{same} of {releases} releases bit-identical with {what} on the same data; noise "
+                  f"correlation {rho:.3g}" if math.isfinite(rho) else f"no noise to correlate with {what}")
+        out.append(Invariant(name, ok, rho, f"|rho| <= {limit:.3f}, no identical release", detail))
+    return out
+
+
 def audit_device(config: DpAuditConfig, canary: Canary | None = None, *,
                  progress: Callable[[float], None] | None = None) -> DeviceAudit:
     """Whole firmware images on emulated boards: `board_trials` release pairs per world."""
     from ..privacy import noise_variance
-    from .boards import audit_firmware, collect_board_releases
+    from .boards import audit_firmware, collect_board_releases, collect_replays
 
     started = time.monotonic()
     canary = canary or _canary(config)
@@ -349,6 +465,10 @@ def audit_device(config: DpAuditConfig, canary: Canary | None = None, *,
                           canary.score(w_out[:, 1] - w_out[:, 0]), delta=config.delta, alpha=alpha, rng=rng)
     num, den = noise_variance(config.noise_multiplier, config.grid_bits)
     invariants = check_invariants(w_in, w_out, noise_var=num / den, grid_bits=config.grid_bits)
+    invariants += check_coordinates(coordinate_noise(w_in, w_out, canary), num / den)
+    if config.replay_releases >= 2:
+        replays = collect_replays(config.board, firmware, canary, config.replay_releases)
+        invariants += check_replays(replays.first_boot, replays.second_boot, replays.other_board)
     claim = _claim(config)
     return DeviceAudit(config.board, config.variant, config.board_trials, releases.boards_started,
                        releases.test_build, [single, paired], invariants, claim.rdp, claim.pld,
@@ -364,7 +484,12 @@ def run_dp_audit(config: DpAuditConfig, *, progress: Callable[[str, float], None
     mechanism = None
     if config.mechanism_trials > 0 and config.variant is None:
         mechanism = audit_mechanism(config, canary, progress=lambda f: say("mechanism", f))
-    device = None
+    device = configured = None
     if config.board_trials > 0:
         device = audit_device(config, canary, progress=lambda f: say("device", f))
-    return DpAudit(config, mechanism, device)
+        z = config.configured_noise_multiplier
+        if z is not None and z != config.noise_multiplier:
+            # the deployment's image: a noise or key bug that shows only at its own z shows here
+            configured = audit_device(replace(config, noise_multiplier=float(z)), canary,
+                                      progress=lambda f: say(f"device at z = {z:g}", f))
+    return DpAudit(config, mechanism, device, configured)

@@ -9,8 +9,10 @@ sample, e.g. an update that rounds to zero, cannot hide a leak from it).
 The interval is widened for the number of (attack, metric) pairs tried for that leak
 (Bonferroni), so "leaks" is not an artefact of trying many scores. Fair baselines use what the
 attack had: the recovered label (its class mean, a random sample of that class) or nothing (the
-global mean, the majority class), or bound every guess made without the update (for labels, the
-best constant guess in hindsight: the most common true label among the scored samples). The
+global mean; for labels every count guess from the announced sample count: the majority class,
+the count spread evenly or by the public label prior), or bound every guess made without the
+update (for labels, the best constant guess in hindsight: the most common true label among the
+scored samples). A leak must beat all of them, so the strongest. The
 class mean of the TRUE label is shown as an oracle, never used for a verdict.
 
 Devices hold BasicMotions training windows (real smartwatch IMU data) and the statistics
@@ -249,23 +251,21 @@ def _attack_one(inp: Any, invert_with: Any = "stats") -> Any:
 
 def _attack_all(inputs: list[Any], workers: int, progress: Callable[[int], None],
                 invert_with: Any = "stats") -> list[Any]:
-    # TensorFlow (the Keras inversion) must not run in forked children: the CNN level attacks
-    # in this process
+    # the Keras inversion (TensorFlow) stays in this process: a worker would load it again
     if workers <= 1 or len(inputs) < 2 or not isinstance(invert_with, str):
         out = []
         for i, inp in enumerate(inputs):
             out.append(_attack_one(inp, invert_with))
             progress(i + 1)
         return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import as_completed
+
+    from ._pool import process_pool
 
     results: list[Any] = [None] * len(inputs)
-    # fork: the workers inherit the imported modules; the attack never touches the boards
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+    # spawned workers (never forked: see tinyfl.audit._pool); the attack never touches the boards
+    with process_pool(workers) as pool:
         futures = {pool.submit(_attack_one, inp): i for i, inp in enumerate(inputs)}
-        from concurrent.futures import as_completed
-
         for done, fut in enumerate(as_completed(futures), start=1):
             results[futures[fut]] = fut.result()
             progress(done)
@@ -276,7 +276,7 @@ def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: 
                  seed: int, feature_fn: Callable[[np.ndarray], np.ndarray] | None = None,
                  stats_levels: bool = True) -> list[MetricScore]:
     from ..attack import (centered_cosine, class_mean_baseline, compare, count_overlap,
-                          global_mean_baseline, majority_label_baseline, match_rows, pearson,
+                          global_mean_baseline, label_count_baselines, match_rows, pearson,
                           phase_aligned_correlation, psnr, random_same_class_baseline, summarize)
     from ..device_model import stats_features
 
@@ -303,8 +303,8 @@ def _score_level(inputs: list[Any], results: list[Any], truths: list[Any], aux: 
                 if key in res.details:
                     add("label", "label accuracy", "attack: " + name,
                         hits(np.bincount([int(res.details[key])], minlength=k)))
-        add("label", "label accuracy", "majority class (auxiliary data)",
-            hits(np.bincount(majority_label_baseline(n, aux, k), minlength=k)))
+        for name, counts in label_count_baselines(n, k, aux).items():  # every update-free count guess
+            add("label", "label accuracy", name, hits(counts))
 
         x_true = x_true.reshape((n,) + aux.inputs.shape[1:])
         h_true = np.asarray(feature_fn(x_true), dtype=np.float64)

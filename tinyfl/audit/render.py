@@ -25,7 +25,9 @@ _LEAK_NAMES = {"label": "label", "features": "features", "raw_input": "raw input
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 _BASE_STYLE = {"class mean (recovered label)": ("#7f7f7f", "--"), "random same class (recovered label)": ("#bcbd22", ":"),
                "global mean": ("#17becf", "-."), ORACLE: ("#8c564b", (0, (1, 3))),
-               BLIND_LABEL: ("#7f7f7f", "--"), "majority class (auxiliary data)": ("#17becf", "-.")}
+               BLIND_LABEL: ("#7f7f7f", "--"), "majority class (auxiliary data)": ("#17becf", "-."),
+               "sample count spread evenly over the classes": ("#bcbd22", ":"),
+               "sample count spread by the label prior (auxiliary data)": ("#e377c2", ":")}
 
 
 def _plt():
@@ -187,7 +189,8 @@ def _utility_figure(report: Any, path: Path) -> Path | None:
     a1.legend(fontsize=7)
     a1.set_title("accuracy against the noise (vertical line: configured z)")
     a2.set_title("accuracy against each device's eps per release")
-    fig.suptitle(f"privacy/utility on BasicMotions, {u.config.rounds} rounds, "
+    fig.suptitle(f"privacy/utility on BasicMotions, at most {u.config.rounds} rounds (each level stops at the "
+                 f"device budget, eps_limit {u.config.eps_limit:g}), "
                  f"{u.config.samples_per_round} sample(s) per device and round; mean of {u.config.repeats} "
                  "fleet(s), band: min-max", fontsize=10)
     fig.tight_layout()
@@ -265,19 +268,18 @@ def _level_table(report: Any) -> str:
 def _dp_table(report: Any) -> str:
     dp = report.dp
     rows = []
-    for label, part in (("mechanism", dp.mechanism), ("device", dp.device)):
-        if part is None:
-            continue
-        dists = [part.distinguisher] if label == "mechanism" else part.distinguishers
+    inv = ""
+    for label, part in dp.parts():
+        dists = [part.distinguisher] if part is dp.mechanism else part.distinguishers
         for d in dists:
-            rows.append(f"<tr><td>{label}</td><td>{html.escape(d.name)}</td><td>{d.positives}+{d.negatives}</td>"
+            rows.append(f"<tr><td>{html.escape(label)}</td><td>{html.escape(d.name)}</td><td>{d.positives}+{d.negatives}</td>"
                         f"<td>{d.false_pos} / {d.false_neg}</td><td>{d.fpr_upper:.3g} / {d.fnr_upper:.3g}</td>"
                         f"<td>{d.eps_lower_bound:.3f}</td><td>{part.claim_rdp:.3f} / {part.claim_pld:.3f}</td></tr>")
-    inv = ""
-    if dp.device is not None:
-        inv = "<ul>" + "".join(f"<li>{'ok' if i.passed else '<b>FAIL</b>'}: {html.escape(i.name)} "
-                               f"({html.escape(i.detail)}; limit {html.escape(i.limit)})</li>"
-                               for i in dp.device.invariants) + "</ul>"
+        if part is not dp.mechanism:
+            inv += (f"<p>Invariants, {html.escape(label)}:</p><ul>"
+                    + "".join(f"<li>{'ok' if i.passed else '<b>FAIL</b>'}: {html.escape(i.name)} "
+                              f"({html.escape(i.detail)}; limit {html.escape(i.limit)})</li>"
+                              for i in part.invariants) + "</ul>")
     return ("<table><tr><th>part</th><th>test</th><th>held-out trials</th><th>FP / FN</th><th>FPR_U / FNR_U</th>"
             "<th>eps_LB</th><th>claim RDP / PLD</th></tr>" + "".join(rows) + "</table>" + inv)
 

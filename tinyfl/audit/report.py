@@ -63,6 +63,38 @@ class AuditConfig:
                    dp_audit=DpAuditConfig(mechanism_trials=200_000, board_trials=256))
         return replace(base, **overrides)
 
+    def validate(self) -> None:
+        """Raises ValueError, one line, for a setting that cannot be audited (checked by run_audit
+        and the CLI before any work)."""
+        from ..privacy.accounting import epsilon, releases_allowed
+
+        dp = self.dp
+        if not (math.isfinite(dp.clip) and dp.clip > 0):
+            raise ValueError(f"clip must be a positive number, not {dp.clip:g}")
+        if not (math.isfinite(dp.noise_multiplier) and dp.noise_multiplier > 0):
+            raise ValueError(f"the configured noise multiplier must be > 0, not {dp.noise_multiplier:g} "
+                             "(a device without noise has no eps to audit)")
+        if not 0 < dp.delta < 1:
+            raise ValueError(f"delta must be in (0, 1), not {dp.delta:g}")
+        if not (math.isfinite(dp.eps_limit) and dp.eps_limit > 0):
+            raise ValueError(f"eps_limit must be > 0, not {dp.eps_limit:g} (a device with no budget never releases)")
+        if releases_allowed(dp.noise_multiplier, dp.delta, dp.eps_limit) < 1:
+            raise ValueError(f"eps_limit {dp.eps_limit:g} allows no release at z = {dp.noise_multiplier:g}: one "
+                             f"release costs eps {epsilon(dp.noise_multiplier, 1, dp.delta):.3g} (RDP, replace)")
+        for name in ("fleet_size", "devices", "rounds", "utility_rounds", "utility_repeats", "workers"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if any(int(n) < 1 for n in self.other_fleet_sizes):
+            raise ValueError(f"other_fleet_sizes must all be at least 1, not {self.other_fleet_sizes}")
+        if not 1 <= self.samples_per_round <= 255:
+            raise ValueError(f"samples_per_round must be 1..255, not {self.samples_per_round}")
+        if any(not (math.isfinite(z) and z >= 0) for z in self.noise_levels):
+            raise ValueError(f"noise levels must be finite and >= 0: {self.noise_levels}")
+        unknown = set(self.parts) - set(PARTS)
+        if unknown or not self.parts:
+            raise ValueError(f"audit parts must be some of {', '.join(PARTS)}, not {', '.join(self.parts) or 'none'}")
+        self.dp_audit.defines()  # an unknown variant
+
     @property
     def levels(self) -> list[float]:
         """The noise grid, with the configured multiplier, sorted."""
@@ -78,7 +110,8 @@ class AuditConfig:
 
     def utility_config(self) -> UtilityConfig:
         sizes = (self.fleet_size,) + tuple(n for n in self.other_fleet_sizes if n != self.fleet_size)
-        return UtilityConfig(fleet_sizes=sizes, rounds=self.utility_rounds,
+        return UtilityConfig(fleet_sizes=sizes, rounds=self.utility_rounds, delta=self.dp.delta,
+                             eps_limit=self.dp.eps_limit,
                              samples_per_round=self.samples_per_round, lr=self.lr,
                              local_epochs=self.local_epochs, batch_size=self.batch_size,
                              clip=self.dp.clip, grid_bits=self.dp.grid_bits,
@@ -87,7 +120,8 @@ class AuditConfig:
 
     def dp_audit_config(self) -> DpAuditConfig:
         return replace(self.dp_audit, clip=self.dp.clip, grid_bits=self.dp.grid_bits,
-                       delta=self.dp.delta, alpha=self.alpha, board=self.board)
+                       delta=self.dp.delta, alpha=self.alpha, board=self.board,
+                       configured_noise_multiplier=float(self.dp.noise_multiplier))
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -151,6 +185,16 @@ class AuditReport:
             out[leak] = entry
         return out
 
+    def failures(self, *, leaks: bool = False) -> list[str]:
+        """What makes the audit FAIL (what `tinyfl audit` exits 1 on): a DP audit part that
+        fails; with leaks=True also a kind of leak found at the configured noise."""
+        out = [f"DP audit, {label}: FAIL" for label, part in (self.dp.parts() if self.dp else [])
+               if not part.passed]
+        if leaks and self.levels:
+            out += [f"{leak} leaks at z = {self.configured_z:g}" for leak, v in self.leak_verdicts().items()
+                    if v["verdict"] == "leaks"]
+        return out
+
     def findings(self) -> list[str]:
         """Plain sentences, the configured point first."""
         out: list[str] = []
@@ -195,19 +239,24 @@ class AuditReport:
                            f"{m.eps_lower_bound:.2f} against the claimed {m.claim_rdp:.2f} (RDP) / "
                            f"{m.claim_pld:.2f} (PLD) for one release: "
                            f"{'pass' if m.passed else 'FAIL'}, {m.eps_lower_bound / m.claim_pld:.0%} of the PLD claim.")
-            d = self.dp.device
-            if d is not None:
-                out.append(f"DP audit of whole {d.board} firmware images ({d.trials_per_world} trials per world): "
+            for label, d in self.dp.parts():
+                if d is self.dp.mechanism:
+                    continue
+                out.append(f"DP audit of whole {d.board} firmware images, {label} ({d.trials_per_world} trials "
+                           f"per world, every coordinate, a reboot and a second board replaying the same data): "
                            f"eps_LB {d.eps_lower_bound:.2f} (claim {d.claim_rdp:.2f}), invariants "
                            f"{'hold' if d.invariants_pass else 'FAIL'}: {'pass' if d.passed else 'FAIL'}.")
         if self.utility is not None:
             u = self.utility
             n = self.config.fleet_size
             acc = dict(zip(u.noise_levels, u.accuracy[n]))
+            trained = dict(zip(u.noise_levels, u.rounds_trained()))
             if z in acc:
                 base = acc.get(0.0)
                 out.append(f"Utility: FedAvg over N = {n} devices reaches {acc[z]:.0%} test accuracy at "
-                           f"z = {z:g}" + (f" ({base:.0%} without noise)" if base is not None else "")
+                           f"z = {z:g} after {trained[z]} rounds (each device stops at its budget of "
+                           f"eps {self.config.dp.eps_limit:g})"
+                           + (f" ({base:.0%} without noise, {trained.get(0.0)} rounds)" if base is not None else "")
                            + f"; a device's own noise shrinks by sqrt(N) in the average, its eps does not.")
         return out
 
@@ -222,6 +271,7 @@ class AuditReport:
             "levels": [lv.to_dict() for lv in self.levels],
             "utility": self.utility.to_dict() if self.utility is not None else None,
             "findings": self.findings(),
+            "failures": self.failures(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "work_dir": self.work_dir,
         }
@@ -254,9 +304,7 @@ def run_audit(config: AuditConfig, *, work_dir: Path | str | None = None,
     from .leakage import run_leakage_level
     from .utility import utility_curve
 
-    unknown = set(config.parts) - set(PARTS)
-    if unknown:
-        raise ValueError(f"unknown audit parts {sorted(unknown)}; parts are {', '.join(PARTS)}")
+    config.validate()
     own_tmp = tempfile.TemporaryDirectory(prefix="tinyfl-audit-") if work_dir is None else None
     root = Path(own_tmp.name) if own_tmp else Path(work_dir)
     root.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,10 @@
 stated fleet size N.
 
 Each device update carries noise z C per coordinate; FedAvg averages N of them, so the noise
-in the global step shrinks by sqrt(N) while each device's own release keeps its eps. The
+in the global step shrinks by sqrt(N) while each device's own release keeps its eps. A device
+releases no more updates than its budget allows (the firmware's table for z, delta and
+eps_limit): at each noise level the fleet trains min(rounds, releases allowed) rounds, and
+stops there as a real one would (the noise-free reference level is a test build, unbounded). The
 fleet is simulated with the device model: every device trains the global head on its samples
 exactly as the firmware does (tinyfl.device_model.head_train), and the update is clipped,
 rounded and noised by the firmware's own protection code (the audit's ctypes build of
@@ -26,7 +29,9 @@ __all__ = ["UtilityConfig", "UtilityCurve", "utility_curve"]
 @dataclass(frozen=True)
 class UtilityConfig:
     fleet_sizes: tuple[int, ...] = (100,)
-    rounds: int = 30  # the shipped budget (z = 1, eps_limit 40) allows 30 releases
+    rounds: int = 30  # asked for; each level stops where the device budget does
+    delta: float = 1e-5
+    eps_limit: float = 50.0  # the device budget: z = 1 allows 10 releases (RDP, replace)
     samples_per_round: int = 1
     lr: float = 0.05
     local_epochs: int = 5
@@ -47,6 +52,7 @@ class UtilityCurve:
     spread: dict[int, list[tuple[float, float]]]  # fleet size -> per level, (min, max) over repeats
     history: dict[int, list[list[float]]]  # fleet size -> per level, mean accuracy after each round
     refused_from: dict[int, list[int | None]]  # fleet size -> per level, first round refused (guard)
+    releases_allowed: list[int | None]  # per level: the device budget (None: no noise, no budget)
     initial_accuracy: float
     seconds: float
     notes: list[str] = field(default_factory=list)
@@ -57,14 +63,31 @@ class UtilityCurve:
                 "spread": {str(n): [list(p) for p in v] for n, v in self.spread.items()},
                 "history": {str(n): v for n, v in self.history.items()},
                 "refused_from": {str(n): v for n, v in self.refused_from.items()},
+                "releases_allowed": self.releases_allowed,
+                "rounds_trained": self.rounds_trained(),
                 "initial_accuracy": self.initial_accuracy, "seconds": round(self.seconds, 3),
                 "notes": self.notes}
+
+    def rounds_trained(self) -> list[int]:
+        """Per level: the rounds the fleet really trained (the budget stops it)."""
+        return [rounds_at(self.config.rounds, allowed) for allowed in self.releases_allowed]
+
+
+def rounds_at(rounds: int, allowed: int | None) -> int:
+    return rounds if allowed is None else min(rounds, allowed)
+
+
+def releases_allowed(z: float, config: UtilityConfig) -> int | None:
+    """What the device's budget table allows at noise z (None without noise: a test build)."""
+    from ..privacy.accounting import releases_allowed as allowed
+
+    return None if z == 0 else allowed(z, config.delta, config.eps_limit)
 
 
 @lru_cache(maxsize=2)
 def _data(backbone: str = "stats") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Features of the training and held-out windows. Called in the parent before the pool
-    forks: the children inherit the cache and never start TensorFlow."""
+    """Features of the training and held-out windows, computed in the parent: spawned workers
+    receive them (tinyfl.audit._pool) and never start TensorFlow."""
     from ..backbones import cnn_backbone, stats_backbone
     from ..data import load_basic_motions
 
@@ -80,7 +103,19 @@ def _data(backbone: str = "stats") -> tuple[np.ndarray, np.ndarray, np.ndarray, 
             len(data.class_names))
 
 
-def _simulate(job: tuple[int, float, int, UtilityConfig]) -> tuple[list[float], int | None]:
+_worker_data: tuple | None = None  # set in spawned workers: the parent's features, no TensorFlow
+
+
+def _init_worker(data: tuple) -> None:
+    global _worker_data
+    _worker_data = data
+
+
+def _fleet_data(backbone: str) -> tuple:
+    return _worker_data if _worker_data is not None else _data(backbone)
+
+
+def _simulate(job: tuple[int, float, int, int, UtilityConfig]) -> tuple[list[float], int | None]:
     """One fleet: (accuracy after each round, the first round the devices refused the head or
     None). Its own generator, keyed from os.urandom, so parallel fleets never share noise."""
     from .leakage import _one_blas_thread
@@ -89,14 +124,15 @@ def _simulate(job: tuple[int, float, int, UtilityConfig]) -> tuple[list[float], 
         return _simulate_fleet(*job)
 
 
-def _simulate_fleet(n_devices: int, z: float, repeat: int, config: UtilityConfig) -> tuple[list[float], int | None]:
+def _simulate_fleet(n_devices: int, z: float, repeat: int, rounds: int,
+                    config: UtilityConfig) -> tuple[list[float], int | None]:
     from ..attack.malicious import guard_check
     from ..device_model import grid_step, head_train
     from ..fleet import initial_head
     from ..privacy import noise_variance
     from .mechanism import mechanism_library
 
-    h_train, y_train, h_test, y_test, n_classes = _data(config.backbone)
+    h_train, y_train, h_test, y_test, n_classes = _fleet_data(config.backbone)
     mechanism = mechanism_library()
     n_features = h_train.shape[1]
     rng = np.random.default_rng([config.seed, n_devices, repeat])
@@ -104,10 +140,10 @@ def _simulate_fleet(n_devices: int, z: float, repeat: int, config: UtilityConfig
     var = None if z == 0 else noise_variance(z, config.grid_bits)
     step = float(grid_step(config.clip, config.grid_bits))
     history: list[float] = []
-    for r in range(1, config.rounds + 1):
+    for r in range(1, rounds + 1):
         if guard_check(head, n_classes, n_features) is not None:
             # every device refuses this head as crafted; nothing changes it any more
-            return history + [history[-1] if history else float("nan")] * (config.rounds - len(history)), r
+            return history + [history[-1] if history else float("nan")] * (rounds - len(history)), r
         total = np.zeros(head.shape, dtype=np.float64)
         for _d in range(n_devices):
             idx = rng.integers(0, len(y_train), size=config.samples_per_round)
@@ -123,19 +159,22 @@ def _simulate_fleet(n_devices: int, z: float, repeat: int, config: UtilityConfig
     return history, None
 
 
-def _run_jobs(jobs: list[Any], workers: int, progress: Callable[[float], None] | None) -> list[Any]:
+def _run_jobs(jobs: list[Any], workers: int, progress: Callable[[float], None] | None,
+              data: tuple) -> list[Any]:
     say = progress or (lambda _f: None)
-    if workers <= 1:
+    if workers <= 1 or len(jobs) < 2:
         out = []
         for i, job in enumerate(jobs):
             out.append(_simulate(job))
             say((i + 1) / len(jobs))
         return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
+
+    from ._pool import process_pool
 
     results: list[Any] = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+    # spawned, never forked (tinyfl.audit._pool); the workers get the features, not the backbone
+    with process_pool(workers, _init_worker, (data,)) as pool:
         futures = {pool.submit(_simulate, job): i for i, job in enumerate(jobs)}
         for done, fut in enumerate(as_completed(futures), start=1):
             results[futures[fut]] = fut.result()
@@ -148,14 +187,17 @@ def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
     from ..fleet import initial_head
 
     started = time.monotonic()
-    h_train, _, h_test, y_test, k = _data(config.backbone)
+    data = _data(config.backbone)
+    h_train, _, h_test, y_test, k = data
     head0 = initial_head(k, h_train.shape[1], config.seed).params
     w0, b0 = head0[: k * h_train.shape[1]].reshape(k, -1), head0[k * h_train.shape[1]:]
     initial = float(np.mean(np.argmax(h_test @ w0.T + b0, axis=1) == y_test))
+    allowed = [releases_allowed(float(z), config) for z in noise_levels]
+    rounds = {float(z): rounds_at(config.rounds, a) for z, a in zip(noise_levels, allowed)}
     # the biggest fleets first: they take longest, the pool stays busy
-    jobs = sorted([(n, float(z), rep, config) for n in config.fleet_sizes for z in noise_levels
-                   for rep in range(config.repeats)], key=lambda j: -j[0])
-    results = dict(zip([(j[0], j[1], j[2]) for j in jobs], _run_jobs(jobs, config.workers, progress)))
+    jobs = sorted([(n, float(z), rep, rounds[float(z)], config) for n in config.fleet_sizes for z in noise_levels
+                   for rep in range(config.repeats)], key=lambda j: -j[0] * (j[3] + 1))
+    results = dict(zip([(j[0], j[1], j[2]) for j in jobs], _run_jobs(jobs, config.workers, progress, data)))
     accuracy: dict[int, list[float]] = {}
     spread: dict[int, list[tuple[float, float]]] = {}
     history: dict[int, list[list[float]]] = {}
@@ -163,21 +205,25 @@ def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
     for n in config.fleet_sizes:
         for z in noise_levels:
             runs = [results[(n, float(z), rep)] for rep in range(config.repeats)]
-            finals = [h[-1] for h, _ in runs]
+            finals = [h[-1] if h else initial for h, _ in runs]  # no release allowed: the initial head
             accuracy.setdefault(n, []).append(float(np.mean(finals)))
             spread.setdefault(n, []).append((float(min(finals)), float(max(finals))))
             history.setdefault(n, []).append(np.mean([h for h, _ in runs], axis=0).tolist())
             stops = [r for _, r in runs if r is not None]
             refused.setdefault(n, []).append(min(stops) if stops else None)
-    notes = [f"FedAvg of {', '.join(map(str, config.fleet_sizes))} simulated devices, {config.rounds} rounds, "
-             f"{config.samples_per_round} sample(s) per device and round drawn from the 40 BasicMotions "
+    budget = ", ".join(f"z = {z:g}: {rounds[float(z)]}" for z in noise_levels)
+    notes = [f"FedAvg of {', '.join(map(str, config.fleet_sizes))} simulated devices, at most {config.rounds} "
+             f"rounds, {config.samples_per_round} sample(s) per device and round drawn from the 40 BasicMotions "
              f"training windows; accuracy on the 40 held-out windows ({config.backbone} backbone), mean of "
-             f"{config.repeats} independent fleet(s) per point"]
+             f"{config.repeats} independent fleet(s) per point",
+             f"each device stops at its budget (eps_limit {config.eps_limit:g} at delta {config.delta:g}, RDP, "
+             f"replace relation), so the fleet trains this many rounds per level: {budget} (z = 0 is the "
+             "noise-free test build, no budget)"]
     stalls = [f"N = {n}, z = {z:g}: from round {r}" for n in refused
               for z, r in zip(noise_levels, refused[n]) if r is not None]
     if stalls:
         notes.append("the averaged noise pushed the global head past the devices' crafted-head guard "
                      "(|b| > 20 or |w| > 100), so every device refused it and training stopped: "
                      + "; ".join(stalls))
-    return UtilityCurve(config, [float(z) for z in noise_levels], accuracy, spread, history, refused, initial,
-                        time.monotonic() - started, notes)
+    return UtilityCurve(config, [float(z) for z in noise_levels], accuracy, spread, history, refused, allowed,
+                        initial, time.monotonic() - started, notes)
