@@ -11,19 +11,170 @@ from tinyfl.codegen.host import build_host_model, run_host_model
 from tinyfl.codegen.tflm import tflm_outputs
 
 
+def tflm_quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """TFLM's AffineQuantize: zp + round-half-away(f / scale) in float32, clamped to int8."""
+    q = np.asarray(x, dtype=np.float32) / np.float32(scale)
+    q = np.sign(q) * np.floor(np.abs(q) + np.float32(0.5))
+    return np.clip(q.astype(np.float64) + zero_point, -128, 127).astype(np.int8)
+
+
+def tflm_dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """TFLM's Dequantize: (float)(double(scale) * (q - zp))."""
+    return (np.float64(np.float32(scale)) * (q.astype(np.float64) - zero_point)).astype(np.float32)
+
+
+def reference_outputs(tflite: bytes, x: np.ndarray) -> np.ndarray:
+    """What the interpreter gives for float windows x, in the generated C's float terms: an int8
+    input is quantized and an int8 output dequantized as TFLM's own QUANTIZE/DEQUANTIZE do."""
+    from tinyfl.codegen import read_tflite
+
+    model = read_tflite(tflite)
+    t_in, t_out = model.tensors[model.inputs[0]], model.tensors[model.outputs[0]]
+    inputs = tflm_quantize(x, t_in.scale, t_in.zero_point) if t_in.dtype == "INT8" else x
+    out = tflm_outputs(tflite, inputs)
+    if t_out.dtype == "INT8":
+        return tflm_dequantize(out.astype(np.int8), t_out.scale, t_out.zero_point)
+    return out.astype(np.float32)
+
+
 def assert_bit_exact(tflite: bytes, x: np.ndarray, *, tag: str = "model", optimized: bool = False) -> int:
     """Run x through host-compiled generated C and through TFLM; every output bit must match.
     Returns the number of inputs compared. optimized: the fast kernels (portable C on the host)."""
     gen = generate(tflite, name=tag)
     exe = build_host_model(gen, tag=tag, optimized=optimized)
     ours = run_host_model(exe, x, gen.feature_len)
-    ref = tflm_outputs(tflite, x).astype(np.float32).reshape(ours.shape)
+    ref = reference_outputs(tflite, x).reshape(ours.shape)
     same = ours.view(np.uint32) == ref.view(np.uint32)
     if not same.all():
         bad = np.argwhere(~same)[:5]
         detail = ", ".join(f"[{i},{j}] ours {ours[i, j]!r} tflm {ref[i, j]!r}" for i, j in bad)
         raise AssertionError(f"{tag}{' (fast kernels)' if optimized else ''}: {int((~same).sum())} of {same.size} outputs differ: {detail}")
     return len(x)
+
+
+def convert_cached(model: Any, representative: np.ndarray, *, int8_io: bool = False,
+                   open_batch: bool = False, per_tensor_dense: bool = False) -> bytes:
+    """Full-int8 conversion of a Keras model, cached in the build folder by everything that
+    determines the result (architecture, weights, calibration data, options, TF version), so a
+    rerun costs no converter time. open_batch keeps the batch dimension unknown (the Keras
+    default, which makes shape arithmetic ops); per_tensor_dense gives every Dense one weight
+    scale (older converters, many published .tflite files); int8_io: int8 input and output."""
+    import contextlib
+    import io
+    import warnings
+
+    from tinyfl.models._tf import keras, tf
+    from tinyfl.toolchain import cached_output
+
+    samples = np.ascontiguousarray(representative, dtype=np.float32)
+    key = [model.to_json(), samples.tobytes(), tf.__version__,
+           repr((int8_io, open_batch, per_tensor_dense))]
+    key += [w.tobytes() for w in model.get_weights()]
+    path = cached_output("tflite", key, ".tflite")
+    if path.exists():
+        return path.read_bytes()
+    if not open_batch:
+        fixed_input = keras.Input(batch_shape=(1, *samples.shape[1:]))
+        model = keras.Model(fixed_input, model(fixed_input))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([s[None, ...]] for s in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if int8_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    if per_tensor_dense:
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        tflite = bytes(converter.convert())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(tflite)
+    tmp.replace(path)
+    return tflite
+
+
+class TfliteBuilder:
+    """A tiny .tflite writer (the schema's object API): hand-made models with exactly the
+    quantization parameters a test needs, without the TensorFlow converter."""
+
+    _NUMPY = {"FLOAT32": np.float32, "INT8": np.int8, "INT32": np.int32}
+
+    def __init__(self) -> None:
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+        self.schema = schema
+        self.tensors: list[Any] = []
+        self.buffers: list[Any] = [schema.BufferT()]
+        self.ops: list[Any] = []
+        self.codes: dict[int, int] = {}
+
+    def tensor(self, shape: Any, dtype: str = "INT8", scale: Any = None, zero_point: Any = 0,
+               data: Any = None, name: str | None = None, quantized_dimension: int = 0) -> int:
+        s = self.schema
+        t = s.TensorT()
+        t.shape = [int(d) for d in shape]
+        t.type = getattr(s.TensorType, dtype)
+        t.name = name or f"t{len(self.tensors)}"
+        if scale is not None:
+            q = s.QuantizationParametersT()
+            q.scale = [float(v) for v in np.atleast_1d(np.asarray(scale, dtype=np.float32))]
+            zps = [int(v) for v in np.atleast_1d(zero_point)]
+            q.zeroPoint = zps * len(q.scale) if len(zps) == 1 else zps
+            q.quantizedDimension = quantized_dimension
+            t.quantization = q
+        t.buffer = 0
+        if data is not None:
+            arr = np.ascontiguousarray(np.asarray(data).reshape(t.shape or (1,)), dtype=self._NUMPY[dtype])
+            b = s.BufferT()
+            b.data = arr.view(np.uint8).reshape(-1).tolist()
+            t.buffer = len(self.buffers)
+            self.buffers.append(b)
+        self.tensors.append(t)
+        return len(self.tensors) - 1
+
+    def op(self, name: str, inputs: Any, outputs: Any, options: Any = None) -> None:
+        s = self.schema
+        code = getattr(s.BuiltinOperator, name)
+        self.codes.setdefault(code, len(self.codes))
+        o = s.OperatorT()
+        o.opcodeIndex = self.codes[code]
+        o.inputs = [int(i) for i in inputs]
+        o.outputs = [int(i) for i in outputs]
+        if options is not None:
+            o.builtinOptionsType = getattr(s.BuiltinOptions, type(options).__name__[:-1])
+            o.builtinOptions = options
+        self.ops.append(o)
+
+    def options(self, kind: str, **fields: Any) -> Any:
+        """An options object, e.g. options("Softmax", beta=1.0)."""
+        obj = getattr(self.schema, f"{kind}OptionsT")()
+        for k, v in fields.items():
+            setattr(obj, k, v)
+        return obj
+
+    def finish(self, inputs: Any, outputs: Any) -> bytes:
+        import flatbuffers
+
+        s = self.schema
+        codes = []
+        for code, _ in sorted(self.codes.items(), key=lambda kv: kv[1]):
+            c = s.OperatorCodeT()
+            c.builtinCode = code
+            c.deprecatedBuiltinCode = min(code, 127)
+            c.version = 1
+            codes.append(c)
+        graph = s.SubGraphT()
+        graph.tensors, graph.operators = self.tensors, self.ops
+        graph.inputs, graph.outputs = [int(i) for i in inputs], [int(i) for i in outputs]
+        model = s.ModelT()
+        model.version = 3
+        model.operatorCodes, model.subgraphs, model.buffers = codes, [graph], self.buffers
+        model.description = "tinyfl test model"
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
 
 
 @functools.lru_cache(maxsize=None)
