@@ -16,6 +16,7 @@ import numpy as np
 from ..paths import FIRMWARE_DIR, build_dir
 from . import ops as _ops
 from .cwriter import Identifiers, comment_text, float_literal, int_array
+from .fold import fold_constants
 from .planner import Buffer, check_plan, plan_memory
 from .tflite_reader import Model, Operator, Tensor, read_tflite
 
@@ -117,7 +118,7 @@ def _describe(model: Model, op: Operator) -> str:
 def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
     """Generate the C model for the backbone in `tflite` (one float or int8 input window, one
     feature vector output)."""
-    model = read_tflite(tflite)
+    model, folded = fold_constants(read_tflite(tflite))
     _check_supported(model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedModelError(
@@ -192,7 +193,10 @@ def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
         ptrs[r] = f"(int8_t *)(arena + {off})"
 
     ctx = _Ctx(model, root, ptrs)
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[str, str]] = [
+        (f"op {op.index} {op.op} {layer_name(model, op)}: constant, folded at generation time", "")
+        for op in folded
+    ]
     steps: list[StepInfo] = []
     kernel_files: set[str] = set()
     macs = 0
