@@ -20,8 +20,8 @@ from .fold import fold_constants
 from .planner import Buffer, check_plan, plan_memory
 from .tflite_reader import Model, Operator, Tensor, read_tflite
 
-GENERATOR_FORMAT = 2  # bump when the generated C's shape changes
-KERNELS_VERSION = 2  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
+GENERATOR_FORMAT = 3  # bump when the generated C's shape changes
+KERNELS_VERSION = 3  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
 C_NAME = "tinyfl_model_gen.c"
 H_NAME = "tinyfl_model_gen.h"
 KERNELS_DIR = FIRMWARE_DIR / "kernels"

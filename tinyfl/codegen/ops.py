@@ -327,6 +327,224 @@ def lower_dequantize(op: Operator, ctx: Context) -> Lowered:
     return Lowered((), call, 0)
 
 
+def _unit_output(op: Operator, ctx: Context, out: Tensor) -> None:
+    """SOFTMAX / LOGISTIC write probabilities on TFLM's fixed int8 grid: zero point -128 (and
+    TFLM's SOFTMAX also insists on the scale 1/256)."""
+    if out.zero_point != -128:
+        raise ctx.fail(op, f"output zero point {out.zero_point}, TFLM requires -128")
+    if op.op == "SOFTMAX" and np.float32(out.scale) != np.float32(1.0 / 256):
+        raise ctx.fail(op, f"output scale {out.scale}, TFLM requires 1/256")
+
+
+def lower_softmax(op: Operator, ctx: Context) -> Lowered:
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    _require_int8(op, ctx, inp, out)
+    _unit_output(op, ctx, out)
+    if inp.shape != out.shape or not inp.shape:
+        raise ctx.fail(op, f"input {list(inp.shape)} and output {list(out.shape)} shapes differ")
+    beta = float(np.float32(op.options.get("beta", 1.0)))
+    try:
+        mult, shift, diff_min = quant.softmax_params(inp.scale, beta)
+    except ValueError as exc:
+        raise ctx.fail(op, str(exc)) from None
+    depth = inp.shape[-1]
+    p = f"tinyfl_op{op.index}_params"
+    params = f"static const tinyfl_softmax_params {p} = {{{mult}, {shift}, {diff_min}}};\n"
+    call = (
+        f"tinyfl_softmax_s8(&{p}, {inp.size // depth}, {depth}, {ctx.ptr(inp.index)}, "
+        f"{ctx.ptr(out.index)})"
+    )
+    return Lowered((params,), call, 0)
+
+
+def lower_logistic(op: Operator, ctx: Context) -> Lowered:
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    _require_int8(op, ctx, inp, out)
+    _unit_output(op, ctx, out)
+    if inp.size != out.size:
+        raise ctx.fail(op, "input and output sizes differ")
+    try:
+        mult, shift, radius = quant.logistic_params(inp.scale)
+    except ValueError as exc:
+        raise ctx.fail(op, str(exc)) from None
+    call = (
+        f"tinyfl_logistic_s8({inp.size}u, {ctx.ptr(inp.index)}, {inp.zero_point}, {radius}, "
+        f"{mult}, {shift}, {ctx.ptr(out.index)})"
+    )
+    return Lowered((), call, 0)
+
+
+def _dims4(op: Operator, ctx: Context, t: Tensor) -> tuple[int, ...]:
+    if len(t.shape) > 4:
+        raise ctx.fail(op, f"tensor {t.name!r} has rank {len(t.shape)}; at most 4 is supported")
+    return (1,) * (4 - len(t.shape)) + tuple(t.shape)
+
+
+def _data_ptr(op: Operator, ctx: Context, t: Tensor, label: str) -> str:
+    """An int8 operand: its arena buffer, or a const array when the model holds it as data."""
+    if t.is_constant:
+        name, _ = ctx.const_array(op, label, "int8_t", t.data.reshape(-1))
+        return name
+    return ctx.ptr(t.index)
+
+
+def _same_quant(op: Operator, ctx: Context, a: Tensor, b: Tensor) -> None:
+    if np.float32(a.scale) != np.float32(b.scale) or a.zero_point != b.zero_point:
+        raise ctx.fail(op, f"{op.op} needs equal input and output quantization "
+                           f"({a.scale}, {a.zero_point} vs {b.scale}, {b.zero_point})")
+
+
+def _constant_ints(op: Operator, ctx: Context, index: int, what: str) -> np.ndarray:
+    t = ctx.tensor(index)
+    if not t.is_constant or t.dtype not in ("INT32", "INT64"):
+        raise ctx.fail(op, f"{what} {t.name!r} must be a constant integer tensor")
+    return t.data.astype(np.int64)
+
+
+def lower_mul(op: Operator, ctx: Context) -> Lowered:
+    a, b, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
+    _require_int8(op, ctx, a, b, out)
+    act = _activation(op, ctx)
+    da, db, do = _dims4(op, ctx, a), _dims4(op, ctx, b), _dims4(op, ctx, out)
+    for x, y, z in zip(da, db, do):
+        if z != max(x, y) or x not in (1, z) or y not in (1, z):
+            raise ctx.fail(op, f"shapes {list(a.shape)} x {list(b.shape)} -> {list(out.shape)} do not broadcast")
+    mult, shift = quant.mul_multiplier(a.scale, b.scale, out.scale)
+    act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
+    pa, pb = _data_ptr(op, ctx, a, "input1"), _data_ptr(op, ctx, b, "input2")
+    p = f"tinyfl_op{op.index}"
+    fmt = lambda d: f"{{{', '.join(map(str, d))}}}"  # noqa: E731
+    params = (
+        f"static const tinyfl_mul_params {p}_params = {{{-a.zero_point}, {-b.zero_point}, "
+        f"{out.zero_point}, {mult}, {shift}, {act_min}, {act_max}}};\n"
+        f"static const tinyfl_dims {p}_in1 = {fmt(da)};\n"
+        f"static const tinyfl_dims {p}_in2 = {fmt(db)};\n"
+        f"static const tinyfl_dims {p}_out = {fmt(do)};\n"
+    )
+    call = (f"tinyfl_mul_s8(&{p}_params, &{p}_in1, {pa}, &{p}_in2, {pb}, &{p}_out, "
+            f"{ctx.ptr(out.index)})")
+    return Lowered((params,), call, 0)
+
+
+def lower_concatenation(op: Operator, ctx: Context) -> Lowered:
+    out = ctx.tensor(op.outputs[0])
+    ins = [ctx.tensor(i) for i in op.inputs]
+    _require_int8(op, ctx, out, *ins)
+    if _activation(op, ctx) != "NONE":
+        raise ctx.fail(op, "a fused activation on CONCATENATION is not supported")
+    rank = len(out.shape)
+    axis = int(op.options.get("axis", 0))
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < rank:
+        raise ctx.fail(op, f"axis {op.options.get('axis')} out of range for rank {rank}")
+    for t in ins:
+        _same_quant(op, ctx, t, out)
+        if len(t.shape) != rank or any(t.shape[k] != out.shape[k] for k in range(rank) if k != axis):
+            raise ctx.fail(op, f"input {list(t.shape)} does not fit output {list(out.shape)} on axis {axis}")
+    if sum(t.shape[axis] for t in ins) != out.shape[axis]:
+        raise ctx.fail(op, "input sizes along the axis do not add up to the output's")
+    outer = int(np.prod(out.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
+    ptrs = [_data_ptr(op, ctx, t, f"input{k}") for k, t in enumerate(ins)]
+    sizes, _ = ctx.const_array(op, "axis_sizes", "int32_t", np.array([t.shape[axis] for t in ins]))
+    call = (f"tinyfl_concatenation_s8({len(ins)}u, (const int8_t *const[]){{{', '.join(ptrs)}}}, "
+            f"{sizes}, {outer}, {inner}, {ctx.ptr(out.index)})")
+    return Lowered((), call, 0)
+
+
+def lower_pad(op: Operator, ctx: Context) -> Lowered:
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    _require_int8(op, ctx, inp, out)
+    _same_quant(op, ctx, inp, out)
+    pads = _constant_ints(op, ctx, op.inputs[1], "paddings")
+    rank = len(inp.shape)
+    if pads.shape != (rank, 2) or (pads < 0).any():
+        raise ctx.fail(op, f"paddings of shape {list(pads.shape)} for rank {rank}")
+    din, dout = _dims4(op, ctx, inp), _dims4(op, ctx, out)
+    pads4 = np.concatenate([np.zeros((4 - rank, 2), dtype=np.int64), pads])
+    if any(din[k] + pads4[k].sum() != dout[k] for k in range(4)):
+        raise ctx.fail(op, f"paddings {pads.tolist()} do not take {list(inp.shape)} to {list(out.shape)}")
+    p = f"tinyfl_op{op.index}"
+    rows = ", ".join(f"{{{int(b)}, {int(e)}}}" for b, e in pads4)
+    params = (
+        f"static const int32_t {p}_pads[4][2] = {{{rows}}};\n"
+        f"static const tinyfl_dims {p}_in = {{{', '.join(map(str, din))}}};\n"
+        f"static const tinyfl_dims {p}_out = {{{', '.join(map(str, dout))}}};\n"
+    )
+    call = (f"tinyfl_pad_s8(&{p}_in, {ctx.ptr(inp.index)}, {p}_pads, {out.zero_point}, &{p}_out, "
+            f"{ctx.ptr(out.index)})")
+    return Lowered((params,), call, 0)
+
+
+def _reduce_axes(op: Operator, ctx: Context, inp: Tensor, out: Tensor) -> tuple[tuple[int, ...], int]:
+    """(the input's 4-D dims, the mask of reduced dimensions) of MEAN-style reductions."""
+    rank = len(inp.shape)
+    if not 1 <= rank <= 4:
+        raise ctx.fail(op, f"input rank {rank} is not supported (1..4)")
+    raw = _constant_ints(op, ctx, op.inputs[1], "axes").reshape(-1)
+    if raw.size == 0 or (raw < -rank).any() or (raw >= rank).any():
+        raise ctx.fail(op, f"axes {raw.tolist()} out of range for rank {rank}")
+    axes = sorted({int(a) + rank if a < 0 else int(a) for a in raw})
+    mask, count = 0, 1
+    for a in axes:
+        mask |= 1 << (a + 4 - rank)
+        count *= inp.shape[a]
+    if out.size * count != inp.size:
+        raise ctx.fail(op, "output size does not match the reduction")
+    return (1,) * (4 - rank) + tuple(inp.shape), mask
+
+
+def lower_reduce_max(op: Operator, ctx: Context) -> Lowered:
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    _require_int8(op, ctx, inp, out)
+    _same_quant(op, ctx, inp, out)
+    dims4, mask = _reduce_axes(op, ctx, inp, out)
+    p = f"tinyfl_op{op.index}"
+    params = f"static const int32_t {p}_dims[4] = {{{', '.join(str(d) for d in dims4)}}};\n"
+    call = f"tinyfl_reduce_max_s8({p}_dims, {mask}u, {ctx.ptr(inp.index)}, {ctx.ptr(out.index)})"
+    return Lowered((params,), call, 0)
+
+
+def lower_transpose(op: Operator, ctx: Context) -> Lowered:
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    _require_int8(op, ctx, inp, out)
+    _same_quant(op, ctx, inp, out)
+    perm = _constant_ints(op, ctx, op.inputs[1], "permutation").reshape(-1)
+    rank = len(inp.shape)
+    if rank > 4 or sorted(perm.tolist()) != list(range(rank)):
+        raise ctx.fail(op, f"permutation {perm.tolist()} for rank {rank}")
+    if tuple(inp.shape[int(k)] for k in perm) != tuple(out.shape):
+        raise ctx.fail(op, f"permutation {perm.tolist()} does not take {list(inp.shape)} to {list(out.shape)}")
+    lead = 4 - rank
+    perm4 = list(range(lead)) + [int(k) + lead for k in perm]
+    p = f"tinyfl_op{op.index}"
+    params = (
+        f"static const int32_t {p}_dims[4] = {{{', '.join(map(str, _dims4(op, ctx, inp)))}}};\n"
+        f"static const int32_t {p}_perm[4] = {{{', '.join(map(str, perm4))}}};\n"
+    )
+    call = f"tinyfl_transpose_s8({p}_dims, {p}_perm, {ctx.ptr(inp.index)}, {ctx.ptr(out.index)})"
+    return Lowered((params,), call, 0)
+
+
+def lower_hard_swish(op: Operator, ctx: Context) -> Lowered:
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    _require_int8(op, ctx, inp, out)
+    if inp.size != out.size:
+        raise ctx.fail(op, "input and output sizes differ")
+    try:
+        hs = quant.hard_swish_params(inp.scale, out.scale)
+    except ValueError as exc:
+        raise ctx.fail(op, str(exc)) from None
+    p = f"tinyfl_op{op.index}_params"
+    params = (
+        f"static const tinyfl_hard_swish_params {p} = {{{inp.zero_point}, {out.zero_point}, "
+        f"{hs['reluish_multiplier_fixedpoint_int16']}, {hs['reluish_multiplier_exponent']}, "
+        f"{hs['output_multiplier_fixedpoint_int16']}, {hs['output_multiplier_exponent']}}};\n"
+    )
+    call = f"tinyfl_hard_swish_s8(&{p}, {inp.size}u, {ctx.ptr(inp.index)}, {ctx.ptr(out.index)})"
+    return Lowered((params,), call, 0)
+
+
 LOWERINGS: dict[str, Callable[[Operator, Context], Lowered]] = {
     "CONV_2D": lower_conv_2d,
     "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d,
@@ -337,6 +555,14 @@ LOWERINGS: dict[str, Callable[[Operator, Context], Lowered]] = {
     "ADD": lower_add,
     "QUANTIZE": lower_quantize,
     "DEQUANTIZE": lower_dequantize,
+    "SOFTMAX": lower_softmax,
+    "LOGISTIC": lower_logistic,
+    "MUL": lower_mul,
+    "CONCATENATION": lower_concatenation,
+    "PAD": lower_pad,
+    "REDUCE_MAX": lower_reduce_max,
+    "TRANSPOSE": lower_transpose,
+    "HARD_SWISH": lower_hard_swish,
 }
 
 SUPPORTED_OPS = tuple(sorted(set(LOWERINGS) | ALIAS_OPS))
@@ -356,4 +582,12 @@ KERNEL_FILES: dict[str, tuple[str, ...]] = {
     "ADD": ("tinyfl_add_s8.c",),
     "QUANTIZE": ("tinyfl_quantize_f32_s8.c", "tinyfl_requantize_s8.c"),
     "DEQUANTIZE": ("tinyfl_dequantize_s8_f32.c",),
+    "SOFTMAX": ("tinyfl_softmax_s8.c",),
+    "LOGISTIC": ("tinyfl_logistic_s8.c",),
+    "MUL": ("tinyfl_mul_s8.c",),
+    "CONCATENATION": ("tinyfl_concatenation_s8.c",),
+    "PAD": ("tinyfl_pad_s8.c",),
+    "REDUCE_MAX": ("tinyfl_reduce_max_s8.c",),
+    "TRANSPOSE": ("tinyfl_transpose_s8.c",),
+    "HARD_SWISH": ("tinyfl_hard_swish_s8.c",),
 }
