@@ -213,3 +213,41 @@ def parse_qemu_model_output(text: str, n: int, feature_len: int, n_classes: int)
             preds[int(parts[1])] = int(parts[2])
             logits[int(parts[1])] = [int(v, 16) for v in parts[3:]]
     return feats.view(np.float32), logits.view(np.float32), preds
+
+
+def backbone_ops_chain(seed: int) -> tuple[bytes, tuple[int, ...], float, int]:
+    """One hand-made model through every backbone op beyond convolutions: PAD -> HARD_SWISH ->
+    MUL by a per-channel MEAN gate -> TRANSPOSE -> CONCATENATION with a copy -> REDUCE_MAX ->
+    SQUEEZE-free rank-3 LOGISTIC -> SOFTMAX. Random quantization per tensor (seeded).
+    Returns (tflite, window shape, input scale, input zero point)."""
+    rng = np.random.default_rng(seed)
+
+    def q(ref: float) -> tuple[float, int]:
+        return float(np.float32(ref * rng.uniform(0.5, 2.0))), int(rng.integers(-60, 60))
+
+    b = TfliteBuilder()
+    s_in, zp_in = float(np.float32(rng.uniform(0.02, 0.1))), int(rng.integers(-100, 100))
+    x = b.tensor([1, 5, 6, 4], "INT8", s_in, zp_in, name="x")
+    p = b.tensor([1, 6, 8, 4], "INT8", s_in, zp_in, name="padded")
+    b.op("PAD", [x, b.tensor([4, 2], "INT32", data=np.array([[0, 0], [1, 0], [1, 1], [0, 0]]))], [p])
+    qh = q(s_in)
+    h = b.tensor([1, 6, 8, 4], "INT8", *qh, name="hswish")
+    b.op("HARD_SWISH", [p], [h])
+    g = b.tensor([1, 1, 1, 4], "INT8", *q(qh[0]), name="gate")
+    b.op("MEAN", [h, b.tensor([2], "INT32", data=np.array([1, 2]))], [g], b.options("Reducer", keepDims=True))
+    qm = q(qh[0] * qh[0] * 8)
+    m = b.tensor([1, 6, 8, 4], "INT8", *qm, name="gated")
+    b.op("MUL", [h, g], [m], b.options("Mul", fusedActivationFunction=0))
+    t = b.tensor([1, 8, 6, 4], "INT8", *qm, name="transposed")
+    b.op("TRANSPOSE", [m, b.tensor([4], "INT32", data=np.array([0, 2, 1, 3]))], [t])
+    copy = b.tensor([1, 8, 6, 4], "INT8", *qm, name="copy")
+    b.op("QUANTIZE", [t], [copy])
+    c = b.tensor([1, 8, 6, 8], "INT8", *qm, name="joined")
+    b.op("CONCATENATION", [t, copy], [c], b.options("Concatenation", axis=3))
+    r = b.tensor([1, 6, 8], "INT8", *qm, name="max")
+    b.op("REDUCE_MAX", [c, b.tensor([1], "INT32", data=np.array([1]))], [r], b.options("Reducer", keepDims=False))
+    lg = b.tensor([1, 6, 8], "INT8", 1.0 / 256, -128, name="sigmoid")
+    b.op("LOGISTIC", [r], [lg])
+    y = b.tensor([1, 6, 8], "INT8", 1.0 / 256, -128, name="probs")
+    b.op("SOFTMAX", [lg], [y], b.options("Softmax", beta=float(rng.uniform(20.0, 60.0))))
+    return b.finish([x], [y]), (5, 6, 4), s_in, zp_in

@@ -8,7 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codegen_helpers import TfliteBuilder, assert_bit_exact, convert_cached
+from codegen_helpers import (
+    TfliteBuilder,
+    assert_bit_exact,
+    backbone_ops_chain,
+    convert_cached,
+    reference_outputs,
+)
 from tinyfl.codegen import UnsupportedModelError, generate, read_tflite
 
 N_INPUTS = 224
@@ -292,3 +298,13 @@ def test_permute_and_branch_concatenation_from_keras() -> None:
     x = k.layers.Concatenate()([a, b])
     out = k.layers.GlobalAveragePooling2D()(x)
     _convert_and_check(k.Model(inp, out), 9, "permute_concat", {"TRANSPOSE", "CONCATENATION"})
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_chain_of_every_new_op(seed: int) -> None:
+    """The model test_codegen_qemu.py runs on the Cortex-M4, here on the host."""
+    tflite, shape, s_in, zp_in = backbone_ops_chain(seed)
+    x = int8_windows(np.random.default_rng(1000 + seed), N_INPUTS, shape, s_in, zp_in)
+    ref = reference_outputs(tflite, x)
+    assert len(np.unique(ref)) > 20  # not saturated into a handful of values
+    _check(tflite, x, f"chain_{seed}")
