@@ -52,6 +52,17 @@ class GeneratedModel:
     steps: tuple[StepInfo, ...] = field(default_factory=tuple)
 
     @property
+    def io_bytes(self) -> int:
+        """The float window and feature vector the caller passes in (its own buffers)."""
+        return 4 * (self.input_len + self.feature_len)
+
+    @property
+    def ram_bytes(self) -> int:
+        """Every data buffer one inference touches: the arena plus the float window and features
+        (the stack comes on top; see tinyfl.codegen.report)."""
+        return self.arena_bytes + self.io_bytes
+
+    @property
     def kernel_sources(self) -> list[Path]:
         return [KERNELS_DIR / f for f in self.kernel_files]
 
@@ -323,6 +334,8 @@ def _render_h(info: _Info) -> str:
         f"#define TINYFL_MODEL_INPUT_LEN {info.input_len}u\n"
         f"#define TINYFL_MODEL_FEATURE_LEN {info.feature_len}u\n"
         f"#define TINYFL_MODEL_ARENA_BYTES {info.arena}u\n"
+        "/* Data RAM of one inference: the arena + the caller's float window and features. */\n"
+        f"#define TINYFL_MODEL_RAM_BYTES {info.arena + 4 * (info.input_len + info.feature_len)}u\n"
         f"#define TINYFL_MODEL_WEIGHT_BYTES {info.weight_bytes}u\n"
         f"#define TINYFL_MODEL_MACS {info.macs}u\n"
         f"#define TINYFL_MODEL_HASH 0x{info.model_hash:08x}u\n\n"
