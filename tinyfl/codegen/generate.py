@@ -22,6 +22,7 @@ from .tflite_reader import Model, Operator, Tensor, read_tflite
 
 GENERATOR_FORMAT = 3  # bump when the generated C's shape changes
 KERNELS_VERSION = 3  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
+MAX_TENSOR_BYTES = 16 << 20  # no microcontroller holds a larger activation
 C_NAME = "tinyfl_model_gen.c"
 H_NAME = "tinyfl_model_gen.h"
 KERNELS_DIR = FIRMWARE_DIR / "kernels"
@@ -283,6 +284,17 @@ def _check_supported(model: Model) -> None:
         raise UnsupportedModelError(
             f"unsupported operator(s): {listed}. Supported: {', '.join(_ops.SUPPORTED_OPS)}"
         )
+    for op in model.operators:
+        fewest, most = _ops.ARITY[op.op]
+        required = op.inputs[:fewest]
+        if not fewest <= len(op.inputs) <= most or -1 in required or len(op.outputs) != 1:
+            raise UnsupportedModelError(
+                f"{_describe(model, op)}: {len(op.inputs)} inputs and {len(op.outputs)} outputs "
+                f"(expected {fewest}..{most} inputs, all present, and one output)"
+            )
+    for t in model.tensors:
+        if t.size > MAX_TENSOR_BYTES:
+            raise UnsupportedModelError(f"tensor {t.name!r} of {t.size} values exceeds any board's RAM")
 
 
 def _alias_roots(model: Model) -> dict[int, int]:

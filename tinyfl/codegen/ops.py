@@ -293,7 +293,7 @@ def lower_mul(op: Operator, ctx: Context) -> Lowered:
     return Lowered((params,), call, 0)
 
 
-__all__ = ["ALIAS_OPS", "KERNEL_FILES", "LOWERINGS", "SUPPORTED_OPS", "UnsupportedModelError", "WRAPPED_OPS"]
+__all__ = ["ALIAS_OPS", "ARITY", "KERNEL_FILES", "LOWERINGS", "SUPPORTED_OPS", "UnsupportedModelError", "WRAPPED_OPS"]
 
 LOWERINGS: dict[str, Callable[[Operator, Context], Lowered]] = {
     "CONV_2D": lower_conv_2d,
@@ -316,6 +316,17 @@ LOWERINGS: dict[str, Callable[[Operator, Context], Lowered]] = {
 }
 
 SUPPORTED_OPS = tuple(sorted(set(LOWERINGS) | ALIAS_OPS))
+
+# (fewest, most) inputs each op takes in a .tflite; the last ones of CONV/FC (bias) and RESHAPE
+# (new shape) are optional. Every supported op has exactly one output.
+ARITY: dict[str, tuple[int, int]] = {
+    "CONV_2D": (2, 3), "DEPTHWISE_CONV_2D": (2, 3), "FULLY_CONNECTED": (2, 3),
+    "AVERAGE_POOL_2D": (1, 1), "MAX_POOL_2D": (1, 1), "MEAN": (2, 2), "ADD": (2, 2),
+    "QUANTIZE": (1, 1), "DEQUANTIZE": (1, 1), "SOFTMAX": (1, 1), "LOGISTIC": (1, 1),
+    "MUL": (2, 2), "CONCATENATION": (1, 64), "PAD": (2, 2), "REDUCE_MAX": (2, 2),
+    "TRANSPOSE": (2, 2), "HARD_SWISH": (1, 1), "RESHAPE": (1, 2), "EXPAND_DIMS": (2, 2),
+    "SQUEEZE": (1, 1),
+}
 
 # Ops whose call gets its own function in the generated C: with TINYFL_KERNELS_OPTIMIZED the
 # inline fast kernel is specialized to the layer's constant shapes there (and can be timed alone).
