@@ -66,6 +66,17 @@ def test_softmax_refuses_other_output_grids() -> None:
         generate(b.finish([x], [y]))
 
 
+def test_softmax_refuses_degenerate_logit_scales() -> None:
+    """Logits calibrated to a near-constant range (a silent network): TFLM aborts in Prepare
+    (QuantizeMultiplierGreaterThanOne); the generator says why instead."""
+    b = TfliteBuilder()
+    x = b.tensor([1, 8], "INT8", 1e-9, 0)
+    y = b.tensor([1, 8], "INT8", 1.0 / 256, -128)
+    b.op("SOFTMAX", [x], [y], b.options("Softmax", beta=1.0))
+    with pytest.raises(UnsupportedModelError, match=r"op #0 SOFTMAX .*is not > 1"):
+        generate(b.finish([x], [y]))
+
+
 # --- LOGISTIC --------------------------------------------------------------------------------
 
 def logistic_model(seed: int) -> tuple[bytes, tuple, float, int]:
