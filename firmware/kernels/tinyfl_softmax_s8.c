@@ -36,7 +36,11 @@ tinyfl_status tinyfl_softmax_s8(const tinyfl_softmax_params *params, int32_t row
             }
         }
         /* GetReciprocal: normalise the sum into [1, 2), 1 / sum = scale * 2^-bits_over_unit.
-         * The row maximum contributes exp(0), so the sum is at least 2^19. */
+         * The row maximum contributes exp(0), so the sum is at least 2^19; it stays below 2^31
+         * for depth < 4096 (the generator's limit). */
+        if (sum_of_exps <= 0) {
+            return TINYFL_E_ARG;
+        }
         int headroom_plus_one = 0;
         while ((((uint32_t)sum_of_exps << headroom_plus_one) & 0x80000000u) == 0u) {
             ++headroom_plus_one;

@@ -30,6 +30,8 @@ def lower_softmax(op: Operator, ctx: Context) -> Lowered:
     except ValueError as exc:
         raise ctx.fail(op, str(exc)) from None
     depth = inp.shape[-1]
+    if depth > 4095:
+        raise ctx.fail(op, f"softmax over {depth} values; the Q12 sum of exps holds fewer than 4096")
     p = f"tinyfl_op{op.index}_params"
     params = f"static const tinyfl_softmax_params {p} = {{{mult}, {shift}, {diff_min}}};\n"
     call = (
