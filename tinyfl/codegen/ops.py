@@ -23,6 +23,7 @@ from .ops_common import (
     data_ptr,
     dims4,
     dims_literal,
+    reduce_axes,
     require_4d,
     require_int8,
     check_weights,
@@ -174,27 +175,12 @@ def lower_max_pool_2d(op: Operator, ctx: Context) -> Lowered:
 
 
 def lower_mean(op: Operator, ctx: Context) -> Lowered:
-    inp, axis, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
     require_int8(op, ctx, inp, out)
-    if not axis.is_constant:
-        raise ctx.fail(op, "axes are not constant")
-    rank = len(inp.shape)
-    if not 1 <= rank <= 4:
-        raise ctx.fail(op, f"input rank {rank} is not supported (1..4)")
-    axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in axis.data.reshape(-1)})
-    if not axes or axes[0] < 0 or axes[-1] >= rank:
-        raise ctx.fail(op, f"axes {axis.data.tolist()} out of range for rank {rank}")
-    dims4 = (1,) * (4 - rank) + tuple(inp.shape)
-    mask = 0
-    count = 1
-    for a in axes:
-        mask |= 1 << (a + 4 - rank)
-        count *= inp.shape[a]
-    if out.size * count != inp.size:
-        raise ctx.fail(op, "output size does not match the reduction")
+    dims, mask, count = reduce_axes(op, ctx, inp, out)
     mult, shift = quant.mean_multiplier(inp.scale, out.scale, count)
     p = f"tinyfl_op{op.index}"
-    params = f"static const int32_t {p}_dims[4] = {{{', '.join(str(d) for d in dims4)}}};\n"
+    params = f"static const int32_t {p}_dims[4] = {{{', '.join(str(d) for d in dims)}}};\n"
     call = (
         f"tinyfl_mean_s8({p}_dims, {mask}u, {ctx.ptr(inp.index)}, {inp.zero_point}, {mult}, "
         f"{shift}, {out.zero_point}, {ctx.ptr(out.index)})"

@@ -113,8 +113,9 @@ def constant_ints(op: Operator, ctx: Context, index: int, what: str) -> np.ndarr
     return t.data.astype(np.int64)
 
 
-def reduce_axes(op: Operator, ctx: Context, inp: Tensor, out: Tensor) -> tuple[tuple[int, ...], int]:
-    """(the input's 4-D dims, the mask of reduced dimensions) of MEAN-style reductions."""
+def reduce_axes(op: Operator, ctx: Context, inp: Tensor, out: Tensor) -> tuple[tuple[int, ...], int, int]:
+    """(the input's 4-D dims, the mask of reduced dimensions, values per output) of MEAN and
+    REDUCE_MAX, whose axes are the constant second input."""
     rank = len(inp.shape)
     if not 1 <= rank <= 4:
         raise ctx.fail(op, f"input rank {rank} is not supported (1..4)")
@@ -126,6 +127,6 @@ def reduce_axes(op: Operator, ctx: Context, inp: Tensor, out: Tensor) -> tuple[t
     for a in axes:
         mask |= 1 << (a + 4 - rank)
         count *= inp.shape[a]
-    if out.size * count != inp.size:
+    if count == 0 or out.size * count != inp.size:
         raise ctx.fail(op, "output size does not match the reduction")
-    return (1,) * (4 - rank) + tuple(inp.shape), mask
+    return (1,) * (4 - rank) + tuple(inp.shape), mask, count

@@ -72,9 +72,9 @@ def lower_reduce_max(op: Operator, ctx: Context) -> Lowered:
     inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
     require_int8(op, ctx, inp, out)
     same_quant(op, ctx, inp, out)
-    dims4, mask = reduce_axes(op, ctx, inp, out)
+    dims, mask, _ = reduce_axes(op, ctx, inp, out)
     p = f"tinyfl_op{op.index}"
-    params = f"static const int32_t {p}_dims[4] = {{{', '.join(str(d) for d in dims4)}}};\n"
+    params = f"static const int32_t {p}_dims[4] = {{{', '.join(str(d) for d in dims)}}};\n"
     call = f"tinyfl_reduce_max_s8({p}_dims, {mask}u, {ctx.ptr(inp.index)}, {ctx.ptr(out.index)})"
     return Lowered((params,), call, 0)
 
