@@ -101,3 +101,51 @@ def test_unfoldable_shape_computations_are_refused_clearly() -> None:
     tflite = _shape_arithmetic_model({}, (0,), (3,))
     with pytest.raises(UnsupportedModelError, match=r"STRIDED_SLICE .*computes 3 values"):
         generate(tflite)
+
+
+def _arithmetic_model(extra_ops: list[str]) -> bytes:
+    """The converter's way of computing a flattened size: SHAPE(x), three shrinking
+    STRIDED_SLICEs, their product (MUL), then `extra_ops` with a neutral constant, RESHAPE to
+    [1], CONCATENATION with [1] -> the shape [1, 24] of a RESHAPE feeding a Dense."""
+    b = TfliteBuilder()
+    x = b.tensor([1, 2, 3, 4], "INT8", 0.05, -3, name="x")
+    shape = b.tensor([4], "INT32")
+    b.op("SHAPE", [x], [shape], b.options("Shape", outType=2))
+
+    def take(i: int) -> int:
+        t = b.tensor([], "INT32")
+        args = [b.tensor([1], "INT32", data=np.array([v])) for v in (i, i + 1, 1)]
+        b.op("STRIDED_SLICE", [shape, *args], [t], b.options("StridedSlice", shrinkAxisMask=1))
+        return t
+
+    def binary(name: str, p: int, q: int) -> int:
+        t = b.tensor([], "INT32")
+        b.op(name, [p, q], [t], b.options(name.capitalize()))
+        return t
+
+    size = binary("MUL", binary("MUL", take(1), take(2)), take(3))
+    for name in extra_ops:
+        size = binary(name, size, b.tensor([], "INT32", data=np.array(1 if name == "MUL" else 0)))
+    one = b.tensor([1], "INT32")
+    b.op("RESHAPE", [size, b.tensor([1], "INT32", data=np.array([1]))], [one], b.options("Reshape", newShape=[1]))
+    new_shape = b.tensor([2], "INT32")
+    b.op("CONCATENATION", [b.tensor([1], "INT32", data=np.array([1])), one], [new_shape],
+         b.options("Concatenation", axis=0))
+    flat = b.tensor([1, 24], "INT8", 0.05, -3)
+    b.op("RESHAPE", [x, new_shape], [flat], b.options("Reshape"))
+    w = b.tensor([6, 24], "INT8", [0.01] * 6, 0, data=np.random.default_rng(6).integers(-127, 128, (6, 24)))
+    y = b.tensor([1, 6], "INT8", 0.2, 4, name="y")
+    b.op("FULLY_CONNECTED", [flat, w], [y], b.options("FullyConnected"))
+    return b.finish([x], [y])
+
+
+@pytest.mark.parametrize("extra_ops", [[], ["ADD"], ["SUB"], ["ADD", "SUB", "MUL"]])
+def test_integer_shape_arithmetic_folds(extra_ops) -> None:
+    tflite = _arithmetic_model(extra_ops)
+    folded_model, folded = fold_constants(read_tflite(tflite))
+    assert [op.op for op in folded_model.operators] == ["RESHAPE", "FULLY_CONNECTED"]
+    assert {"SHAPE", "STRIDED_SLICE", "MUL", "CONCATENATION", *extra_ops} <= {op.op for op in folded}
+    new_shape = folded_model.tensors[folded_model.operators[0].inputs[1]]
+    assert new_shape.data.tolist() == [1, 24]
+    x = np.random.default_rng(7).normal(0.0, 2.0, (N_INPUTS, 1, 2, 3, 4)).astype(np.float32) * 0.05
+    assert assert_bit_exact(tflite, x, tag="shape_arith_ops") == N_INPUTS

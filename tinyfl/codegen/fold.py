@@ -74,14 +74,8 @@ def _elementwise(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable
     return fold
 
 
-def _floor_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if np.any(b == 0):
-        raise FoldError("division by zero")
-    return np.floor_divide(a, b)
-
-
 def _same_values(op: Operator, values: list[np.ndarray]) -> np.ndarray:
-    return values[0]  # RESHAPE / SQUEEZE / EXPAND_DIMS / CAST: the output tensor's shape and type apply
+    return values[0]  # RESHAPE: the output tensor's shape applies
 
 
 FOLDERS: dict[str, Callable[[Operator, list[np.ndarray]], np.ndarray]] = {
@@ -91,11 +85,7 @@ FOLDERS: dict[str, Callable[[Operator, list[np.ndarray]], np.ndarray]] = {
     "ADD": _elementwise(np.add),
     "SUB": _elementwise(np.subtract),
     "MUL": _elementwise(np.multiply),
-    "FLOOR_DIV": _elementwise(_floor_div),
     "RESHAPE": _same_values,
-    "SQUEEZE": _same_values,
-    "EXPAND_DIMS": _same_values,
-    "CAST": _same_values,
 }
 
 
