@@ -13,9 +13,9 @@ from tinyfl.codegen.tflm import tflm_outputs
 
 def tflm_quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """TFLM's AffineQuantize: zp + round-half-away(f / scale) in float32, clamped to int8."""
-    q = np.asarray(x, dtype=np.float32) / np.float32(scale)
-    q = np.sign(q) * np.floor(np.abs(q) + np.float32(0.5))
-    return np.clip(q.astype(np.float64) + zero_point, -128, 127).astype(np.int8)
+    q = (np.asarray(x, dtype=np.float32) / np.float32(scale)).astype(np.float64)
+    q = np.sign(q) * np.floor(np.abs(q) + 0.5)  # std::round, exact in double
+    return np.clip(q + zero_point, -128, 127).astype(np.int8)
 
 
 def tflm_dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

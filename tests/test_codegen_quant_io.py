@@ -135,6 +135,7 @@ def test_int8_input_and_output_models(kind: str) -> None:
     x = rng.normal(0.0, 1.0, (N_RANDOM, *shape)).astype(np.float32)
     x[:32] *= 6.0  # saturating windows
     assert assert_bit_exact(tflite, x, tag=f"int8_io_{kind}") == N_RANDOM
+    assert assert_bit_exact(tflite, x, tag=f"int8_io_{kind}", optimized=True) == N_RANDOM
 
 
 def _requantize_model(in_scale: float, in_zp: int, out_scale: float, out_zp: int, n: int) -> bytes:
