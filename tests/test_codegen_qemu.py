@@ -115,3 +115,27 @@ def test_backbone_ops_bit_exact_on_cortex_m4(qemu, kernels) -> None:
         ref = reference_outputs(tfl, windows).reshape(feats.shape)
         same = feats.view(np.uint32) == ref.view(np.uint32)
         assert same.all(), f"{tag}: {int((~same).sum())} of {same.size} outputs differ"
+
+
+@pytest.mark.parametrize("kernels", list(KERNEL_PATHS))
+def test_mlperf_tiny_shaped_models_on_cortex_m4(qemu, kernels) -> None:
+    """Int8 IO with folded shape ops (KWS DS-CNN), per-tensor Dense (AD autoencoder) and a
+    residual network (ResNet-8), whole classifiers, 24 windows each on the Cortex-M4F."""
+    from codegen_helpers import mlperf_tiny_tflite, reference_outputs
+
+    rng = np.random.default_rng(22)
+    for name in ("kws_ds_cnn", "anomaly_autoencoder", "resnet8"):
+        tflite = mlperf_tiny_tflite(name)
+        gen = generate(tflite, name=name)
+        windows = rng.normal(0.0, 1.5, (24, gen.input_len)).astype(np.float32)
+        feats = _qemu_features(gen, f"mlperf_{name}", windows, kernels)
+        ref = reference_outputs(tflite, windows.reshape(24, *_input_shape(tflite))).reshape(feats.shape)
+        same = feats.view(np.uint32) == ref.view(np.uint32)
+        assert same.all(), f"{name}: {int((~same).sum())} of {same.size} outputs differ"
+
+
+def _input_shape(tflite: bytes) -> tuple[int, ...]:
+    from tinyfl.codegen import read_tflite
+
+    model = read_tflite(tflite)
+    return tuple(model.tensors[model.inputs[0]].shape[1:])
