@@ -217,8 +217,8 @@ def parse_qemu_model_output(text: str, n: int, feature_len: int, n_classes: int)
 
 def backbone_ops_chain(seed: int) -> tuple[bytes, tuple[int, ...], float, int]:
     """One hand-made model through every backbone op beyond convolutions: PAD -> HARD_SWISH ->
-    MUL by a per-channel MEAN gate -> TRANSPOSE -> CONCATENATION with a copy -> REDUCE_MAX ->
-    SQUEEZE-free rank-3 LOGISTIC -> SOFTMAX. Random quantization per tensor (seeded).
+    MUL by a per-channel MEAN gate -> TRANSPOSE -> CONCATENATION with a copy -> REDUCE_MAX
+    (dimensions kept) -> SQUEEZE -> LOGISTIC -> SOFTMAX. Random quantization per tensor (seeded).
     Returns (tflite, window shape, input scale, input zero point)."""
     rng = np.random.default_rng(seed)
 
@@ -244,8 +244,10 @@ def backbone_ops_chain(seed: int) -> tuple[bytes, tuple[int, ...], float, int]:
     b.op("QUANTIZE", [t], [copy])
     c = b.tensor([1, 8, 6, 8], "INT8", *qm, name="joined")
     b.op("CONCATENATION", [t, copy], [c], b.options("Concatenation", axis=3))
-    r = b.tensor([1, 6, 8], "INT8", *qm, name="max")
-    b.op("REDUCE_MAX", [c, b.tensor([1], "INT32", data=np.array([1]))], [r], b.options("Reducer", keepDims=False))
+    kept = b.tensor([1, 1, 6, 8], "INT8", *qm, name="max")
+    b.op("REDUCE_MAX", [c, b.tensor([1], "INT32", data=np.array([1]))], [kept], b.options("Reducer", keepDims=True))
+    r = b.tensor([1, 6, 8], "INT8", *qm, name="squeezed")
+    b.op("SQUEEZE", [kept], [r], b.options("Squeeze", squeezeDims=[1]))
     lg = b.tensor([1, 6, 8], "INT8", 1.0 / 256, -128, name="sigmoid")
     b.op("LOGISTIC", [r], [lg])
     y = b.tensor([1, 6, 8], "INT8", 1.0 / 256, -128, name="probs")

@@ -82,7 +82,7 @@ def _qemu_features(gen, tag: str, x: np.ndarray, kernels: str) -> np.ndarray:
 
 @pytest.mark.parametrize("kernels", list(KERNEL_PATHS))
 def test_backbone_ops_bit_exact_on_cortex_m4(qemu, kernels) -> None:
-    """PAD, HARD_SWISH, MUL, TRANSPOSE, CONCATENATION, REDUCE_MAX, LOGISTIC, SOFTMAX (the chain
+    """PAD, HARD_SWISH, MUL, TRANSPOSE, CONCATENATION, REDUCE_MAX, SQUEEZE, LOGISTIC, SOFTMAX (the chain
     model) and a converter-made MobileNet-style classifier, built for Cortex-M4F -O2."""
     from codegen_helpers import backbone_ops_chain, convert_cached, reference_outputs
     from tinyfl.models._tf import keras as k
