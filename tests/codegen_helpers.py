@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,7 @@ def convert_cached(model: Any, representative: np.ndarray, *, int8_io: bool = Fa
         warnings.filterwarnings("ignore")
         tflite = bytes(converter.convert())
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never share a partial file
     tmp.write_bytes(tflite)
     tmp.replace(path)
     return tflite
