@@ -29,6 +29,14 @@ def test_report_figures_for_basic_motions(arm_toolchain, artifacts) -> None:
     assert report.arena_bytes == gen.arena_bytes
     assert report.tflm_arena_bytes == tflm_arena_bytes(artifacts.tflite)["total"]
     assert report.arena_ratio <= 0.7
+    # Like for like: TFLM's arena holds its float input tensor (the window) among its tensors,
+    # so the generated model's figure counts the caller's float window and features too.
+    assert report.tflm_arena_head_bytes >= 4 * report.input_len
+    assert report.io_bytes == 4 * (600 + 24)
+    assert report.model_ram_bytes == report.arena_bytes + report.io_bytes == gen.ram_bytes
+    assert report.model_ram_ratio == pytest.approx(report.model_ram_bytes / report.tflm_arena_bytes)
+    assert report.arena_ratio < report.model_ram_ratio < 1.0
+    assert f"#define TINYFL_MODEL_RAM_BYTES {gen.ram_bytes}u" in gen.h_source
     # Weights are const: in flash (text), never copied to RAM; the arena is the static RAM.
     assert report.data_bytes == 0
     assert report.weight_bytes < report.text_bytes < report.weight_bytes + 8192
@@ -71,10 +79,13 @@ def test_report_renders_for_every_board(arm_toolchain, artifacts, board) -> None
     d = report.to_dict()
     assert json.loads(json.dumps(d)) == d
     assert d["arena_ratio"] == pytest.approx(report.arena_bytes / report.tflm_arena_bytes, abs=1e-4)
+    assert d["model_ram_ratio"] == pytest.approx(report.model_ram_bytes / report.tflm_arena_bytes, abs=1e-4)
+    assert d["model_ram_bytes"] == report.arena_bytes + report.io_bytes
     out = io.StringIO()
     Console(file=out, width=120).print(report)
     text = out.getvalue()
-    for label in ("flash", "RAM", "TFLM interpreter", "MACs per inference", "accuracy int8"):
+    for label in ("flash", "RAM", "TFLM interpreter", "MACs per inference", "accuracy int8",
+                  "data RAM: tinyfl model", f"{report.model_ram_bytes} B"):
         assert label in text
     assert f"{report.macs:,}" in text
     if board == "esp32":

@@ -14,7 +14,7 @@
 #include "tinyfl_status.h"
 
 /* Generated models check this and refuse to compile against other kernels. */
-#define TINYFL_KERNELS_VERSION 2
+#define TINYFL_KERNELS_VERSION 3
 
 typedef struct {
     int32_t n, h, w, c;
@@ -54,6 +54,28 @@ typedef struct {
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;
 } tinyfl_add_params;
+
+/* SOFTMAX (int8 -> int8, output scale 1/256, zero point -128): TFLM's PreprocessSoftmaxScaling
+ * of beta * input scale (Q5.26, left shift >= 0) and the smallest difference to the row maximum
+ * that still counts (-input radius). */
+typedef struct {
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} tinyfl_softmax_params;
+
+typedef struct {
+    int32_t input1_offset, input2_offset, output_offset; /* -zp1, -zp2, output zp */
+    int32_t output_multiplier, output_shift;             /* scale1 * scale2 / output scale */
+    int32_t act_min, act_max;
+} tinyfl_mul_params;
+
+/* HARD_SWISH: TFLM's 16-bit multipliers (DownScaleInt32ToInt16Multiplier) and exponents. */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t reluish_multiplier_fixedpoint_int16, reluish_multiplier_exponent;
+    int32_t output_multiplier_fixedpoint_int16, output_multiplier_exponent;
+} tinyfl_hard_swish_params;
 
 /* multipliers/shifts: one per output channel. bias may be NULL. */
 tinyfl_status tinyfl_conv_2d_s8(const tinyfl_conv_params *params, const tinyfl_dims *input_dims,
@@ -108,6 +130,42 @@ tinyfl_status tinyfl_requantize_s8(size_t count, const int8_t *input, int32_t in
 
 tinyfl_status tinyfl_dequantize_s8_f32(size_t count, const int8_t *input, float scale,
                                        int32_t zero_point, float *output);
+
+/* Softmax of each of `rows` rows of `depth` values (the last dimension). */
+tinyfl_status tinyfl_softmax_s8(const tinyfl_softmax_params *params, int32_t rows, int32_t depth,
+                                const int8_t *input, int8_t *output);
+
+/* 1 / (1 + exp(-x)), output scale 1/256, zero point -128. multiplier/left_shift take the input
+ * to Q4.27 (TFLM frexp of scale * 2^27); inputs at or beyond +-radius saturate. */
+tinyfl_status tinyfl_logistic_s8(size_t count, const int8_t *input, int32_t input_zero_point,
+                                 int32_t input_range_radius, int32_t input_multiplier,
+                                 int32_t input_left_shift, int8_t *output);
+
+/* Elementwise product; each input dimension equals the output's or is 1 (broadcast). */
+tinyfl_status tinyfl_mul_s8(const tinyfl_mul_params *params, const tinyfl_dims *input1_dims,
+                            const int8_t *input1, const tinyfl_dims *input2_dims,
+                            const int8_t *input2, const tinyfl_dims *output_dims, int8_t *output);
+
+/* Inputs i = 0..n_inputs-1 of outer x axis_sizes[i] x inner values each, joined on the axis. */
+tinyfl_status tinyfl_concatenation_s8(size_t n_inputs, const int8_t *const *inputs,
+                                      const int32_t *axis_sizes, int32_t outer, int32_t inner,
+                                      int8_t *output);
+
+/* pads[k] = {before, after} for dimension k (n, h, w, c); new cells hold pad_value. */
+tinyfl_status tinyfl_pad_s8(const tinyfl_dims *input_dims, const int8_t *input,
+                            const int32_t pads[4][2], int8_t pad_value,
+                            const tinyfl_dims *output_dims, int8_t *output);
+
+/* Maximum over the axes flagged in reduce_mask (as tinyfl_mean_s8; same scale in and out). */
+tinyfl_status tinyfl_reduce_max_s8(const int32_t dims[4], uint32_t reduce_mask,
+                                   const int8_t *input, int8_t *output);
+
+/* Output dimension k is input dimension perm[k]. */
+tinyfl_status tinyfl_transpose_s8(const int32_t input_dims[4], const int32_t perm[4],
+                                  const int8_t *input, int8_t *output);
+
+tinyfl_status tinyfl_hard_swish_s8(const tinyfl_hard_swish_params *params, size_t count,
+                                   const int8_t *input, int8_t *output);
 
 /* RESHAPE / EXPAND_DIMS / SQUEEZE when the planner could not alias the buffers. */
 tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);

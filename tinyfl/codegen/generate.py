@@ -16,11 +16,13 @@ import numpy as np
 from ..paths import FIRMWARE_DIR, build_dir
 from . import ops as _ops
 from .cwriter import Identifiers, comment_text, float_literal, int_array
+from .fold import fold_constants
 from .planner import Buffer, check_plan, plan_memory
 from .tflite_reader import Model, Operator, Tensor, read_tflite
 
-GENERATOR_FORMAT = 2  # bump when the generated C's shape changes
-KERNELS_VERSION = 2  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
+GENERATOR_FORMAT = 3  # bump when the generated C's shape changes
+KERNELS_VERSION = 3  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
+MAX_TENSOR_BYTES = 16 << 20  # no microcontroller holds a larger activation
 C_NAME = "tinyfl_model_gen.c"
 H_NAME = "tinyfl_model_gen.h"
 KERNELS_DIR = FIRMWARE_DIR / "kernels"
@@ -49,6 +51,17 @@ class GeneratedModel:
     model_hash: int
     kernel_files: tuple[str, ...]
     steps: tuple[StepInfo, ...] = field(default_factory=tuple)
+
+    @property
+    def io_bytes(self) -> int:
+        """The float window and feature vector the caller passes in (its own buffers)."""
+        return 4 * (self.input_len + self.feature_len)
+
+    @property
+    def ram_bytes(self) -> int:
+        """Every data buffer one inference touches: the arena plus the float window and features
+        (the stack comes on top; see tinyfl.codegen.report)."""
+        return self.arena_bytes + self.io_bytes
 
     @property
     def kernel_sources(self) -> list[Path]:
@@ -117,7 +130,7 @@ def _describe(model: Model, op: Operator) -> str:
 def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
     """Generate the C model for the backbone in `tflite` (one float or int8 input window, one
     feature vector output)."""
-    model = read_tflite(tflite)
+    model, folded = fold_constants(read_tflite(tflite))
     _check_supported(model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedModelError(
@@ -192,7 +205,10 @@ def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
         ptrs[r] = f"(int8_t *)(arena + {off})"
 
     ctx = _Ctx(model, root, ptrs)
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[str, str]] = [
+        (f"op {op.index} {op.op} {layer_name(model, op)}: constant, folded at generation time", "")
+        for op in folded
+    ]
     steps: list[StepInfo] = []
     kernel_files: set[str] = set()
     macs = 0
@@ -268,6 +284,17 @@ def _check_supported(model: Model) -> None:
         raise UnsupportedModelError(
             f"unsupported operator(s): {listed}. Supported: {', '.join(_ops.SUPPORTED_OPS)}"
         )
+    for op in model.operators:
+        fewest, most = _ops.ARITY[op.op]
+        required = op.inputs[:fewest]
+        if not fewest <= len(op.inputs) <= most or -1 in required or len(op.outputs) != 1:
+            raise UnsupportedModelError(
+                f"{_describe(model, op)}: {len(op.inputs)} inputs and {len(op.outputs)} outputs "
+                f"(expected {fewest}..{most} inputs, all present, and one output)"
+            )
+    for t in model.tensors:
+        if t.size > MAX_TENSOR_BYTES:
+            raise UnsupportedModelError(f"tensor {t.name!r} of {t.size} values exceeds any board's RAM")
 
 
 def _alias_roots(model: Model) -> dict[int, int]:
@@ -319,6 +346,8 @@ def _render_h(info: _Info) -> str:
         f"#define TINYFL_MODEL_INPUT_LEN {info.input_len}u\n"
         f"#define TINYFL_MODEL_FEATURE_LEN {info.feature_len}u\n"
         f"#define TINYFL_MODEL_ARENA_BYTES {info.arena}u\n"
+        "/* Data RAM of one inference: the arena + the caller's float window and features. */\n"
+        f"#define TINYFL_MODEL_RAM_BYTES {info.arena + 4 * (info.input_len + info.feature_len)}u\n"
         f"#define TINYFL_MODEL_WEIGHT_BYTES {info.weight_bytes}u\n"
         f"#define TINYFL_MODEL_MACS {info.macs}u\n"
         f"#define TINYFL_MODEL_HASH 0x{info.model_hash:08x}u\n\n"

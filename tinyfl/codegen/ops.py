@@ -5,101 +5,43 @@ and its layer (the output tensor's name) for anything else, so no model is silen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
 from . import quant
-from .tflite_reader import Operator, Tensor
-
-ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
-ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
-PADDINGS = {0: "SAME", 1: "VALID"}
-
-# Ops that only reinterpret the shape: their output shares the input's buffer.
-ALIAS_OPS = frozenset({"RESHAPE", "EXPAND_DIMS", "SQUEEZE"})
-
-
-class UnsupportedModelError(ValueError):
-    """The model uses an operator, option or type that tinyfl cannot generate exactly."""
-
-
-@dataclass(frozen=True)
-class Lowered:
-    consts: tuple[str, ...]
-    call: str  # a C expression of type tinyfl_status
-    macs: int
-
-
-class Context(Protocol):
-    def tensor(self, index: int) -> Tensor: ...
-    def ptr(self, index: int) -> str: ...
-    def const_array(self, op: Operator, suffix: str, c_type: str, values: np.ndarray) -> tuple[str, str]: ...
-    def fail(self, op: Operator, why: str) -> UnsupportedModelError: ...
-
-
-def _activation(op: Operator, ctx: Context) -> str:
-    code = int(op.options.get("fusedActivationFunction", 0))
-    if code not in ACTIVATIONS:
-        raise ctx.fail(op, f"fused activation {ACTIVATION_NAMES.get(code, code)} is not supported")
-    return ACTIVATIONS[code]
-
-
-def _require_int8(op: Operator, ctx: Context, *tensors: Tensor) -> None:
-    for t in tensors:
-        if t.dtype != "INT8":
-            raise ctx.fail(op, f"tensor {t.name!r} is {t.dtype}; only int8 activations are supported")
-        if len(t.scales) != 1 or len(t.zero_points) != 1:
-            raise ctx.fail(op, f"activation {t.name!r} needs one scale and zero point")
-
-
-def _require_4d(op: Operator, ctx: Context, *tensors: Tensor) -> None:
-    for t in tensors:
-        if len(t.shape) != 4:
-            raise ctx.fail(op, f"tensor {t.name!r} has shape {list(t.shape)}, expected 4-D NHWC")
-
-
-def _dims(t: Tensor) -> str:
-    n, h, w, c = t.shape
-    return f"{{{n}, {h}, {w}, {c}}}"
-
-
-def _weights(op: Operator, ctx: Context, t: Tensor, what: str) -> None:
-    if not t.is_constant:
-        raise ctx.fail(op, f"{what} {t.name!r} is not constant")
-    if t.dtype != "INT8":
-        raise ctx.fail(op, f"{what} {t.name!r} is {t.dtype}; only int8 weights are supported")
-    if any(z != 0 for z in t.zero_points):
-        raise ctx.fail(op, f"{what} {t.name!r} has a nonzero zero point (TFLM requires symmetric)")
-
-
-def _bias(op: Operator, ctx: Context, index: int, channels: int) -> str:
-    if index < 0:
-        return "NULL"
-    t = ctx.tensor(index)
-    if not t.is_constant or t.dtype != "INT32" or t.size != channels:
-        raise ctx.fail(op, f"bias {t.name!r} must be a constant int32 vector of {channels}")
-    name, _ = ctx.const_array(op, "bias", "int32_t", t.data.reshape(-1))
-    return name
-
-
-def _check_out_size(op: Operator, ctx: Context, padding: str, in_size: int, eff: int, stride: int, out: int) -> None:
-    expected = (in_size + stride - 1) // stride if padding == "SAME" else (in_size - eff + stride) // stride
-    if expected != out:
-        raise ctx.fail(op, f"output size {out} does not match {padding} padding (expected {expected})")
+from .ops_activation import lower_hard_swish, lower_logistic, lower_softmax
+from .ops_common import (
+    ALIAS_OPS,
+    PADDINGS,
+    Context,
+    Lowered,
+    UnsupportedModelError,
+    activation,
+    bias_array,
+    check_out_size,
+    data_ptr,
+    dims4,
+    dims_literal,
+    reduce_axes,
+    require_4d,
+    require_int8,
+    check_weights,
+)
+from .ops_layout import lower_concatenation, lower_pad, lower_reduce_max, lower_transpose
+from .tflite_reader import Operator
 
 
 def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
     inp, flt = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1])
     out = ctx.tensor(op.outputs[0])
-    _require_int8(op, ctx, inp, out)
-    _require_4d(op, ctx, inp, flt, out)
-    _weights(op, ctx, flt, "filter")
+    require_int8(op, ctx, inp, out)
+    require_4d(op, ctx, inp, flt, out)
+    check_weights(op, ctx, flt, "filter")
     padding = PADDINGS.get(int(op.options.get("padding", -1)))
     if padding is None:
         raise ctx.fail(op, f"padding {op.options.get('padding')} is not supported")
-    act = _activation(op, ctx)
+    act = activation(op, ctx)
     sh, sw = int(op.options["strideH"]), int(op.options["strideW"])
     dh, dw = int(op.options.get("dilationHFactor", 1)), int(op.options.get("dilationWFactor", 1))
     n, in_h, in_w, in_c = inp.shape
@@ -120,14 +62,14 @@ def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
     quant_dim = 3 if depthwise else 0
     if len(flt.scales) > 1 and flt.quantized_dimension != quant_dim:
         raise ctx.fail(op, f"per-channel quantization along dimension {flt.quantized_dimension} is not supported")
-    _check_out_size(op, ctx, padding, in_h, (f_h - 1) * dh + 1, sh, out_h)
-    _check_out_size(op, ctx, padding, in_w, (f_w - 1) * dw + 1, sw, out_w)
+    check_out_size(op, ctx, padding, in_h, (f_h - 1) * dh + 1, sh, out_h)
+    check_out_size(op, ctx, padding, in_w, (f_w - 1) * dw + 1, sw, out_w)
     pad_h = quant.compute_padding(sh, dh, in_h, f_h, out_h)
     pad_w = quant.compute_padding(sw, dw, in_w, f_w, out_w)
     mults, shifts = quant.conv_per_channel_multipliers(inp.scale, flt.scales, out.scale, out_c)
     act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
     f_name, _ = ctx.const_array(op, "filter", "int8_t", flt.data.reshape(-1))
-    bias = _bias(op, ctx, op.inputs[2] if len(op.inputs) > 2 else -1, out_c)
+    bias = bias_array(op, ctx, op.inputs[2] if len(op.inputs) > 2 else -1, out_c)
     m_name, _ = ctx.const_array(op, "mult", "int32_t", np.array(mults))
     s_name, _ = ctx.const_array(op, "shift", "int32_t", np.array(shifts))
     p_name = f"tinyfl_op{op.index}_params"
@@ -135,9 +77,9 @@ def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
         f"static const tinyfl_conv_params {p_name} = {{\n"
         f"    {-inp.zero_point}, {out.zero_point}, {sh}, {sw}, {dh}, {dw}, {pad_h}, {pad_w}, {mult}, "
         f"{act_min}, {act_max}, {quant.requant_short_ok(mults, shifts)},\n}};\n"
-        f"static const tinyfl_dims tinyfl_op{op.index}_in = {_dims(inp)};\n"
-        f"static const tinyfl_dims tinyfl_op{op.index}_flt = {_dims(flt)};\n"
-        f"static const tinyfl_dims tinyfl_op{op.index}_out = {_dims(out)};\n"
+        f"static const tinyfl_dims tinyfl_op{op.index}_in = {dims_literal(inp)};\n"
+        f"static const tinyfl_dims tinyfl_op{op.index}_flt = {dims_literal(flt)};\n"
+        f"static const tinyfl_dims tinyfl_op{op.index}_out = {dims_literal(out)};\n"
     )
     fn = "TINYFL_DEPTHWISE_CONV_2D_S8" if depthwise else "TINYFL_CONV_2D_S8"
     call = (
@@ -159,11 +101,11 @@ def lower_depthwise_conv_2d(op: Operator, ctx: Context) -> Lowered:
 def lower_fully_connected(op: Operator, ctx: Context) -> Lowered:
     inp, flt = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1])
     out = ctx.tensor(op.outputs[0])
-    _require_int8(op, ctx, inp, out)
-    _weights(op, ctx, flt, "weights")
+    require_int8(op, ctx, inp, out)
+    check_weights(op, ctx, flt, "weights")
     if int(op.options.get("weightsFormat", 0)) != 0:
         raise ctx.fail(op, "shuffled weights format is not supported")
-    act = _activation(op, ctx)
+    act = activation(op, ctx)
     if len(flt.shape) != 2:
         raise ctx.fail(op, f"weights shape {list(flt.shape)} is not 2-D")
     out_f, in_f = flt.shape
@@ -179,7 +121,7 @@ def lower_fully_connected(op: Operator, ctx: Context) -> Lowered:
         mults, shifts = quant.conv_per_channel_multipliers(inp.scale, flt.scales, out.scale, out_f)
     act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
     f_name, _ = ctx.const_array(op, "weights", "int8_t", flt.data.reshape(-1))
-    bias = _bias(op, ctx, op.inputs[2] if len(op.inputs) > 2 else -1, out_f)
+    bias = bias_array(op, ctx, op.inputs[2] if len(op.inputs) > 2 else -1, out_f)
     m_name, _ = ctx.const_array(op, "mult", "int32_t", np.array(mults))
     s_name, _ = ctx.const_array(op, "shift", "int32_t", np.array(shifts))
     p_name = f"tinyfl_op{op.index}_params"
@@ -196,20 +138,20 @@ def lower_fully_connected(op: Operator, ctx: Context) -> Lowered:
 
 def _pool(op: Operator, ctx: Context, fn: str) -> Lowered:
     inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
-    _require_int8(op, ctx, inp, out)
-    _require_4d(op, ctx, inp, out)
+    require_int8(op, ctx, inp, out)
+    require_4d(op, ctx, inp, out)
     if inp.scale != out.scale or inp.zero_point != out.zero_point:
         raise ctx.fail(op, "pooling with different input and output quantization is not supported")
     padding = PADDINGS.get(int(op.options.get("padding", -1)))
     if padding is None:
         raise ctx.fail(op, f"padding {op.options.get('padding')} is not supported")
-    act = _activation(op, ctx)
+    act = activation(op, ctx)
     sh, sw = int(op.options["strideH"]), int(op.options["strideW"])
     fh, fw = int(op.options["filterHeight"]), int(op.options["filterWidth"])
     _, in_h, in_w, _ = inp.shape
     _, out_h, out_w, _ = out.shape
-    _check_out_size(op, ctx, padding, in_h, fh, sh, out_h)
-    _check_out_size(op, ctx, padding, in_w, fw, sw, out_w)
+    check_out_size(op, ctx, padding, in_h, fh, sh, out_h)
+    check_out_size(op, ctx, padding, in_w, fw, sw, out_w)
     pad_h = quant.compute_padding(sh, 1, in_h, fh, out_h)
     pad_w = quant.compute_padding(sw, 1, in_w, fw, out_w)
     act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
@@ -217,8 +159,8 @@ def _pool(op: Operator, ctx: Context, fn: str) -> Lowered:
     params = (
         f"static const tinyfl_pool_params {p}_params = {{{sh}, {sw}, {fh}, {fw}, {pad_h}, {pad_w}, "
         f"{act_min}, {act_max}}};\n"
-        f"static const tinyfl_dims {p}_in = {_dims(inp)};\n"
-        f"static const tinyfl_dims {p}_out = {_dims(out)};\n"
+        f"static const tinyfl_dims {p}_in = {dims_literal(inp)};\n"
+        f"static const tinyfl_dims {p}_out = {dims_literal(out)};\n"
     )
     call = f"{fn}(&{p}_params, &{p}_in, {ctx.ptr(inp.index)}, &{p}_out, {ctx.ptr(out.index)})"
     return Lowered((params,), call, 0)
@@ -233,27 +175,12 @@ def lower_max_pool_2d(op: Operator, ctx: Context) -> Lowered:
 
 
 def lower_mean(op: Operator, ctx: Context) -> Lowered:
-    inp, axis, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
-    _require_int8(op, ctx, inp, out)
-    if not axis.is_constant:
-        raise ctx.fail(op, "axes are not constant")
-    rank = len(inp.shape)
-    if not 1 <= rank <= 4:
-        raise ctx.fail(op, f"input rank {rank} is not supported (1..4)")
-    axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in axis.data.reshape(-1)})
-    if not axes or axes[0] < 0 or axes[-1] >= rank:
-        raise ctx.fail(op, f"axes {axis.data.tolist()} out of range for rank {rank}")
-    dims4 = (1,) * (4 - rank) + tuple(inp.shape)
-    mask = 0
-    count = 1
-    for a in axes:
-        mask |= 1 << (a + 4 - rank)
-        count *= inp.shape[a]
-    if out.size * count != inp.size:
-        raise ctx.fail(op, "output size does not match the reduction")
+    inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    require_int8(op, ctx, inp, out)
+    dims, mask, count = reduce_axes(op, ctx, inp, out)
     mult, shift = quant.mean_multiplier(inp.scale, out.scale, count)
     p = f"tinyfl_op{op.index}"
-    params = f"static const int32_t {p}_dims[4] = {{{', '.join(str(d) for d in dims4)}}};\n"
+    params = f"static const int32_t {p}_dims[4] = {{{', '.join(str(d) for d in dims)}}};\n"
     call = (
         f"tinyfl_mean_s8({p}_dims, {mask}u, {ctx.ptr(inp.index)}, {inp.zero_point}, {mult}, "
         f"{shift}, {out.zero_point}, {ctx.ptr(out.index)})"
@@ -263,8 +190,8 @@ def lower_mean(op: Operator, ctx: Context) -> Lowered:
 
 def lower_add(op: Operator, ctx: Context) -> Lowered:
     a, b, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
-    _require_int8(op, ctx, a, b, out)
-    act = _activation(op, ctx)
+    require_int8(op, ctx, a, b, out)
+    act = activation(op, ctx)
     if a.size != out.size:
         a, b = b, a  # addition commutes; the broadcast operand goes second
     if a.size != out.size or (b.size != out.size and b.size != 1):
@@ -295,7 +222,7 @@ def lower_quantize(op: Operator, ctx: Context) -> Lowered:
     from .cwriter import float_literal
 
     inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
-    _require_int8(op, ctx, out)
+    require_int8(op, ctx, out)
     if inp.size != out.size:
         raise ctx.fail(op, "input and output sizes differ")
     if inp.dtype == "FLOAT32":
@@ -304,7 +231,7 @@ def lower_quantize(op: Operator, ctx: Context) -> Lowered:
             f"{out.zero_point}, {ctx.ptr(out.index)})"
         )
         return Lowered((), call, 0)
-    _require_int8(op, ctx, inp)
+    require_int8(op, ctx, inp)
     m, s = quant.quantize_multiplier(float(inp.scale) / float(out.scale))
     call = (
         f"tinyfl_requantize_s8({out.size}u, {ctx.ptr(inp.index)}, {inp.zero_point}, {m}, {s}, "
@@ -317,7 +244,7 @@ def lower_dequantize(op: Operator, ctx: Context) -> Lowered:
     from .cwriter import float_literal
 
     inp, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
-    _require_int8(op, ctx, inp)
+    require_int8(op, ctx, inp)
     if out.dtype != "FLOAT32" or inp.size != out.size:
         raise ctx.fail(op, "only int8 -> float32 of equal size is supported")
     call = (
@@ -326,6 +253,33 @@ def lower_dequantize(op: Operator, ctx: Context) -> Lowered:
     )
     return Lowered((), call, 0)
 
+
+def lower_mul(op: Operator, ctx: Context) -> Lowered:
+    a, b, out = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1]), ctx.tensor(op.outputs[0])
+    require_int8(op, ctx, a, b, out)
+    act = activation(op, ctx)
+    da, db, do = dims4(op, ctx, a), dims4(op, ctx, b), dims4(op, ctx, out)
+    for x, y, z in zip(da, db, do):
+        if z != max(x, y) or x not in (1, z) or y not in (1, z):
+            raise ctx.fail(op, f"shapes {list(a.shape)} x {list(b.shape)} -> {list(out.shape)} do not broadcast")
+    mult, shift = quant.mul_multiplier(a.scale, b.scale, out.scale)
+    act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
+    pa, pb = data_ptr(op, ctx, a, "input1"), data_ptr(op, ctx, b, "input2")
+    p = f"tinyfl_op{op.index}"
+    fmt = lambda d: f"{{{', '.join(map(str, d))}}}"  # noqa: E731
+    params = (
+        f"static const tinyfl_mul_params {p}_params = {{{-a.zero_point}, {-b.zero_point}, "
+        f"{out.zero_point}, {mult}, {shift}, {act_min}, {act_max}}};\n"
+        f"static const tinyfl_dims {p}_in1 = {fmt(da)};\n"
+        f"static const tinyfl_dims {p}_in2 = {fmt(db)};\n"
+        f"static const tinyfl_dims {p}_out = {fmt(do)};\n"
+    )
+    call = (f"tinyfl_mul_s8(&{p}_params, &{p}_in1, {pa}, &{p}_in2, {pb}, &{p}_out, "
+            f"{ctx.ptr(out.index)})")
+    return Lowered((params,), call, 0)
+
+
+__all__ = ["ALIAS_OPS", "ARITY", "KERNEL_FILES", "LOWERINGS", "SUPPORTED_OPS", "UnsupportedModelError", "WRAPPED_OPS"]
 
 LOWERINGS: dict[str, Callable[[Operator, Context], Lowered]] = {
     "CONV_2D": lower_conv_2d,
@@ -337,9 +291,28 @@ LOWERINGS: dict[str, Callable[[Operator, Context], Lowered]] = {
     "ADD": lower_add,
     "QUANTIZE": lower_quantize,
     "DEQUANTIZE": lower_dequantize,
+    "SOFTMAX": lower_softmax,
+    "LOGISTIC": lower_logistic,
+    "MUL": lower_mul,
+    "CONCATENATION": lower_concatenation,
+    "PAD": lower_pad,
+    "REDUCE_MAX": lower_reduce_max,
+    "TRANSPOSE": lower_transpose,
+    "HARD_SWISH": lower_hard_swish,
 }
 
 SUPPORTED_OPS = tuple(sorted(set(LOWERINGS) | ALIAS_OPS))
+
+# (fewest, most) inputs each op takes in a .tflite; the last ones of CONV/FC (bias) and RESHAPE
+# (new shape) are optional. Every supported op has exactly one output.
+ARITY: dict[str, tuple[int, int]] = {
+    "CONV_2D": (2, 3), "DEPTHWISE_CONV_2D": (2, 3), "FULLY_CONNECTED": (2, 3),
+    "AVERAGE_POOL_2D": (1, 1), "MAX_POOL_2D": (1, 1), "MEAN": (2, 2), "ADD": (2, 2),
+    "QUANTIZE": (1, 1), "DEQUANTIZE": (1, 1), "SOFTMAX": (1, 1), "LOGISTIC": (1, 1),
+    "MUL": (2, 2), "CONCATENATION": (1, 64), "PAD": (2, 2), "REDUCE_MAX": (2, 2),
+    "TRANSPOSE": (2, 2), "HARD_SWISH": (1, 1), "RESHAPE": (1, 2), "EXPAND_DIMS": (2, 2),
+    "SQUEEZE": (1, 1),
+}
 
 # Ops whose call gets its own function in the generated C: with TINYFL_KERNELS_OPTIMIZED the
 # inline fast kernel is specialized to the layer's constant shapes there (and can be timed alone).
@@ -356,4 +329,12 @@ KERNEL_FILES: dict[str, tuple[str, ...]] = {
     "ADD": ("tinyfl_add_s8.c",),
     "QUANTIZE": ("tinyfl_quantize_f32_s8.c", "tinyfl_requantize_s8.c"),
     "DEQUANTIZE": ("tinyfl_dequantize_s8_f32.c",),
+    "SOFTMAX": ("tinyfl_softmax_s8.c",),
+    "LOGISTIC": ("tinyfl_logistic_s8.c",),
+    "MUL": ("tinyfl_mul_s8.c",),
+    "CONCATENATION": ("tinyfl_concatenation_s8.c",),
+    "PAD": ("tinyfl_pad_s8.c",),
+    "REDUCE_MAX": ("tinyfl_reduce_max_s8.c",),
+    "TRANSPOSE": ("tinyfl_transpose_s8.c",),
+    "HARD_SWISH": ("tinyfl_hard_swish_s8.c",),
 }

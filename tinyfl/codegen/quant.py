@@ -52,9 +52,10 @@ def conv_per_channel_multipliers(
 
 
 def fc_per_tensor_multiplier(input_scale: float, filter_scale: float, output_scale: float) -> tuple[int, int]:
-    """GetQuantizedConvolutionMultipler: the scale product is taken in float32 first."""
-    product = float(_f32(input_scale) * _f32(filter_scale))
-    return quantize_multiplier(product / float(output_scale))
+    """GetQuantizedConvolutionMultipler as the installed interpreter computes it: the scales are
+    widened to double before they are multiplied (older TFLM multiplied them in float32, which
+    moves the multiplier by up to ~2^-24 relative: one output step on rare accumulators)."""
+    return quantize_multiplier(float(input_scale) * float(filter_scale) / float(output_scale))
 
 
 def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
@@ -110,6 +111,62 @@ def add_params(
         "input2_shift": s2,
         "output_multiplier": mo,
         "output_shift": so,
+    }
+
+
+def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
+    """CalculateInputRadius: the largest |input| whose rescaled value stays representable."""
+    value = 1.0 * ((1 << integer_bits) - 1) * (1 << (total_signed_bits - integer_bits)) / (1 << left_shift)
+    return int(math.floor(value))
+
+
+def softmax_params(input_scale: float, beta: float) -> tuple[int, int, int]:
+    """PreprocessSoftmaxScaling (int8, 5 integer bits for the scaled difference) and diff_min:
+    (input_multiplier, input_left_shift, diff_min)."""
+    real = min(float(beta) * float(input_scale) * (1 << (31 - 5)), (1 << 31) - 1.0)
+    if not real > 1.0:
+        raise ValueError(f"beta * input scale * 2^26 = {real} is not > 1 (TFLM requires it)")
+    multiplier, shift = quantize_multiplier(real)
+    return multiplier, shift, -input_radius(5, shift)
+
+
+def logistic_params(input_scale: float) -> tuple[int, int, int]:
+    """LOGISTIC Prepare (int8): input to Q4.27 by frexp(scale * 2^27), no renormalisation (as
+    TFLM); (input_multiplier, input_left_shift, input_range_radius)."""
+    q, shift = math.frexp(float(input_scale) * float(1 << (31 - 4)))
+    multiplier = round_half_away(q * (1 << 31))
+    if multiplier >= (1 << 31) or shift < 0:
+        raise ValueError(f"input scale {input_scale} out of the range TFLM's LOGISTIC handles")
+    return multiplier, shift, input_radius(4, shift)
+
+
+def mul_multiplier(in1_scale: float, in2_scale: float, out_scale: float) -> tuple[int, int]:
+    """CalculateOpDataMul: double(s1) * double(s2) / double(s_out)."""
+    return quantize_multiplier(float(in1_scale) * float(in2_scale) / float(out_scale))
+
+
+def _downscale_to_int16(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_params(input_scale: float, output_scale: float) -> dict[str, int]:
+    """HardSwishPrepare (int8): the scale ratios are float32 quotients, widened to double."""
+    hires_input_scale = _f32(1.0 / 128.0) * _f32(input_scale)
+    reluish_scale = _f32(3.0) / _f32(32768.0)
+    out_m, out_exp = quantize_multiplier(float(hires_input_scale / _f32(output_scale)))
+    rel_m, rel_exp = quantize_multiplier(float(hires_input_scale / reluish_scale))
+    if out_exp > 0:
+        raise ValueError("output scale below input scale / 128 (TFLM requires exponent <= 0)")
+    if out_exp < -31 or not -31 <= rel_exp <= 16:
+        raise ValueError("scales outside the range of TFLM's 16-bit HARD_SWISH")
+    return {
+        "reluish_multiplier_fixedpoint_int16": _downscale_to_int16(rel_m),
+        "reluish_multiplier_exponent": rel_exp,
+        "output_multiplier_fixedpoint_int16": _downscale_to_int16(out_m),
+        "output_multiplier_exponent": out_exp,
     }
 
 

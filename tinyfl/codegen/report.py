@@ -80,9 +80,10 @@ class BuildReport:
     bss_bytes: int
     stack_bytes: int  # deepest call chain of one inference, from -fstack-usage
     weight_bytes: int  # constant weights, biases and requantization tables (inside flash)
-    arena_bytes: int  # the generated static plan
+    arena_bytes: int  # the generated static plan: int8 activations only
+    io_bytes: int  # the float window + features the caller passes (4 bytes per value)
     tflm_arena_bytes: int  # the TFLM interpreter's arena for the same .tflite
-    tflm_arena_head_bytes: int  # ... of which activations
+    tflm_arena_head_bytes: int  # ... of which tensors: activations AND its input/output tensors
     tflm_arena_tail_bytes: int  # ... of which interpreter bookkeeping
     macs: int
     input_len: int
@@ -96,12 +97,27 @@ class BuildReport:
 
     @property
     def arena_ratio(self) -> float:
+        """Activations only against TFLM's whole arena (which also holds the model's input and
+        output tensors and the interpreter's bookkeeping): flatters the generated model."""
         return self.arena_bytes / self.tflm_arena_bytes if self.tflm_arena_bytes else float("nan")
+
+    @property
+    def model_ram_bytes(self) -> int:
+        """Every data buffer one inference needs: arena + float window + features."""
+        return self.arena_bytes + self.io_bytes
+
+    @property
+    def model_ram_ratio(self) -> float:
+        """Like for like: everything TFLM's arena figure holds for the same inference (its input
+        and output tensors included), against what the generated model needs."""
+        return self.model_ram_bytes / self.tflm_arena_bytes if self.tflm_arena_bytes else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["notes"] = list(self.notes)
         d["arena_ratio"] = round(self.arena_ratio, 4)
+        d["model_ram_bytes"] = self.model_ram_bytes
+        d["model_ram_ratio"] = round(self.model_ram_ratio, 4)
         d["model_hash"] = f"0x{self.model_hash:08x}"
         return d
 
@@ -122,11 +138,15 @@ class BuildReport:
                       f"{self.data_bytes} B" + cap(self.flash_bytes, self.flash_capacity))
         table.add_row("RAM", _kib(self.ram_bytes + self.stack_bytes),
                       f"static {self.ram_bytes} B (arena {self.arena_bytes} B), stack "
-                      f"~{self.stack_bytes} B" + cap(self.ram_bytes + self.stack_bytes, self.ram_capacity))
+                      f"~{self.stack_bytes} B; the caller's window and features not included"
+                      + cap(self.ram_bytes + self.stack_bytes, self.ram_capacity))
+        table.add_row("data RAM: tinyfl model", f"{self.model_ram_bytes} B",
+                      f"arena {self.arena_bytes} B + float window and features {self.io_bytes} B; "
+                      f"{self.model_ram_ratio:.2f} x TFLM's arena (like for like)")
         table.add_row("arena: tinyfl plan", f"{self.arena_bytes} B",
-                      f"{self.arena_ratio:.2f} x TFLM's")
+                      f"int8 activations only; {self.arena_ratio:.2f} x TFLM's arena")
         table.add_row("arena: TFLM interpreter", f"{self.tflm_arena_bytes} B",
-                      f"activations {self.tflm_arena_head_bytes} B, "
+                      f"tensors {self.tflm_arena_head_bytes} B (activations + input/output), "
                       f"bookkeeping {self.tflm_arena_tail_bytes} B")
         table.add_row("MACs per inference", f"{self.macs:,}", "")
         table.add_row("accuracy int8", _pct(self.int8_accuracy), "backbone in TFLM + float head")
@@ -279,6 +299,8 @@ def build_report(model: Any = "basic_motions", board: str = "qemu", *, optimized
     if board_key == "native":
         notes.append("native: the host process runs the same C; flash/RAM shown for a Cortex-M4F build.")
     notes.append("Flash/RAM: generated model + kernels only (the runtime and board add their own).")
+    notes.append("Data RAM = arena + the float window and features the caller owns (TFLM keeps "
+                 "its input/output tensors inside its arena); the stack comes on top.")
     return BuildReport(
         model=name,
         board=board_key,
@@ -293,6 +315,7 @@ def build_report(model: Any = "basic_motions", board: str = "qemu", *, optimized
         stack_bytes=size["stack"],
         weight_bytes=gen.weight_bytes,
         arena_bytes=gen.arena_bytes,
+        io_bytes=gen.io_bytes,
         tflm_arena_bytes=tflm["total"],
         tflm_arena_head_bytes=tflm.get("head", 0),
         tflm_arena_tail_bytes=tflm.get("tail", 0),

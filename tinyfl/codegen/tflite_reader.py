@@ -107,7 +107,19 @@ def read_tflite(data: bytes) -> Model:
     tensors = tuple(_read_tensor(i, t, buffers, data) for i, t in enumerate(graph.tensors or []))
     codes = model.operatorCodes or []
     operators = []
+    n_tensors = len(tensors)
+
+    def indices(values: Any, what: str, allow_omitted: bool) -> tuple[int, ...]:
+        out = tuple(int(x) for x in (values if values is not None else []))
+        low = -1 if allow_omitted else 0
+        bad = [x for x in out if not low <= x < n_tensors]
+        if bad:
+            raise ModelFormatError(f"{what} refers to tensor {bad[0]} of {n_tensors}")
+        return out
+
     for i, op in enumerate(graph.operators or []):
+        if not 0 <= op.opcodeIndex < len(codes):
+            raise ModelFormatError(f"operator #{i} has opcode index {op.opcodeIndex} of {len(codes)}")
         code = codes[op.opcodeIndex]
         builtin = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
         name = OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
@@ -120,8 +132,8 @@ def read_tflite(data: bytes) -> Model:
                 index=i,
                 op=name,
                 version=int(code.version),
-                inputs=tuple(int(x) for x in (op.inputs if op.inputs is not None else [])),
-                outputs=tuple(int(x) for x in (op.outputs if op.outputs is not None else [])),
+                inputs=indices(op.inputs, f"operator #{i}'s input", allow_omitted=True),
+                outputs=indices(op.outputs, f"operator #{i}'s output", allow_omitted=False),
                 options=options,
             )
         )
@@ -129,16 +141,24 @@ def read_tflite(data: bytes) -> Model:
     return Model(
         tensors=tensors,
         operators=tuple(operators),
-        inputs=tuple(int(x) for x in graph.inputs),
-        outputs=tuple(int(x) for x in graph.outputs),
+        inputs=indices(graph.inputs, "the graph input", allow_omitted=False),
+        outputs=indices(graph.outputs, "the graph output", allow_omitted=False),
         description=desc,
     )
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    """Tensor names end up in error messages and comments: one line of printable text."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
 def _read_tensor(index: int, t: Any, buffers: list[Any], raw: bytes) -> Tensor:
-    name = t.name.decode(errors="replace") if t.name else f"tensor{index}"
+    name = _printable(t.name.decode(errors="replace")) if t.name else f"tensor{index}"
     dtype = TYPE_NAMES.get(int(t.type), f"TYPE_{t.type}")
     shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+    if any(d < 0 for d in shape):
+        raise ModelFormatError(f"tensor {name!r} has shape {list(shape)}")
     if t.sparsity is not None:
         raise ModelFormatError(f"tensor {name!r} is sparse; sparse tensors are not supported")
     scales: tuple[float, ...] = ()
@@ -161,6 +181,8 @@ def _read_tensor(index: int, t: Any, buffers: list[Any], raw: bytes) -> Tensor:
             np_type = _NUMPY_TYPES.get(dtype)
             if np_type is None:
                 raise ModelFormatError(f"constant tensor {name!r} has unsupported type {dtype}")
+            if len(content) % np.dtype(np_type).itemsize:
+                raise ModelFormatError(f"constant tensor {name!r}: {len(content)} bytes of {dtype}")
             arr = np.frombuffer(content, dtype=np.dtype(np_type).newbyteorder("<"))
             expected = int(np.prod(shape, dtype=np.int64)) if shape else 1
             if arr.size != expected:
