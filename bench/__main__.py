@@ -1,10 +1,10 @@
-"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu kernels attacks audit]`."""
+"""Run the benchmarks and print their figures: `python -m bench [wire train_step sampler fleet_cpu kernels attacks audit]`."""
 from __future__ import annotations
 
 import importlib
 import sys
 
-ALL = ("wire", "train_step", "fleet_cpu", "kernels", "attacks", "audit")
+ALL = ("wire", "train_step", "sampler", "fleet_cpu", "kernels", "attacks", "audit")
 
 
 def main(names: list[str]) -> None:
