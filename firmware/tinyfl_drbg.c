@@ -77,6 +77,8 @@ void tinyfl_drbg_seed(tinyfl_drbg *drbg, const uint8_t seed[TINYFL_DRBG_SEED_SIZ
         drbg->block[i] = 0u;
     }
     drbg->used = (uint8_t)TINYFL_CHACHA_WORDS; /* empty: the first draw computes block 0 */
+    drbg->bit_count = 0u;
+    drbg->bit_buf = 0u;
 }
 
 uint32_t tinyfl_drbg_u32(tinyfl_drbg *drbg)
@@ -85,6 +87,28 @@ uint32_t tinyfl_drbg_u32(tinyfl_drbg *drbg)
         tinyfl_chacha_block(drbg);
     }
     return drbg->block[drbg->used++];
+}
+
+uint32_t tinyfl_drbg_bits(tinyfl_drbg *drbg, unsigned k)
+{
+    uint32_t low;
+    uint32_t word;
+    unsigned need;
+    if (k <= drbg->bit_count) {
+        uint32_t mask = k >= 32u ? 0xFFFFFFFFu : (1u << k) - 1u;
+        low = drbg->bit_buf & mask;
+        drbg->bit_buf = k >= 32u ? 0u : drbg->bit_buf >> k;
+        drbg->bit_count = (uint8_t)(drbg->bit_count - k);
+        return low;
+    }
+    /* the buffered bits (fewer than k) come first, then the low bits of a fresh word */
+    low = drbg->bit_buf;
+    need = k - drbg->bit_count;
+    word = tinyfl_drbg_u32(drbg);
+    low |= (need >= 32u ? word : word & ((1u << need) - 1u)) << drbg->bit_count;
+    drbg->bit_buf = need >= 32u ? 0u : word >> need;
+    drbg->bit_count = (uint8_t)(32u - need);
+    return low;
 }
 
 uint64_t tinyfl_drbg_u64(tinyfl_drbg *drbg)

@@ -109,13 +109,14 @@ tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drb
 {
     float target = 0.0f;
     tinyfl_dgauss_var var = {0u, 1u};
+    tinyfl_dgauss_plan plan;
     tinyfl_status st = tinyfl_protect_check(cfg, update, n, out, &target);
     size_t i;
     if (st != TINYFL_OK) {
         return st;
     }
     if (cfg->noise_enabled) {
-        /* The sampler's draws depend on the fraction's representation: use the lowest terms. */
+        /* The range check depends on how the fraction is written: check the lowest terms. */
         uint64_t common;
         if (drbg == NULL || cfg->noise.num == 0u || cfg->noise.den == 0u) {
             return TINYFL_E_ARG;
@@ -123,7 +124,7 @@ tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drb
         common = tinyfl_gcd64(cfg->noise.num, cfg->noise.den);
         var.num = cfg->noise.num / common;
         var.den = cfg->noise.den / common;
-        if (tinyfl_dgauss_check(var) != TINYFL_OK) {
+        if (tinyfl_dgauss_prepare(&plan, var) != TINYFL_OK) {
             return TINYFL_E_ARG;
         }
     }
@@ -132,7 +133,7 @@ tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drb
         return st;
     }
     for (i = 0; i < n; i++) {
-        int64_t v = (int64_t)out[i] + tinyfl_dgauss(drbg, var);
+        int64_t v = (int64_t)out[i] + tinyfl_dgauss_draw(drbg, &plan);
         /* Saturation is post-processing of the noised value: it costs no privacy. */
         out[i] = v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : (int32_t)v);
     }

@@ -104,6 +104,8 @@ class CoreLib:
             "tinyfl_test_drbg_size": (_sz, []),
             "tinyfl_test_u32s": (None, [_vp, _u32p, _sz]),
             "tinyfl_test_below": (None, [_vp, ctypes.c_uint64, _u64p, _sz]),
+            "tinyfl_test_bits": (None, [_vp, _u8p, _u32p, _sz]),
+            "tinyfl_test_uniform": (None, [_vp, ctypes.c_uint64, _u64p, _sz]),
             "tinyfl_test_bernoulli_exp": (None, [_vp, ctypes.c_uint64, ctypes.c_uint64, _u8p, _sz]),
             "tinyfl_test_dlaplace": (None, [_vp, ctypes.c_uint32, _i32p, _sz]),
             "tinyfl_test_dgauss": (ctypes.c_int, [_vp, ctypes.c_uint64, ctypes.c_uint64, _i32p, _sz]),
@@ -152,6 +154,17 @@ class CoreLib:
     def below(self, state, bound: int, n: int) -> np.ndarray:
         out = np.zeros(n, dtype=np.uint64)
         self.lib.tinyfl_test_below(state, bound, _ptr(out, _u64p), n)
+        return out
+
+    def bits(self, state, widths) -> np.ndarray:
+        widths = np.ascontiguousarray(widths, dtype=np.uint8)
+        out = np.zeros(widths.size, dtype=np.uint32)
+        self.lib.tinyfl_test_bits(state, _ptr(widths, _u8p), _ptr(out, _u32p), widths.size)
+        return out
+
+    def uniform(self, state, bound: int, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=np.uint64)
+        self.lib.tinyfl_test_uniform(state, bound, _ptr(out, _u64p), n)
         return out
 
     # -- samplers ----------------------------------------------------------------------------

@@ -30,6 +30,22 @@ void tinyfl_test_below(tinyfl_drbg *drbg, uint64_t bound, uint64_t *out, size_t 
     }
 }
 
+void tinyfl_test_bits(tinyfl_drbg *drbg, const uint8_t *widths, uint32_t *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = tinyfl_drbg_bits(drbg, widths[i]);
+    }
+}
+
+void tinyfl_test_uniform(tinyfl_drbg *drbg, uint64_t bound, uint64_t *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = tinyfl_dgauss_uniform(drbg, bound);
+    }
+}
+
 void tinyfl_test_bernoulli_exp(tinyfl_drbg *drbg, uint64_t num, uint64_t den, uint8_t *out,
                                size_t n)
 {

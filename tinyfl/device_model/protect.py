@@ -13,7 +13,7 @@ from math import gcd
 
 import numpy as np
 
-from .dgauss import Drbg, dgauss, dgauss_check
+from .dgauss import Drbg, dgauss_draw, dgauss_plan
 from .errors import DeviceModelError
 
 __all__ = ["MAX_GRID_BITS", "grid_step", "clip_target", "clip_and_round", "protect_update"]
@@ -85,10 +85,11 @@ def protect_update(update: np.ndarray, clip: float, grid_bits: int,
             raise DeviceModelError("ARG", "noise needs a generator and a positive variance")
         common = gcd(num, den)
         num, den = num // common, den // common
-        if not dgauss_check(num, den):
+        plan = dgauss_plan(num, den)
+        if plan is None:
             raise DeviceModelError("ARG", f"variance {num}/{den} outside the sampler's range")
     clipped, q = _clip_round(u, clip, grid_bits, target)
     if noise_var is None:
         return clipped, q
-    noised = np.array([int(v) + dgauss(drbg, num, den) for v in q], dtype=np.int64)
+    noised = np.array([int(v) + dgauss_draw(drbg, plan) for v in q], dtype=np.int64)
     return clipped, np.clip(noised, -(1 << 31), (1 << 31) - 1)
