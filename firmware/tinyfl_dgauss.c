@@ -23,7 +23,6 @@
 #define TINYFL_DGAUSS_MAX_NUM (1ull << 48)
 #define TINYFL_DGAUSS_MAX_DEN (1ull << 48)
 #define TINYFL_DGAUSS_MAX_SIGMA2 (1ull << 40) /* sigma <= 2^20: samples fit in int32 */
-#define TINYFL_DGAUSS_NO_SHIFT 0xFFu
 
 /* floor(sqrt(v)), bit by bit */
 static uint64_t tinyfl_isqrt64(uint64_t v)
@@ -180,60 +179,64 @@ uint64_t tinyfl_dgauss_uniform(tinyfl_drbg *drbg, uint64_t bound)
     return tinyfl_uniform_bits(drbg, bound, tinyfl_bit_length(bound - 1u));
 }
 
-/* Discrete Laplace with rational scale t / s, P(y) ~ exp(-|y| s / t) (CKS Algorithm 2);
- * t_bits = bit length of t - 1, s_shift = log2(s) or TINYFL_DGAUSS_NO_SHIFT.
- * Restarts when U + t V would not fit in 64 bits or |Y| in int32: events of probability
- * below exp(-2^10) for the valid range, so the law is exact for any practical purpose. */
-static int32_t tinyfl_dlaplace_rational(tinyfl_drbg *drbg, uint64_t t, unsigned t_bits,
-                                        uint64_t s, uint8_t s_shift)
+/* Discrete Laplace with rational scale t / s, P(y) ~ exp(-|y| s / t) (CKS Algorithm 2,
+ * generalized): with q = max(1, floor(t / s)), |Y| = U + q V where U in [0, q) has weight
+ * exp(-U s / t) (uniform, accepted with that probability) and V counts successes of
+ * Bernoulli(exp(-q s / t)) before the first failure, so P(U + q V = y) ~ exp(-y s / t). For an
+ * integer scale (s = 1) this is Algorithm 2 itself. No division: Y is U + q V directly.
+ * Restarts when |Y| would not fit in int32: probability below exp(-2^10) for the valid range,
+ * so the law is exact for any practical purpose. */
+static int32_t tinyfl_dlaplace_plan(tinyfl_drbg *drbg, const tinyfl_dgauss_plan *plan)
 {
+    const uint64_t q = plan->q;
     for (;;) {
-        uint64_t x = t > 1u ? tinyfl_uniform_bits(drbg, t, t_bits) : 0u;
-        uint64_t y;
-        int overflow = 0;
-        if (!tinyfl_bern_exp_unit(drbg, x, t)) {
+        uint64_t y = q > 1u ? tinyfl_uniform_bits(drbg, q, plan->q_bits) : 0u;
+        if (!tinyfl_bernoulli_exp(drbg, y * plan->lap_s, plan->lap_t)) {
             continue;
         }
-        /* x = U + t V, V counting Bernoulli(exp(-1)) successes before the first failure */
-        while (tinyfl_bern_exp_unit(drbg, 1u, 1u)) {
-            if (x > UINT64_MAX - t) {
-                overflow = 1;
-                break;
-            }
-            x += t;
+        /* y < 2^31 + q < 2^52 throughout: stop as soon as it leaves int32 */
+        while (y <= (uint64_t)INT32_MAX && tinyfl_bernoulli_exp(drbg, plan->v_num, plan->v_den)) {
+            y += q;
         }
-        if (overflow) {
+        if (y > (uint64_t)INT32_MAX) {
             continue;
-        }
-        if (s_shift != TINYFL_DGAUSS_NO_SHIFT) {
-            y = x >> s_shift;
-        } else if (((x | s) >> 32) == 0u) {
-            y = (uint32_t)x / (uint32_t)s; /* one instruction on Cortex-M4 */
-        } else {
-            y = x / s;
         }
         if (tinyfl_drbg_bit(drbg) == 1u) {
             if (y == 0u) {
                 continue; /* -0: keep +0 at the same weight as every other value */
             }
-            if (y > (uint64_t)INT32_MAX) {
-                continue;
-            }
             return -(int32_t)y;
-        }
-        if (y > (uint64_t)INT32_MAX) {
-            continue;
         }
         return (int32_t)y;
     }
 }
 
+/* Fills the Laplace part of a plan for the scale t / s (t, s >= 1). */
+static void tinyfl_dlaplace_prepare(tinyfl_dgauss_plan *plan, uint64_t t, uint64_t s)
+{
+    uint64_t common = tinyfl_gcd_u64(t, s);
+    plan->lap_t = t / common;
+    plan->lap_s = s / common;
+    plan->q = plan->lap_t / plan->lap_s;
+    if (plan->q == 0u) {
+        plan->q = 1u;
+    }
+    plan->q_bits = (uint8_t)tinyfl_bit_length(plan->q - 1u);
+    plan->v_num = plan->q * plan->lap_s; /* <= lap_t when q = floor(t / s) >= 1 */
+    plan->v_den = plan->lap_t;
+    common = tinyfl_gcd_u64(plan->v_num, plan->v_den);
+    plan->v_num /= common;
+    plan->v_den /= common;
+}
+
 int32_t tinyfl_dlaplace(tinyfl_drbg *drbg, uint32_t t)
 {
+    tinyfl_dgauss_plan plan;
     if (t == 0u) {
         return 0;
     }
-    return tinyfl_dlaplace_rational(drbg, t, tinyfl_bit_length(t - 1u), 1u, 0u);
+    tinyfl_dlaplace_prepare(&plan, t, 1u);
+    return tinyfl_dlaplace_plan(drbg, &plan);
 }
 
 tinyfl_status tinyfl_dgauss_check(tinyfl_dgauss_var var)
@@ -257,8 +260,6 @@ tinyfl_status tinyfl_dgauss_prepare(tinyfl_dgauss_plan *plan, tinyfl_dgauss_var 
     const uint64_t n = var.num;
     const uint64_t d = var.den;
     uint64_t common;
-    uint64_t s;
-    unsigned shift;
     if (plan == NULL || tinyfl_dgauss_check(var) != TINYFL_OK) {
         return TINYFL_E_ARG;
     }
@@ -274,11 +275,7 @@ tinyfl_status tinyfl_dgauss_prepare(tinyfl_dgauss_plan *plan, tinyfl_dgauss_var 
         plan->mu_den = j;
     }
     /* proposal scale sigma^2 / mu = (n J) / (d P), with mu = P / J */
-    plan->lap_t = n * plan->mu_den;
-    plan->lap_s = d * plan->mu_num;
-    common = tinyfl_gcd_u64(plan->lap_t, plan->lap_s);
-    plan->lap_t /= common;
-    plan->lap_s /= common;
+    tinyfl_dlaplace_prepare(plan, n * plan->mu_den, d * plan->mu_num);
     /* gamma = (|Y| - mu)^2 / (2 sigma^2) = (J |Y| - P)^2 d / (2 J^2 n) */
     plan->gamma_mul = d;
     plan->gamma_den = 2u * plan->mu_den * plan->mu_den * n;
@@ -286,21 +283,13 @@ tinyfl_status tinyfl_dgauss_prepare(tinyfl_dgauss_plan *plan, tinyfl_dgauss_var 
     plan->gamma_mul /= common;
     plan->gamma_den /= common;
     plan->w2_max = UINT64_MAX / plan->gamma_mul;
-    plan->lap_t_bits = (uint8_t)tinyfl_bit_length(plan->lap_t - 1u);
-    plan->lap_s_shift = TINYFL_DGAUSS_NO_SHIFT;
-    for (s = plan->lap_s, shift = 0u; (s & 1u) == 0u; s >>= 1, shift++) {
-    }
-    if (s == 1u) {
-        plan->lap_s_shift = (uint8_t)shift;
-    }
     return TINYFL_OK;
 }
 
 int32_t tinyfl_dgauss_draw(tinyfl_drbg *drbg, const tinyfl_dgauss_plan *plan)
 {
     for (;;) {
-        int32_t y = tinyfl_dlaplace_rational(drbg, plan->lap_t, plan->lap_t_bits, plan->lap_s,
-                                             plan->lap_s_shift);
+        int32_t y = tinyfl_dlaplace_plan(drbg, plan);
         uint64_t jy = plan->mu_den * (uint64_t)(y < 0 ? -(int64_t)y : (int64_t)y);
         uint64_t w = jy >= plan->mu_num ? jy - plan->mu_num : plan->mu_num - jy;
         uint64_t w2;

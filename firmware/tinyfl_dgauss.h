@@ -20,16 +20,23 @@ typedef struct {
 /* What the sampler derives from a variance once (square root, gcds, divisions), so that a
  * draw needs none of it. Filled by tinyfl_dgauss_prepare; read-only afterwards. */
 typedef struct {
-    uint64_t lap_t;       /* discrete Laplace proposal of scale lap_t / lap_s, in lowest terms */
+    /* discrete Laplace proposal of scale tau = lap_t / lap_s (lowest terms), drawn as
+     * U + q V: U in [0, q) with weight exp(-U lap_s / lap_t), V geometric with ratio
+     * exp(-v_num / v_den) = exp(-q lap_s / lap_t) */
+    uint64_t lap_t;
     uint64_t lap_s;
+    uint64_t q;           /* max(1, floor(tau)) */
+    uint64_t v_num;
+    uint64_t v_den;
     uint64_t mu_num;      /* mu = mu_num / mu_den, close to sigma */
     uint64_t mu_den;
     uint64_t gamma_mul;   /* gamma = w^2 gamma_mul / gamma_den, in lowest terms */
     uint64_t gamma_den;
     uint64_t w2_max;      /* largest w^2 with w^2 * gamma_mul < 2^64 */
-    uint8_t lap_t_bits;   /* bit length of lap_t - 1: the bits of one uniform below lap_t */
-    uint8_t lap_s_shift;  /* log2(lap_s) when lap_s is a power of two, else 0xFF */
+    uint8_t q_bits;       /* bit length of q - 1: the bits of one uniform below q */
 } tinyfl_dgauss_plan;
+
+#define TINYFL_DGAUSS_HAS_PLAN 1 /* for code that also builds against the older sampler */
 
 tinyfl_status tinyfl_dgauss_check(tinyfl_dgauss_var var);
 /* E_ARG (plan untouched) when the variance is outside the range. */

@@ -55,15 +55,6 @@ static void seed_with(uint32_t s)
     tinyfl_drbg_seed(&drbg, key);
 }
 
-static uint32_t empty_loop_ticks(uint32_t reps)
-{
-    uint32_t t0 = tinyfl_an386_counter();
-    for (uint32_t r = 0; r < reps; r++) {
-        __asm__ volatile("" ::: "memory");
-    }
-    return tinyfl_an386_counter() - t0;
-}
-
 /* sigma^2 = num/den in grid steps^2: 256 (z = 1, k = 8), 94.7 (z = 37/100, k = 8), 3, 4096 */
 static const uint64_t draw_vars[][2] = {
     {65536u, 1u}, {5607424u, 625u}, {9u, 1u}, {16777216u, 1u}};
@@ -77,31 +68,55 @@ int main(void)
         update[i] = (float)(lcg >> 8 & 0xFFFFu) / 65536.0f * 0.2f - 0.1f;
     }
 
-    uint32_t empty = empty_loop_ticks(DRAW_REPS);
+    /* instructions per draw as tinyfl_protect_update makes them: a protect with noise minus
+     * the same protect without, over DRAW_REPS draws */
     for (uint32_t v = 0; v < sizeof(draw_vars) / sizeof(draw_vars[0]); v++) {
-        tinyfl_dgauss_var var = {draw_vars[v][0], draw_vars[v][1]};
-        int32_t sink = 0;
+        tinyfl_protect_config cfg;
+        uint32_t with_noise = 0u;
+        uint32_t without = 0u;
+        cfg.clip = 1.0f;
+        cfg.grid_bits = 8;
+        cfg.noise.num = draw_vars[v][0];
+        cfg.noise.den = draw_vars[v][1];
         seed_with(1000u + v);
-        uint32_t t0 = tinyfl_an386_counter();
-        for (uint32_t r = 0; r < DRAW_REPS; r++) {
-            sink ^= tinyfl_dgauss(&drbg, var);
+        for (uint32_t r = 0; r < DRAW_REPS / PROTECT_PARAMS; r++) {
+            for (int noise = 0; noise < 2; noise++) {
+                cfg.noise_enabled = (uint8_t)noise;
+                memcpy(scratch, update, sizeof(update));
+                uint32_t t0 = tinyfl_an386_counter();
+                tinyfl_protect_update(&cfg, &drbg, scratch, PROTECT_PARAMS, values);
+                uint32_t ticks = tinyfl_an386_counter() - t0;
+                if (noise) {
+                    with_noise += ticks;
+                } else {
+                    without += ticks;
+                }
+            }
         }
-        uint32_t ticks = tinyfl_an386_counter() - t0 - empty;
         /* instructions per draw x 10, rounded */
-        put_kv("draw_x10", v, (uint32_t)(((uint64_t)ticks * 400u + DRAW_REPS / 2) / DRAW_REPS));
-        put_kv("sink", v, (uint32_t)sink & 1u);
+        put_kv("draw_x10", v, (uint32_t)(((uint64_t)(with_noise - without) * 400u + DRAW_REPS / 2) / DRAW_REPS));
     }
 
     /* one draw at a time at sigma 256: mean instructions by |noise| / sigma bucket 0..3, 4+ */
     {
         tinyfl_dgauss_var var = {65536u, 1u};
+#ifdef TINYFL_DGAUSS_HAS_PLAN
+        tinyfl_dgauss_plan plan;
+        tinyfl_dgauss_prepare(&plan, var);
+#endif
         uint32_t ticks_by[5] = {0u, 0u, 0u, 0u, 0u};
         uint32_t count_by[5] = {0u, 0u, 0u, 0u, 0u};
         seed_with(77u);
         for (uint32_t r = 0; r < DRAW_REPS; r++) {
+#ifdef TINYFL_DGAUSS_HAS_PLAN
+            uint32_t t0 = tinyfl_an386_counter();
+            int32_t y = tinyfl_dgauss_draw(&drbg, &plan);
+            uint32_t ticks = tinyfl_an386_counter() - t0;
+#else
             uint32_t t0 = tinyfl_an386_counter();
             int32_t y = tinyfl_dgauss(&drbg, var);
             uint32_t ticks = tinyfl_an386_counter() - t0;
+#endif
             uint32_t bucket = (uint32_t)(y < 0 ? -y : y) / 256u;
             bucket = bucket > 4u ? 4u : bucket;
             ticks_by[bucket] += ticks;

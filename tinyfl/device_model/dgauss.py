@@ -130,43 +130,57 @@ def dgauss_uniform(drbg: Drbg, bound: int) -> int:
     return _uniform_bits(drbg, bound, (bound - 1).bit_length())
 
 
-def _dlaplace_rational(drbg: Drbg, t: int, s: int) -> int:
-    """Discrete Laplace with scale t / s (restarts exactly where C does)."""
-    t_bits = (t - 1).bit_length()
+@dataclass(frozen=True)
+class _Laplace:
+    """Discrete Laplace of scale t / s (lowest terms) drawn as U + q V (tinyfl_dlaplace_prepare)."""
+
+    t: int
+    s: int
+    q: int
+    v_num: int
+    v_den: int
+
+    @classmethod
+    def of(cls, t: int, s: int) -> "_Laplace":
+        g = gcd(t, s)
+        t, s = t // g, s // g
+        q = max(1, t // s)
+        vn, vd = q * s, t
+        g = gcd(vn, vd)
+        return cls(t, s, q, vn // g, vd // g)
+
+
+def _dlaplace_plan(drbg: Drbg, lap: _Laplace) -> int:
+    """|Y| = U + q V, U in [0, q) weighted exp(-U s / t), V geometric of ratio exp(-q s / t)."""
+    q = lap.q
+    q_bits = (q - 1).bit_length()
     while True:
-        x = _uniform_bits(drbg, t, t_bits) if t > 1 else 0
-        if not _bern_exp_unit(drbg, x, t):
+        y = _uniform_bits(drbg, q, q_bits) if q > 1 else 0
+        if not bernoulli_exp(drbg, y * lap.s, lap.t):
             continue
-        overflow = False
-        while _bern_exp_unit(drbg, 1, 1):
-            if x > _U64 - t:
-                overflow = True
-                break
-            x += t
-        if overflow:
-            continue
-        y = x // s
-        negative = drbg.bit() == 1
-        if negative and y == 0:
-            continue
+        while y <= _I32_MAX and bernoulli_exp(drbg, lap.v_num, lap.v_den):
+            y += q
         if y > _I32_MAX:
             continue
-        return -y if negative else y
+        if drbg.bit() == 1:
+            if y == 0:
+                continue
+            return -y
+        return y
 
 
 def dlaplace(drbg: Drbg, t: int) -> int:
     """Discrete Laplace with integer scale t >= 1: P(x) ~ exp(-|x| / t)."""
     if t == 0:
         return 0
-    return _dlaplace_rational(drbg, t, 1)
+    return _dlaplace_plan(drbg, _Laplace.of(t, 1))
 
 
 @dataclass(frozen=True)
 class DgaussPlan:
     """What tinyfl_dgauss_prepare derives from sigma^2 = num / den."""
 
-    lap_t: int
-    lap_s: int
+    laplace: _Laplace
     mu_num: int
     mu_den: int
     gamma_mul: int
@@ -185,18 +199,17 @@ def dgauss_plan(num: int, den: int) -> DgaussPlan | None:
         if j * j * n != d:
             j += 1
         mu_num, mu_den = 1, j
-    t, s = n * mu_den, d * mu_num
-    g = gcd(t, s)
+    laplace = _Laplace.of(n * mu_den, d * mu_num)
     gm, gd = d, 2 * mu_den * mu_den * n
-    g2 = gcd(gm, gd)
-    return DgaussPlan(t // g, s // g, mu_num, mu_den, gm // g2, gd // g2)
+    g = gcd(gm, gd)
+    return DgaussPlan(laplace, mu_num, mu_den, gm // g, gd // g)
 
 
 def dgauss_draw(drbg: Drbg, plan: DgaussPlan) -> int:
     """One sample for a prepared plan, as tinyfl_dgauss_draw."""
     w2_max = _U64 // plan.gamma_mul
     while True:
-        y = _dlaplace_rational(drbg, plan.lap_t, plan.lap_s)
+        y = _dlaplace_plan(drbg, plan.laplace)
         jy = plan.mu_den * abs(y)
         w = abs(jy - plan.mu_num)
         if w > _U32_MAX:
