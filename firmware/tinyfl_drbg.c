@@ -135,6 +135,24 @@ uint64_t tinyfl_drbg_below(tinyfl_drbg *drbg, uint64_t bound)
     }
 }
 
+uint64_t tinyfl_drbg_bit_position(const tinyfl_drbg *drbg)
+{
+    /* blocks made so far, minus the words of the last one not taken, minus buffered bits */
+    uint64_t words = (uint64_t)drbg->counter * TINYFL_CHACHA_WORDS - (TINYFL_CHACHA_WORDS - drbg->used);
+    return words * 32u - drbg->bit_count;
+}
+
+void tinyfl_drbg_discard_to_block(tinyfl_drbg *drbg, uint32_t block)
+{
+    uint32_t ahead = block - drbg->counter; /* mod 2^32; "behind" reads as 2^31 or more */
+    for (; ahead != 0u && ahead < 0x80000000u; ahead--) {
+        tinyfl_chacha_block(drbg);
+    }
+    drbg->used = (uint8_t)TINYFL_CHACHA_WORDS;
+    drbg->bit_count = 0u;
+    drbg->bit_buf = 0u;
+}
+
 void tinyfl_drbg_wipe(tinyfl_drbg *drbg)
 {
     /* volatile: the compiler may not drop stores to memory that is never read again */

@@ -127,6 +127,20 @@ class ChaCha20Drbg:
         self._bit_count = 32 - need
         return low
 
+    def bit_position(self) -> int:
+        """Bits handed out or skipped so far, as tinyfl_drbg_bit_position."""
+        return self.words_drawn * 32 - self._bit_count
+
+    def discard_to_block(self, block: int) -> None:
+        """As tinyfl_drbg_discard_to_block: drop the rest of the current block, then skip to
+        block `block` unless the stream is already there or past it."""
+        made = -(-self.words_drawn // 16)  # blocks the C generator has computed
+        target = max(made, block) * 16
+        while self.words_drawn < target:
+            self.u32()
+        self._bit_buf = 0
+        self._bit_count = 0
+
     def below(self, bound: int) -> int:
         """Uniform in [0, bound), unbiased; 0 without a draw when bound == 0 (as in C)."""
         if bound <= 0:

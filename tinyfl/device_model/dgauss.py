@@ -53,6 +53,10 @@ class Drbg(Protocol):
 
     def bits(self, k: int) -> int: ...
 
+    def bit_position(self) -> int: ...
+
+    def discard_to_block(self, block: int) -> None: ...
+
 
 def dgauss_check(num: int, den: int) -> bool:
     """True when sigma^2 = num / den is inside the range the sampler supports (as C)."""
