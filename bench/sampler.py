@@ -91,8 +91,9 @@ def main() -> None:
     new = measure()
     base_dir = baseline_sources()
     old = measure(base_dir, name="bench-sampler-base") if base_dir else None
-    print("Cortex-M4F instructions (QEMU -icount shift=0, arm-none-eabi-gcc -O2); a draw is counted"
-          " inside tinyfl_protect_update (protect with noise minus protect without, 2000 draws)")
+    print("Cortex-M4F instructions (QEMU -icount shift=0, arm-none-eabi-gcc -O2). One draw: the"
+          " sampler alone, mean of 2000 (now: from a prepared plan; before: protect with noise"
+          " minus protect without). Protect: everything, padding included.")
     head = f"  {'':40}{'now':>11}"
     if old:
         head += f"{'before (' + BASELINE_REV + ')':>20}{'ratio':>8}"
@@ -103,6 +104,7 @@ def main() -> None:
             line += f"{old['draws'][i]:>20,.1f}{old['draws'][i] / new['draws'][i]:>8.1f}"
         print(line)
     print("  one draw at sigma 256, timed alone (before: tinyfl_dgauss, with its setup), by |noise|:")
+    print(f"    {'':20}{'now':>22}{'before':>18}")
     for b, label in enumerate(("below 1 sigma", "1-2 sigma", "2-3 sigma", "3-4 sigma", "4 sigma and above")):
         count, instr = new["buckets"][b]
         line = f"    {label:20}{count:>7} draws{instr:>11,.1f}"

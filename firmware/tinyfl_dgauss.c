@@ -67,20 +67,37 @@ static unsigned tinyfl_bit_length(uint64_t v)
 
 /* Bernoulli(a / b) for 0 < a < b < 2^32. r is the remainder of the long division of a by b:
  * doubling it yields the next binary digit of a / b. 2r may wrap past 2^32, but 2r - b is in
- * [0, b) whenever the digit is 1, so the wrapped difference is exact. */
+ * [0, b) whenever the digit is 1, so the wrapped difference is exact. The coin buffer is held
+ * in registers for the loop (tinyfl_drbg_u32 does not touch it). */
 static int tinyfl_bern_frac32(tinyfl_drbg *drbg, uint32_t a, uint32_t b)
 {
     uint32_t r = a;
+    uint32_t buf = drbg->bit_buf;
+    unsigned count = drbg->bit_count;
+    int result;
     for (;;) {
         uint32_t digit = r >= b - r ? 1u : 0u;
+        uint32_t coin;
         r = (r << 1) - (b & (0u - digit));
-        if (tinyfl_drbg_bit(drbg) != digit) {
-            return (int)digit; /* uniform digit 0 under a 1: below a / b */
+        if (count == 0u) {
+            buf = tinyfl_drbg_u32(drbg);
+            count = 32u;
+        }
+        coin = buf & 1u;
+        buf >>= 1;
+        count--;
+        if (coin != digit) {
+            result = (int)digit; /* uniform digit 0 under a 1: below a / b */
+            break;
         }
         if (r == 0u) {
-            return 0; /* a / b ended here: the uniform is above it */
+            result = 0; /* a / b ended here: the uniform is above it */
+            break;
         }
     }
+    drbg->bit_buf = buf;
+    drbg->bit_count = (uint8_t)count;
+    return result;
 }
 
 /* The same for 0 < a < b < 2^64. */
@@ -100,7 +117,7 @@ static int tinyfl_bern_frac64(tinyfl_drbg *drbg, uint64_t a, uint64_t b)
 }
 
 /* Bernoulli(a / b), b >= 1 */
-static int tinyfl_bern_frac(tinyfl_drbg *drbg, uint64_t a, uint64_t b)
+static inline int tinyfl_bern_frac(tinyfl_drbg *drbg, uint64_t a, uint64_t b)
 {
     if (a == 0u) {
         return 0;
@@ -127,12 +144,26 @@ static int tinyfl_bern_frac_k(tinyfl_drbg *drbg, uint64_t a, uint64_t b, uint64_
     return tinyfl_bern_frac(drbg, 1u, k);
 }
 
-/* Bernoulli(exp(-a / b)) for 0 <= a <= b: von Neumann's method (CKS Algorithm 1). */
+/* Bernoulli(exp(-a / b)) for 0 <= a <= b: von Neumann's method (CKS Algorithm 1): count the
+ * successes of Bernoulli(a / (b k)), k = 1, 2, ..., up to the first failure at k; 1 iff k odd.
+ * For b < 2^32 every b k fits in 64 bits, and b k grows by addition. */
 static int tinyfl_bern_exp_unit(tinyfl_drbg *drbg, uint64_t a, uint64_t b)
 {
     uint64_t k = 1u;
     if (a == 0u) {
         return 1;
+    }
+    if ((b >> 32) == 0u) {
+        uint64_t bk = b;
+        for (;; k++, bk += b) {
+            if (a >= bk) {
+                continue; /* probability 1: no coin */
+            }
+            if ((bk >> 32) == 0u ? !tinyfl_bern_frac32(drbg, (uint32_t)a, (uint32_t)bk)
+                                 : !tinyfl_bern_frac64(drbg, a, bk)) {
+                return (int)(k & 1u);
+            }
+        }
     }
     while (tinyfl_bern_frac_k(drbg, a, b, k)) {
         k++;

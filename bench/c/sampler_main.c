@@ -68,33 +68,40 @@ int main(void)
         update[i] = (float)(lcg >> 8 & 0xFFFFu) / 65536.0f * 0.2f - 0.1f;
     }
 
-    /* instructions per draw as tinyfl_protect_update makes them: a protect with noise minus
-     * the same protect without, over DRAW_REPS draws */
+    /* instructions per draw of the sampler alone: from a prepared plan, or (the older sampler,
+     * which has no plan) a protect with noise minus the same protect without */
     for (uint32_t v = 0; v < sizeof(draw_vars) / sizeof(draw_vars[0]); v++) {
+        tinyfl_dgauss_var var = {draw_vars[v][0], draw_vars[v][1]};
+        uint32_t ticks = 0u;
+        seed_with(1000u + v);
+#ifdef TINYFL_DGAUSS_HAS_PLAN
+        tinyfl_dgauss_plan plan;
+        int32_t sink = 0;
+        tinyfl_dgauss_prepare(&plan, var);
+        uint32_t t0 = tinyfl_an386_counter();
+        for (uint32_t r = 0; r < DRAW_REPS; r++) {
+            sink ^= tinyfl_dgauss_draw(&drbg, &plan);
+        }
+        ticks = tinyfl_an386_counter() - t0;
+        put_kv("sink", v, (uint32_t)sink & 1u);
+#else
         tinyfl_protect_config cfg;
-        uint32_t with_noise = 0u;
-        uint32_t without = 0u;
         cfg.clip = 1.0f;
         cfg.grid_bits = 8;
-        cfg.noise.num = draw_vars[v][0];
-        cfg.noise.den = draw_vars[v][1];
-        seed_with(1000u + v);
+        cfg.noise = var;
         for (uint32_t r = 0; r < DRAW_REPS / PROTECT_PARAMS; r++) {
-            for (int noise = 0; noise < 2; noise++) {
+            for (int noise = 1; noise >= 0; noise--) {
                 cfg.noise_enabled = (uint8_t)noise;
                 memcpy(scratch, update, sizeof(update));
                 uint32_t t0 = tinyfl_an386_counter();
                 tinyfl_protect_update(&cfg, &drbg, scratch, PROTECT_PARAMS, values);
-                uint32_t ticks = tinyfl_an386_counter() - t0;
-                if (noise) {
-                    with_noise += ticks;
-                } else {
-                    without += ticks;
-                }
+                uint32_t dt = tinyfl_an386_counter() - t0;
+                ticks = noise ? ticks + dt : ticks - dt;
             }
         }
+#endif
         /* instructions per draw x 10, rounded */
-        put_kv("draw_x10", v, (uint32_t)(((uint64_t)(with_noise - without) * 400u + DRAW_REPS / 2) / DRAW_REPS));
+        put_kv("draw_x10", v, (uint32_t)(((uint64_t)ticks * 400u + DRAW_REPS / 2) / DRAW_REPS));
     }
 
     /* one draw at a time at sigma 256: mean instructions by |noise| / sigma bucket 0..3, 4+ */
