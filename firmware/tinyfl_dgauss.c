@@ -73,6 +73,7 @@ static int tinyfl_bern_frac32(tinyfl_drbg *drbg, uint32_t a, uint32_t b)
 {
     uint32_t r = a;
     uint32_t buf = drbg->bit_buf;
+    drbg->comparisons++;
     unsigned count = drbg->bit_count;
     int result;
     for (;;) {
@@ -104,6 +105,7 @@ static int tinyfl_bern_frac32(tinyfl_drbg *drbg, uint32_t a, uint32_t b)
 static int tinyfl_bern_frac64(tinyfl_drbg *drbg, uint64_t a, uint64_t b)
 {
     uint64_t r = a;
+    drbg->comparisons++;
     for (;;) {
         uint64_t digit = r >= b - r ? 1u : 0u;
         r = (r << 1) - (b & (0u - digit));

@@ -79,6 +79,7 @@ void tinyfl_drbg_seed(tinyfl_drbg *drbg, const uint8_t seed[TINYFL_DRBG_SEED_SIZ
     drbg->used = (uint8_t)TINYFL_CHACHA_WORDS; /* empty: the first draw computes block 0 */
     drbg->bit_count = 0u;
     drbg->bit_buf = 0u;
+    drbg->comparisons = 0u;
 }
 
 uint32_t tinyfl_drbg_u32(tinyfl_drbg *drbg)
@@ -89,7 +90,8 @@ uint32_t tinyfl_drbg_u32(tinyfl_drbg *drbg)
     return drbg->block[drbg->used++];
 }
 
-uint32_t tinyfl_drbg_bits(tinyfl_drbg *drbg, unsigned k)
+/* tinyfl_drbg_bits when the buffer holds fewer than k bits, or k == 32 */
+uint32_t tinyfl_drbg_bits_refill(tinyfl_drbg *drbg, unsigned k)
 {
     uint32_t low;
     uint32_t word;

@@ -19,6 +19,8 @@ typedef struct {
     uint8_t used;       /* 32-bit words of `block` already handed out (0..16) */
     uint8_t bit_count;  /* bits left in bit_buf (0..32) */
     uint32_t bit_buf;   /* unused bits of the last word taken for tinyfl_drbg_bits, low first */
+    uint32_t comparisons; /* Bernoulli comparisons the sampler has made: with the coins, its
+                           * work meter (tinyfl_protect.c pads to a fixed amount of work) */
 } tinyfl_drbg;
 
 /* seed: 44 bytes = key[32] | nonce[12], little-endian words as in RFC 8439. */
@@ -31,7 +33,17 @@ uint64_t tinyfl_drbg_below(tinyfl_drbg *drbg, uint64_t bound);
 /* The keystream as a bit stream, for samplers that need one coin at a time: whole words are
  * taken from the same stream as tinyfl_drbg_u32 and handed out least significant bit first.
  * tinyfl_drbg_bits(k), 1 <= k <= 32, returns the next k bits with the first one in bit 0. */
-uint32_t tinyfl_drbg_bits(tinyfl_drbg *drbg, unsigned k);
+uint32_t tinyfl_drbg_bits_refill(tinyfl_drbg *drbg, unsigned k);
+static inline uint32_t tinyfl_drbg_bits(tinyfl_drbg *drbg, unsigned k)
+{
+    if (k < 32u && k <= drbg->bit_count) {
+        uint32_t low = drbg->bit_buf & ((1u << k) - 1u);
+        drbg->bit_buf >>= k;
+        drbg->bit_count = (uint8_t)(drbg->bit_count - k);
+        return low;
+    }
+    return tinyfl_drbg_bits_refill(drbg, k);
+}
 static inline uint32_t tinyfl_drbg_bit(tinyfl_drbg *drbg)
 {
     uint32_t b;

@@ -13,7 +13,7 @@
 #include "tinyfl_protect.h"
 
 #define DRAW_REPS 2000
-#define PROTECT_SEEDS 64
+#define PROTECT_SEEDS 256
 #define PROTECT_PARAMS 100 /* the benchmark head: 4 classes x (24 features + 1) */
 
 static float update[PROTECT_PARAMS];

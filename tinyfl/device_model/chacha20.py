@@ -78,6 +78,7 @@ class ChaCha20Drbg:
         self._bit_buf = 0
         self._bit_count = 0
         self.bits_drawn = 0  # how many bits bit()/bits() have handed out
+        self.comparisons = 0  # Bernoulli comparisons made by the sampler (its work meter, as C)
 
     def _refill(self) -> None:
         blocks = chacha20_blocks(self._key, self._nonce, self._next_block, _BLOCKS_PER_REFILL)

@@ -57,6 +57,8 @@ class Drbg(Protocol):
 
     def discard_to_block(self, block: int) -> None: ...
 
+    comparisons: int
+
 
 def dgauss_check(num: int, den: int) -> bool:
     """True when sigma^2 = num / den is inside the range the sampler supports (as C)."""
@@ -75,6 +77,7 @@ def _bern_frac(drbg: Drbg, a: int, b: int) -> bool:
         return True
     r = a
     bit = drbg.bit
+    drbg.comparisons += 1
     while True:
         r <<= 1
         digit = 1 if r >= b else 0
