@@ -110,6 +110,12 @@ class CoreLib:
             "tinyfl_test_dlaplace": (None, [_vp, ctypes.c_uint32, _i32p, _sz]),
             "tinyfl_test_dgauss": (ctypes.c_int, [_vp, ctypes.c_uint64, ctypes.c_uint64, _i32p, _sz]),
             "tinyfl_test_dgauss_check": (ctypes.c_int, [ctypes.c_uint64, ctypes.c_uint64]),
+            "tinyfl_test_dgauss_work": (
+                ctypes.c_int, [_vp, ctypes.c_uint64, ctypes.c_uint64, _i32p, _u32p, _u32p, _sz]),
+            "tinyfl_test_work_budget": (ctypes.c_uint64, [ctypes.c_uint64, ctypes.c_uint64, _sz]),
+            "tinyfl_test_comparisons": (ctypes.c_uint32, [_vp]),
+            "tinyfl_drbg_bit_position": (ctypes.c_uint64, [_vp]),
+            "tinyfl_drbg_discard_to_block": (None, [_vp, ctypes.c_uint32]),
             "tinyfl_test_head_train": (
                 ctypes.c_int,
                 [_fp, ctypes.c_uint16, ctypes.c_uint16, _fp, _u8p, _sz, ctypes.c_float,
@@ -184,6 +190,33 @@ class CoreLib:
         if rc != 0:
             raise ValueError(f"variance {num}/{den} outside the sampler's range")
         return out
+
+    def dgauss_work(self, state, num: int, den: int, n: int):
+        """(values, coins, comparisons) of n draws from one plan."""
+        out = np.zeros(n, dtype=np.int32)
+        coins = np.zeros(n, dtype=np.uint32)
+        comparisons = np.zeros(n, dtype=np.uint32)
+        rc = self.lib.tinyfl_test_dgauss_work(state, num, den, _ptr(out, _i32p), _ptr(coins, _u32p),
+                                              _ptr(comparisons, _u32p), n)
+        if rc != 0:
+            raise ValueError(f"variance {num}/{den} outside the sampler's range")
+        return out, coins, comparisons
+
+    def work_budget(self, num: int, den: int, n: int) -> int:
+        return int(self.lib.tinyfl_test_work_budget(num, den, n))
+
+    def bit_position(self, state) -> int:
+        return int(self.lib.tinyfl_drbg_bit_position(state))
+
+    def comparisons(self, state) -> int:
+        return int(self.lib.tinyfl_test_comparisons(state))
+
+    def blocks_made(self, state) -> int:
+        """The block counter (tinyfl_drbg: key[8], nonce[3], then counter at byte 44)."""
+        return ctypes.c_uint32.from_buffer(state, 44).value
+
+    def discard_to_block(self, state, block: int) -> None:
+        self.lib.tinyfl_drbg_discard_to_block(state, block)
 
     def dgauss_check(self, num: int, den: int) -> int:
         return self.lib.tinyfl_test_dgauss_check(num, den)
