@@ -59,8 +59,6 @@ static inline uint32_t tinyfl_drbg_bit(tinyfl_drbg *drbg)
 /* Position in the keystream in bits (every bit handed out, or skipped by whole words), modulo
  * 2^32 blocks like the block counter. */
 uint64_t tinyfl_drbg_bit_position(const tinyfl_drbg *drbg);
-/* Index of the next block to compute (the block counter): blocks made so far, mod 2^32. */
-static inline uint32_t tinyfl_drbg_next_block(const tinyfl_drbg *drbg) { return drbg->counter; }
 /* Drops the rest of the current block, then computes (and drops) blocks until the next one to
  * compute is `block` (nothing more if the stream is already there or past it, compared mod
  * 2^32), so that the next draw starts a fresh block. Padding for fixed generator work. */
