@@ -52,7 +52,7 @@ def measure(source_dir: Path | None = None, name: str = "bench-sampler") -> dict
     noise_abs = np.array([kv[f"protect_noise_abs.{s}"] for s in seeds], dtype=np.float64)
     draws = [kv[f"draw_x10.{i}"] / 10 for i in range(len(DRAW_LABELS))]
     buckets = [(kv[f"bucket_count.{b}"], kv[f"bucket_instr_x10.{b}"] / 10) for b in range(5)]
-    return {"draws": draws, "buckets": buckets, "instr": instr, "noise_sq": noise_sq, "noise_abs": noise_abs,
+    return {"draws": draws, "buckets": buckets, "clip_round": kv["protect_clip_round"], "instr": instr, "noise_sq": noise_sq, "noise_abs": noise_abs,
             "params": kv["protect_params"]}
 
 
@@ -128,6 +128,8 @@ def main() -> None:
             if key == "protect_mean":
                 line += f"{so[key] / sn[key]:>8.1f}"
         print(line)
+    real = new["clip_round"] + new["params"] * new["draws"][0]
+    print(f"    {'of which clip, round, the real draws':38}{real:>11,.0f}   (the rest is padding)")
 
 
 if __name__ == "__main__":

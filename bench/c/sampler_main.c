@@ -144,6 +144,15 @@ int main(void)
     memcpy(scratch, update, sizeof(update));
     tinyfl_protect_clip_round(&cfg, scratch, PROTECT_PARAMS, clean);
     put_kv("protect_params", UINT32_MAX, PROTECT_PARAMS);
+    {
+        uint32_t t0;
+        cfg.noise_enabled = 0;
+        memcpy(scratch, update, sizeof(update));
+        t0 = tinyfl_an386_counter();
+        tinyfl_protect_update(&cfg, &drbg, scratch, PROTECT_PARAMS, values);
+        put_kv("protect_clip_round", UINT32_MAX, (tinyfl_an386_counter() - t0) * 40u);
+        cfg.noise_enabled = 1;
+    }
     for (uint32_t s = 0; s < PROTECT_SEEDS; s++) {
         uint64_t sum_sq = 0u;
         uint32_t sum_abs = 0u;
