@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import dp_clib
+from dp_work_mgf import draw_work_mgf
 from tinyfl.device_model import ChaCha20Drbg, dgauss_variance, protect_update
 from tinyfl.device_model.dgauss import dgauss_plan
 from tinyfl.device_model.protect import (
@@ -63,6 +64,31 @@ def test_per_draw_work_bound_covers_the_estimated_mgf(lib, num, den):
     assert log_mgf / WORK_THETA <= bound, (log_mgf / WORK_THETA, bound)
     # the tail that dominates the estimate is seen often enough to be estimated at all
     assert np.mean(work > 2 * work.mean()) > 1e-3
+
+
+# sigma small enough for the exact sums (dp_work_mgf runs over every proposal value)
+COMPUTED = [(1, 64), (1, 4), (1, 1), (2, 1), (9, 1), (1024, 1), (65536, 1), (5607424, 625),
+            dgauss_variance(113, 355, 8), dgauss_variance(37, 100, 6)]
+
+
+@pytest.mark.parametrize("num,den", COMPUTED, ids=lambda v: str(v))
+def test_per_draw_work_bound_covers_the_computed_mgf(num, den):
+    """The same Chernoff condition with E[e^{theta W}] computed from the sampler's structure
+    (an upper bound, not a sample): for these sigmas the 2^-64 is a bound."""
+    plan = dgauss_plan(num, den)
+    assert math.log(draw_work_mgf(plan, WORK_THETA)) / WORK_THETA <= work_per_draw(plan)
+
+
+@pytest.mark.parametrize("num,den", [(1, 4), (9, 1), (65536, 1), (5607424, 625)],
+                         ids=lambda v: str(v))
+def test_computed_mean_work_matches_the_c_sampler(lib, num, den):
+    """The structure the computation follows is the sampler's: its mean work (the derivative
+    at theta = 0) agrees with 300,000 draws of the C sampler."""
+    theta = 1e-7
+    mean = (draw_work_mgf(dgauss_plan(num, den), theta) - 1) / theta
+    _, coins, comparisons = lib.dgauss_work(lib.drbg(seed_for(num % 999, 5)), num, den, 300_000)
+    work = coins.astype(np.float64) + WORK_PER_COMPARISON * comparisons.astype(np.float64)
+    assert abs(mean - work.mean()) < 4 * work.std() / math.sqrt(work.size), (mean, work.mean())
 
 
 CONFIGS = [(100, 8, 1.0, (1, 1)), (260, 8, 1.0, (37, 100)), (40, 4, 1.0, (1, 2))]
