@@ -18,11 +18,11 @@
  * draws, then discarded draws of the same sampler until the budget is reached; then it
  * computes ChaCha20 blocks up to a fixed count (a draw's coins are at most its work units).
  * Per draw: an upper bound on log E[exp(theta W)] / theta for the work W of one draw at
- * theta = 1/125, as a function of the plan, estimated on 10^6 draws per sigma by
- * tests/test_dp_constant_time.py, which checks these constants against the estimate; slack =
- * ceil(64 ln 2 / theta). By Chernoff, n real draws need more than the budget with
- * probability at most 2^-64 (as estimated); then they simply go on, the law stays exact, and
- * only that protect takes longer. */
+ * theta = 1/125, as a function of the plan; tests/test_dp_constant_time.py checks it against
+ * E[exp(theta W)] computed from the sampler's structure (sigma up to 256) or estimated on 10^6
+ * draws (larger sigma). Slack = ceil(64 ln 2 / theta). By Chernoff, n real draws need more
+ * than the budget with probability at most 2^-64; then they simply go on, the law stays
+ * exact, and only that protect takes longer. */
 #define TINYFL_PROTECT_WORK_PER_COMPARISON 4u
 #define TINYFL_PROTECT_WORK_BASE 64u
 #define TINYFL_PROTECT_WORK_PER_Q_BIT 4u
