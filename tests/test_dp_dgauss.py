@@ -235,3 +235,41 @@ def test_uniform_is_uniform(lib):
     values = lib.uniform(lib.drbg(seed_for(12)), 95, 190_000).astype(np.int64)
     counts = np.bincount(values, minlength=95)
     assert chi_square_z(counts, np.full(95, 2000.0)) < 4
+
+
+@pytest.mark.parametrize("t,s", [(7, 3), (1, 2), (2803712, 29375), (256, 1)])
+def test_rational_scale_laplace_law(t, s):
+    """The proposal U + q V (q = max(1, floor(t/s))) has P(y) ~ exp(-|y| s / t) for a rational
+    scale too (here in the model, which makes the C draws: see the identity tests)."""
+    from tinyfl.device_model.dgauss import _dlaplace_plan, _Laplace
+
+    drbg = ChaCha20Drbg(seed_for(t % 1000, s % 1000, 13))
+    lap = _Laplace.of(t, s)
+    x = np.array([_dlaplace_plan(drbg, lap) for _ in range(100_000)], dtype=np.int64)
+    ratio = math.exp(-s / t)
+    half = int(40 * t / s) + 40
+    support = np.arange(-half, half + 1)
+    pmf = ratio ** np.abs(support).astype(np.float64)
+    pmf /= pmf.sum()
+    # bins of at least 5 expected counts, from the centre out; the rest in the two tails
+    counts = {int(v): int(c) for v, c in zip(*np.unique(x, return_counts=True))}
+    keep = support[pmf * len(x) >= 5]
+    lo, hi = int(keep.min()), int(keep.max())
+    observed = [sum(c for v, c in counts.items() if v < lo)]
+    expected = [pmf[support < lo].sum() * len(x)]
+    for v in range(lo, hi + 1):
+        observed.append(counts.get(v, 0))
+        expected.append(pmf[support == v].sum() * len(x))
+    observed.append(sum(c for v, c in counts.items() if v > hi))
+    expected.append(pmf[support > hi].sum() * len(x))
+    obs, exp_ = np.array(observed, float), np.array(expected)
+    merged = exp_ >= 1e-9
+    if exp_[0] < 5:
+        obs[1] += obs[0]
+        exp_[1] += exp_[0]
+        merged[0] = False
+    if exp_[-1] < 5:
+        obs[-2] += obs[-1]
+        exp_[-2] += exp_[-1]
+        merged[-1] = False
+    assert chi_square_z(obs[merged], exp_[merged]) < 4
