@@ -1,11 +1,22 @@
-"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu fleet_loss fleet_scale kernels attacks audit secagg rv32]`."""
+"""Run the benchmarks and print their figures: `python -m bench [NAME ...]` (names in ALL)."""
 from __future__ import annotations
 
 import importlib
 import sys
 
-ALL = ("wire", "train_step", "fleet_cpu", "fleet_loss", "fleet_scale", "kernels", "attacks", "audit",
-       "secagg", "rv32")
+ALL = (  # one a line: branches add theirs without colliding
+    "wire",
+    "train_step",
+    "sampler",
+    "fleet_cpu",
+    "fleet_loss",
+    "fleet_scale",
+    "kernels",
+    "attacks",
+    "audit",
+    "secagg",
+    "rv32",
+)
 
 
 def main(names: list[str]) -> None:

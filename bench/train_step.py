@@ -28,7 +28,7 @@ def main() -> None:
     print(f"  one SGD step, batch 5           {m['sgd_step_batch5']:>9,}")
     print(f"  one local epoch, 10 samples     {m['epoch_10_samples']:>9,}")
     print(f"  clip + grid rounding, {m['params']} params {m['clip_round_only']:>9,}")
-    print(f"  protect (clip, round, noise)    {m['protect_update']:>9,}")
+    print(f"  protect (clip, round, noise)    {m['protect_update']:>9,}  (fixed work: see `python -m bench sampler`)")
     print(f"  one discrete Gaussian draw      {m['dgauss_sample_sigma256']:>9,}  (sigma = 256 grid steps)")
 
 

@@ -77,6 +77,9 @@ void tinyfl_drbg_seed(tinyfl_drbg *drbg, const uint8_t seed[TINYFL_DRBG_SEED_SIZ
         drbg->block[i] = 0u;
     }
     drbg->used = (uint8_t)TINYFL_CHACHA_WORDS; /* empty: the first draw computes block 0 */
+    drbg->bit_count = 0u;
+    drbg->bit_buf = 0u;
+    drbg->comparisons = 0u;
 }
 
 uint32_t tinyfl_drbg_u32(tinyfl_drbg *drbg)
@@ -85,6 +88,29 @@ uint32_t tinyfl_drbg_u32(tinyfl_drbg *drbg)
         tinyfl_chacha_block(drbg);
     }
     return drbg->block[drbg->used++];
+}
+
+/* tinyfl_drbg_bits when the buffer holds fewer than k bits, or k == 32 */
+uint32_t tinyfl_drbg_bits_refill(tinyfl_drbg *drbg, unsigned k)
+{
+    uint32_t low;
+    uint32_t word;
+    unsigned need;
+    if (k <= drbg->bit_count) {
+        uint32_t mask = k >= 32u ? 0xFFFFFFFFu : (1u << k) - 1u;
+        low = drbg->bit_buf & mask;
+        drbg->bit_buf = k >= 32u ? 0u : drbg->bit_buf >> k;
+        drbg->bit_count = (uint8_t)(drbg->bit_count - k);
+        return low;
+    }
+    /* the buffered bits (fewer than k) come first, then the low bits of a fresh word */
+    low = drbg->bit_buf;
+    need = k - drbg->bit_count;
+    word = tinyfl_drbg_u32(drbg);
+    low |= (need >= 32u ? word : word & ((1u << need) - 1u)) << drbg->bit_count;
+    drbg->bit_buf = need >= 32u ? 0u : word >> need;
+    drbg->bit_count = (uint8_t)(32u - need);
+    return low;
 }
 
 uint64_t tinyfl_drbg_u64(tinyfl_drbg *drbg)
@@ -109,6 +135,24 @@ uint64_t tinyfl_drbg_below(tinyfl_drbg *drbg, uint64_t bound)
             return x % bound;
         }
     }
+}
+
+uint64_t tinyfl_drbg_bit_position(const tinyfl_drbg *drbg)
+{
+    /* blocks made so far, minus the words of the last one not taken, minus buffered bits */
+    uint64_t words = (uint64_t)drbg->counter * TINYFL_CHACHA_WORDS - (TINYFL_CHACHA_WORDS - drbg->used);
+    return words * 32u - drbg->bit_count;
+}
+
+void tinyfl_drbg_discard_to_block(tinyfl_drbg *drbg, uint32_t block)
+{
+    uint32_t ahead = block - drbg->counter; /* mod 2^32; "behind" reads as 2^31 or more */
+    for (; ahead != 0u && ahead < 0x80000000u; ahead--) {
+        tinyfl_chacha_block(drbg);
+    }
+    drbg->used = (uint8_t)TINYFL_CHACHA_WORDS;
+    drbg->bit_count = 0u;
+    drbg->bit_buf = 0u;
 }
 
 void tinyfl_drbg_wipe(tinyfl_drbg *drbg)

@@ -11,6 +11,41 @@
 
 #define TINYFL_PROTECT_MAX_GRID_BITS 20u
 
+/* Fixed work for the noise (docs/privacy.md, "Time of a protect"). A draw's work is measured
+ * in work units, coins + TINYFL_PROTECT_WORK_PER_COMPARISON * comparisons (the generator's
+ * bits and the sampler's Bernoulli comparisons, which together account for its instruction
+ * count). A protect of n values spends a budget of n * per-draw + slack units: the n real
+ * draws, then discarded draws of the same sampler until the budget is reached; then it
+ * computes ChaCha20 blocks up to a fixed count (a draw's coins are at most its work units).
+ * Per draw: an upper bound on log E[exp(theta W)] / theta for the work W of one draw at
+ * theta = 1/125, as a function of the plan; tests/test_dp_constant_time.py checks it against
+ * E[exp(theta W)] computed from the sampler's structure (sigma up to 256) or estimated on 10^6
+ * draws (larger sigma). Slack = ceil(64 ln 2 / theta). By Chernoff, n real draws need more
+ * than the budget with probability at most 2^-64; then they simply go on, the law stays
+ * exact, and only that protect takes longer. */
+#define TINYFL_PROTECT_WORK_PER_COMPARISON 4u
+#define TINYFL_PROTECT_WORK_BASE 64u
+#define TINYFL_PROTECT_WORK_PER_Q_BIT 4u
+#define TINYFL_PROTECT_WORK_FRACTIONAL_V 40u /* when V's ratio is not exp(-1) */
+#define TINYFL_PROTECT_WORK_SLACK 5546u
+#define TINYFL_PROTECT_SPARE_BLOCKS 1u /* absorbs the last discarded draw's overshoot */
+
+uint64_t tinyfl_protect_work_budget(size_t n, const tinyfl_dgauss_plan *plan)
+{
+    uint64_t per_draw = TINYFL_PROTECT_WORK_BASE + TINYFL_PROTECT_WORK_PER_Q_BIT * plan->q_bits;
+    if (plan->v_num != plan->v_den) {
+        per_draw += TINYFL_PROTECT_WORK_FRACTIONAL_V;
+    }
+    return (uint64_t)n * per_draw + TINYFL_PROTECT_WORK_SLACK;
+}
+
+/* Work units spent since (coins0, comparisons0). */
+static uint64_t tinyfl_protect_work(const tinyfl_drbg *drbg, uint64_t coins0, uint32_t comparisons0)
+{
+    return (tinyfl_drbg_bit_position(drbg) - coins0) +
+           (uint64_t)TINYFL_PROTECT_WORK_PER_COMPARISON * (uint32_t)(drbg->comparisons - comparisons0);
+}
+
 static uint64_t tinyfl_gcd64(uint64_t a, uint64_t b)
 {
     while (b != 0u) {
@@ -109,13 +144,17 @@ tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drb
 {
     float target = 0.0f;
     tinyfl_dgauss_var var = {0u, 1u};
+    tinyfl_dgauss_plan plan = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u};
+    uint64_t start;
+    uint64_t budget;
+    uint32_t comparisons0;
     tinyfl_status st = tinyfl_protect_check(cfg, update, n, out, &target);
     size_t i;
     if (st != TINYFL_OK) {
         return st;
     }
     if (cfg->noise_enabled) {
-        /* The sampler's draws depend on the fraction's representation: use the lowest terms. */
+        /* The range check depends on how the fraction is written: check the lowest terms. */
         uint64_t common;
         if (drbg == NULL || cfg->noise.num == 0u || cfg->noise.den == 0u) {
             return TINYFL_E_ARG;
@@ -123,7 +162,7 @@ tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drb
         common = tinyfl_gcd64(cfg->noise.num, cfg->noise.den);
         var.num = cfg->noise.num / common;
         var.den = cfg->noise.den / common;
-        if (tinyfl_dgauss_check(var) != TINYFL_OK) {
+        if (tinyfl_dgauss_prepare(&plan, var) != TINYFL_OK) {
             return TINYFL_E_ARG;
         }
     }
@@ -131,10 +170,19 @@ tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drb
     if (st != TINYFL_OK || !cfg->noise_enabled) {
         return st;
     }
+    start = tinyfl_drbg_bit_position(drbg);
+    comparisons0 = drbg->comparisons;
+    budget = tinyfl_protect_work_budget(n, &plan);
     for (i = 0; i < n; i++) {
-        int64_t v = (int64_t)out[i] + tinyfl_dgauss(drbg, var);
+        int64_t v = (int64_t)out[i] + tinyfl_dgauss_draw(drbg, &plan);
         /* Saturation is post-processing of the noised value: it costs no privacy. */
         out[i] = v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : (int32_t)v);
     }
+    /* Padding: the same draws, discarded, so the work does not depend on the noise above. */
+    while (tinyfl_protect_work(drbg, start, comparisons0) < budget) {
+        (void)tinyfl_dgauss_draw(drbg, &plan);
+    }
+    tinyfl_drbg_discard_to_block(
+        drbg, (uint32_t)((start + budget + 511u) / 512u) + TINYFL_PROTECT_SPARE_BLOCKS);
     return TINYFL_OK;
 }

@@ -19,9 +19,15 @@ typedef struct {
     uint8_t noise_enabled;    /* 0 only in test builds; tinyfl_config.h forbids it elsewhere */
 } tinyfl_protect_config;
 
-/* out[i] = noised integer; `update` (n floats, after - before) is overwritten (clipped). */
+/* out[i] = noised integer; `update` (n floats, after - before) is overwritten (clipped).
+ * With noise, the sampler does a fixed amount of work per call (tinyfl_protect_work_budget
+ * work units of draws, real then discarded, then ChaCha20 blocks to a fixed count), so the
+ * time does not depend on the noise drawn; the next call starts on a fresh block. */
 tinyfl_status tinyfl_protect_update(const tinyfl_protect_config *cfg, tinyfl_drbg *drbg,
                                     float *update, size_t n, int32_t *out);
+/* Work units (coins + 4 x comparisons) one protect of n values spends on draws, real and
+ * discarded. */
+uint64_t tinyfl_protect_work_budget(size_t n, const tinyfl_dgauss_plan *plan);
 /* The same steps without noise, exposed for tests: clip and round only. */
 tinyfl_status tinyfl_protect_clip_round(const tinyfl_protect_config *cfg, float *update, size_t n,
                                         int32_t *out);

@@ -104,10 +104,18 @@ class CoreLib:
             "tinyfl_test_drbg_size": (_sz, []),
             "tinyfl_test_u32s": (None, [_vp, _u32p, _sz]),
             "tinyfl_test_below": (None, [_vp, ctypes.c_uint64, _u64p, _sz]),
+            "tinyfl_test_bits": (None, [_vp, _u8p, _u32p, _sz]),
+            "tinyfl_test_uniform": (None, [_vp, ctypes.c_uint64, _u64p, _sz]),
             "tinyfl_test_bernoulli_exp": (None, [_vp, ctypes.c_uint64, ctypes.c_uint64, _u8p, _sz]),
             "tinyfl_test_dlaplace": (None, [_vp, ctypes.c_uint32, _i32p, _sz]),
             "tinyfl_test_dgauss": (ctypes.c_int, [_vp, ctypes.c_uint64, ctypes.c_uint64, _i32p, _sz]),
             "tinyfl_test_dgauss_check": (ctypes.c_int, [ctypes.c_uint64, ctypes.c_uint64]),
+            "tinyfl_test_dgauss_work": (
+                ctypes.c_int, [_vp, ctypes.c_uint64, ctypes.c_uint64, _i32p, _u32p, _u32p, _sz]),
+            "tinyfl_test_work_budget": (ctypes.c_uint64, [ctypes.c_uint64, ctypes.c_uint64, _sz]),
+            "tinyfl_test_comparisons": (ctypes.c_uint32, [_vp]),
+            "tinyfl_drbg_bit_position": (ctypes.c_uint64, [_vp]),
+            "tinyfl_drbg_discard_to_block": (None, [_vp, ctypes.c_uint32]),
             "tinyfl_test_head_train": (
                 ctypes.c_int,
                 [_fp, ctypes.c_uint16, ctypes.c_uint16, _fp, _u8p, _sz, ctypes.c_float,
@@ -154,6 +162,17 @@ class CoreLib:
         self.lib.tinyfl_test_below(state, bound, _ptr(out, _u64p), n)
         return out
 
+    def bits(self, state, widths) -> np.ndarray:
+        widths = np.ascontiguousarray(widths, dtype=np.uint8)
+        out = np.zeros(widths.size, dtype=np.uint32)
+        self.lib.tinyfl_test_bits(state, _ptr(widths, _u8p), _ptr(out, _u32p), widths.size)
+        return out
+
+    def uniform(self, state, bound: int, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=np.uint64)
+        self.lib.tinyfl_test_uniform(state, bound, _ptr(out, _u64p), n)
+        return out
+
     # -- samplers ----------------------------------------------------------------------------
     def bernoulli_exp(self, state, num: int, den: int, n: int) -> np.ndarray:
         out = np.zeros(n, dtype=np.uint8)
@@ -171,6 +190,33 @@ class CoreLib:
         if rc != 0:
             raise ValueError(f"variance {num}/{den} outside the sampler's range")
         return out
+
+    def dgauss_work(self, state, num: int, den: int, n: int):
+        """(values, coins, comparisons) of n draws from one plan."""
+        out = np.zeros(n, dtype=np.int32)
+        coins = np.zeros(n, dtype=np.uint32)
+        comparisons = np.zeros(n, dtype=np.uint32)
+        rc = self.lib.tinyfl_test_dgauss_work(state, num, den, _ptr(out, _i32p), _ptr(coins, _u32p),
+                                              _ptr(comparisons, _u32p), n)
+        if rc != 0:
+            raise ValueError(f"variance {num}/{den} outside the sampler's range")
+        return out, coins, comparisons
+
+    def work_budget(self, num: int, den: int, n: int) -> int:
+        return int(self.lib.tinyfl_test_work_budget(num, den, n))
+
+    def bit_position(self, state) -> int:
+        return int(self.lib.tinyfl_drbg_bit_position(state))
+
+    def comparisons(self, state) -> int:
+        return int(self.lib.tinyfl_test_comparisons(state))
+
+    def blocks_made(self, state) -> int:
+        """The block counter (tinyfl_drbg: key[8], nonce[3], then counter at byte 44)."""
+        return ctypes.c_uint32.from_buffer(state, 44).value
+
+    def discard_to_block(self, state, block: int) -> None:
+        self.lib.tinyfl_drbg_discard_to_block(state, block)
 
     def dgauss_check(self, num: int, den: int) -> int:
         return self.lib.tinyfl_test_dgauss_check(num, den)

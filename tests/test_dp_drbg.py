@@ -100,3 +100,42 @@ def test_wipe_clears_the_key(lib):
 def test_seed_must_be_44_bytes():
     with pytest.raises(ValueError):
         ChaCha20Drbg(bytes(32))
+
+
+def test_bits_same_in_c_and_python_and_low_bit_first(lib):
+    seed = seeds(1, rng_seed=21)[0]
+    widths = np.random.default_rng(2).integers(1, 33, 3000).astype(np.uint8)
+    c_values = lib.bits(lib.drbg(seed), widths)
+    drbg = ChaCha20Drbg(seed)
+    assert [int(v) for v in c_values] == [drbg.bits(int(w)) for w in widths]
+    # the same bits as the word stream, each word low bit first
+    total = int(widths.astype(np.int64).sum())
+    words = ChaCha20Drbg(seed).u32_array(total // 32 + 1)
+    stream = [(int(w) >> i) & 1 for w in words for i in range(32)]
+    pos = 0
+    for w, v in zip(widths, c_values):
+        assert int(v) == sum(stream[pos + i] << i for i in range(int(w)))
+        pos += int(w)
+    assert drbg.bit_position() == total
+
+
+def test_bit_position_and_discard_same_in_c_and_python(lib):
+    seed = seeds(1, rng_seed=22)[0]
+    state, drbg = lib.drbg(seed), ChaCha20Drbg(seed)
+    blocks = chacha20_blocks(seed[:32], seed[32:], 0, 8)
+    assert lib.bit_position(state) == drbg.bit_position() == 0
+    lib.bits(state, [5, 32, 7])
+    for w in (5, 32, 7):
+        drbg.bits(w)
+    assert lib.bit_position(state) == drbg.bit_position() == 44
+    # drops the rest of block 0, computes block 1 and 2, the next word is block 3's first
+    lib.discard_to_block(state, 3)
+    drbg.discard_to_block(3)
+    assert lib.bit_position(state) == drbg.bit_position() == 3 * 512
+    assert lib.blocks_made(state) == 3
+    assert int(lib.u32s(state, 1)[0]) == drbg.u32() == int(blocks[3][0])
+    # already past block 2: only the rest of block 3 is dropped
+    lib.discard_to_block(state, 2)
+    drbg.discard_to_block(2)
+    assert lib.bit_position(state) == drbg.bit_position() == 4 * 512
+    assert int(lib.bits(state, [9])[0]) == drbg.bits(9) == int(blocks[4][0]) & 0x1FF

@@ -30,6 +30,22 @@ void tinyfl_test_below(tinyfl_drbg *drbg, uint64_t bound, uint64_t *out, size_t 
     }
 }
 
+void tinyfl_test_bits(tinyfl_drbg *drbg, const uint8_t *widths, uint32_t *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = tinyfl_drbg_bits(drbg, widths[i]);
+    }
+}
+
+void tinyfl_test_uniform(tinyfl_drbg *drbg, uint64_t bound, uint64_t *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = tinyfl_dgauss_uniform(drbg, bound);
+    }
+}
+
 void tinyfl_test_bernoulli_exp(tinyfl_drbg *drbg, uint64_t num, uint64_t den, uint8_t *out,
                                size_t n)
 {
@@ -60,6 +76,45 @@ int tinyfl_test_dgauss(tinyfl_drbg *drbg, uint64_t num, uint64_t den, int32_t *o
         out[i] = tinyfl_dgauss(drbg, var);
     }
     return 0;
+}
+
+/* Per draw from one plan: the coins and the Bernoulli comparisons it used (its work). */
+int tinyfl_test_dgauss_work(tinyfl_drbg *drbg, uint64_t num, uint64_t den, int32_t *out,
+                            uint32_t *coins, uint32_t *comparisons, size_t n)
+{
+    tinyfl_dgauss_var var;
+    tinyfl_dgauss_plan plan;
+    size_t i;
+    var.num = num;
+    var.den = den;
+    if (tinyfl_dgauss_prepare(&plan, var) != TINYFL_OK) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        uint64_t coins0 = tinyfl_drbg_bit_position(drbg);
+        uint32_t comparisons0 = drbg->comparisons;
+        out[i] = tinyfl_dgauss_draw(drbg, &plan);
+        coins[i] = (uint32_t)(tinyfl_drbg_bit_position(drbg) - coins0);
+        comparisons[i] = drbg->comparisons - comparisons0;
+    }
+    return 0;
+}
+
+uint64_t tinyfl_test_work_budget(uint64_t num, uint64_t den, size_t n)
+{
+    tinyfl_dgauss_var var;
+    tinyfl_dgauss_plan plan;
+    var.num = num;
+    var.den = den;
+    if (tinyfl_dgauss_prepare(&plan, var) != TINYFL_OK) {
+        return 0u;
+    }
+    return tinyfl_protect_work_budget(n, &plan);
+}
+
+uint32_t tinyfl_test_comparisons(const tinyfl_drbg *drbg)
+{
+    return drbg->comparisons;
 }
 
 int tinyfl_test_dgauss_check(uint64_t num, uint64_t den)

@@ -2,7 +2,8 @@
 DRBG, word for word the same stream as firmware/tinyfl_drbg.c.
 
 Seed = key[32] | nonce[12]; block counter from 0; words handed out in order; u64 = low word
-first; below(bound) rejects u64 draws at or above 2^64 - (2^64 mod bound).
+first; below(bound) rejects u64 draws at or above 2^64 - (2^64 mod bound). The bit stream
+(bit, bits) takes whole words from the same stream and hands their bits out low bit first.
 """
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ class ChaCha20Drbg:
         self._words: list[int] = []
         self._pos = 0
         self.words_drawn = 0  # how many 32-bit words have been handed out
+        self._bit_buf = 0
+        self._bit_count = 0
+        self.bits_drawn = 0  # how many bits bit()/bits() have handed out
+        self.comparisons = 0  # Bernoulli comparisons made by the sampler (its work meter, as C)
 
     def _refill(self) -> None:
         blocks = chacha20_blocks(self._key, self._nonce, self._next_block, _BLOCKS_PER_REFILL)
@@ -95,6 +100,47 @@ class ChaCha20Drbg:
     def u64(self) -> int:
         lo = self.u32()
         return lo | (self.u32() << 32)
+
+    def bit(self) -> int:
+        if self._bit_count == 0:
+            self._bit_buf = self.u32()
+            self._bit_count = 32
+        b = self._bit_buf & 1
+        self._bit_buf >>= 1
+        self._bit_count -= 1
+        self.bits_drawn += 1
+        return b
+
+    def bits(self, k: int) -> int:
+        """The next k bits (1 <= k <= 32), the first in bit 0, as tinyfl_drbg_bits."""
+        if not 1 <= k <= 32:
+            raise ValueError("bits(k) needs 1 <= k <= 32")
+        self.bits_drawn += k
+        if k <= self._bit_count:
+            low = self._bit_buf & ((1 << k) - 1)
+            self._bit_buf >>= k
+            self._bit_count -= k
+            return low
+        need = k - self._bit_count
+        word = self.u32()
+        low = self._bit_buf | ((word & ((1 << need) - 1)) << self._bit_count)
+        self._bit_buf = word >> need
+        self._bit_count = 32 - need
+        return low
+
+    def bit_position(self) -> int:
+        """Bits handed out or skipped so far, as tinyfl_drbg_bit_position."""
+        return self.words_drawn * 32 - self._bit_count
+
+    def discard_to_block(self, block: int) -> None:
+        """As tinyfl_drbg_discard_to_block: drop the rest of the current block, then skip to
+        block `block` unless the stream is already there or past it."""
+        made = -(-self.words_drawn // 16)  # blocks the C generator has computed
+        target = max(made, block) * 16
+        while self.words_drawn < target:
+            self.u32()
+        self._bit_buf = 0
+        self._bit_count = 0
 
     def below(self, bound: int) -> int:
         """Uniform in [0, bound), unbiased; 0 without a draw when bound == 0 (as in C)."""

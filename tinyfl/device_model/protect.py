@@ -5,7 +5,9 @@
 3. If ||u|| (float32, left-to-right sum of squares) > target: u *= target / ||u||.
 4. q_i = round half away from zero (u_i / g), int32.
 5. While sum q_i^2 > 4^k (float error only): move the first largest |q_i| one step to 0.
-6. With noise: q_i += discrete Gaussian with variance num/den (lowest terms), i in order.
+6. With noise: q_i += discrete Gaussian with variance num/den (lowest terms), i in order;
+   then discarded draws until the work budget is spent, then the generator skips to a fixed
+   block (tinyfl_protect_work_budget: the time of a protect does not depend on the noise).
 """
 from __future__ import annotations
 
@@ -13,12 +15,39 @@ from math import gcd
 
 import numpy as np
 
-from .dgauss import Drbg, dgauss, dgauss_check
+from .dgauss import DgaussPlan, Drbg, dgauss_draw, dgauss_plan
 from .errors import DeviceModelError
 
-__all__ = ["MAX_GRID_BITS", "grid_step", "clip_target", "clip_and_round", "protect_update"]
+__all__ = ["MAX_GRID_BITS", "WORK_THETA", "WORK_SLACK", "grid_step", "clip_target",
+           "clip_and_round", "work_per_draw", "work_budget", "work_done", "protect_update"]
 
 MAX_GRID_BITS = 20
+# as firmware/tinyfl_protect.c: the work budget of a protect (docs/privacy.md)
+WORK_PER_COMPARISON = 4
+WORK_THETA = 1 / 125
+_WORK_BASE = 64
+_WORK_PER_Q_BIT = 4
+_WORK_FRACTIONAL_V = 40
+WORK_SLACK = 5546  # ceil(64 ln 2 / WORK_THETA)
+_SPARE_BLOCKS = 1
+
+
+def work_per_draw(plan: DgaussPlan) -> int:
+    """The per-draw term of the budget: a bound on log E[exp(theta W)] / theta."""
+    lap = plan.laplace
+    per = _WORK_BASE + _WORK_PER_Q_BIT * (lap.q - 1).bit_length()
+    if lap.v_num != lap.v_den:
+        per += _WORK_FRACTIONAL_V
+    return per
+
+
+def work_budget(n: int, plan: DgaussPlan) -> int:
+    """Work units (coins + 4 comparisons) one protect of n values spends on draws."""
+    return n * work_per_draw(plan) + WORK_SLACK
+
+
+def work_done(drbg: Drbg, coins0: int, comparisons0: int) -> int:
+    return drbg.bit_position() - coins0 + WORK_PER_COMPARISON * (drbg.comparisons - comparisons0)
 
 
 def grid_step(clip: float, grid_bits: int) -> np.float32:
@@ -85,10 +114,16 @@ def protect_update(update: np.ndarray, clip: float, grid_bits: int,
             raise DeviceModelError("ARG", "noise needs a generator and a positive variance")
         common = gcd(num, den)
         num, den = num // common, den // common
-        if not dgauss_check(num, den):
+        plan = dgauss_plan(num, den)
+        if plan is None:
             raise DeviceModelError("ARG", f"variance {num}/{den} outside the sampler's range")
     clipped, q = _clip_round(u, clip, grid_bits, target)
     if noise_var is None:
         return clipped, q
-    noised = np.array([int(v) + dgauss(drbg, num, den) for v in q], dtype=np.int64)
+    start, comparisons0 = drbg.bit_position(), drbg.comparisons
+    budget = work_budget(len(q), plan)
+    noised = np.array([int(v) + dgauss_draw(drbg, plan) for v in q], dtype=np.int64)
+    while work_done(drbg, start, comparisons0) < budget:
+        dgauss_draw(drbg, plan)
+    drbg.discard_to_block((start + budget + 511) // 512 + _SPARE_BLOCKS)
     return clipped, np.clip(noised, -(1 << 31), (1 << 31) - 1)
