@@ -1,0 +1,112 @@
+"""The libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan): each builds, replays its stored
+corpus and regression inputs, and fuzzes briefly; each open finding still reproduces in the
+strict build; and the device oracle catches deliberately broken firmware (so its checks can fail).
+
+In CI (CI set) a missing clang is a failure, not a skip. `make fuzz FUZZ_SECONDS=600` fuzzes
+longer. FUZZ_SECONDS here (default 12 per harness) keeps the file near a minute on 2 cores.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
+import harnesses  # noqa: E402
+from harnesses import HARNESSES, OPEN_FINDINGS, Patch  # noqa: E402
+
+FUZZ_SECONDS = int(os.environ.get("TINYFL_FUZZ_SECONDS", "12"))
+# Fewest executions a brief run must reach: far below what a loaded 2-core machine does
+# (measured: payload ~100k/s, frame and device ~1.5k/s), far above a harness that hangs.
+MIN_RUNS = {"payload": 20000, "frame": 1000, "device": 1000}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clang() -> None:
+    if shutil.which("clang") is None:
+        message = "missing clang (run scripts/bootstrap.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI requires {message}")
+        pytest.skip(message)
+
+
+@pytest.mark.parametrize("name", sorted(HARNESSES))
+def test_stored_corpus_and_regressions_replay_clean(name):
+    inputs = harnesses.stored_inputs(name)
+    assert len(inputs) >= 10, f"the {name} corpus is missing (python tests/fuzz/make_corpus.py)"
+    result = harnesses.replay(name)
+    assert result.ok, result.output[-4000:]
+    assert result.runs == len(inputs)
+
+
+@pytest.mark.parametrize("name", sorted(HARNESSES))
+def test_brief_fuzzing_finds_nothing(name, tmp_path):
+    result = harnesses.fuzz(name, FUZZ_SECONDS, work=tmp_path)
+    assert result.ok, result.output[-4000:]
+    assert result.runs >= MIN_RUNS[name], result.output[-4000:]
+
+
+OPEN = [(h, f, msg) for h, findings in OPEN_FINDINGS.items() for f, msg in findings.items()]
+
+
+@pytest.mark.parametrize("harness,finding,message", OPEN, ids=[f for _, f, _ in OPEN])
+def test_open_finding_still_reproduces_in_the_strict_build(harness, finding, message):
+    """When this fails, the firmware fix has landed: remove the finding from OPEN_FINDINGS and
+    its #ifdef in fuzz_oracle.c (the regression input stays)."""
+    inputs = harnesses.open_finding_inputs(harness)[finding]
+    assert inputs, f"no regression input for {finding}"
+    for path in inputs:
+        result = harnesses.replay(harness, [path], strict=True)
+        assert not result.ok and message in result.output, (
+            f"{path.name} no longer fails the strict build: fixed? ({result.output[-2000:]})")
+
+
+# Broken firmware the device oracle must catch on the stored corpus alone: (file, old, new, the
+# oracle's message). Anchors are small and stable; if the source moves on, update them.
+MUTANTS = {
+    "budget_ignored": Patch("tinyfl_device.c", "return !dev->ledger.locked && dev->ledger.releases_done",
+                            "return 1 || dev->ledger.releases_done"),
+    "charge_skipped": Patch(
+        "tinyfl_ledger.c",
+        "tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n",
+        "tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n"
+        "    if (ledger->releases_done > 1) {\n        return TINYFL_OK;\n    }\n"),
+    "replay_accepted": Patch("tinyfl_device.c", "m.round <= dev->ledger.last_round",
+                             "m.round < dev->ledger.last_round"),
+    "features_not_wiped": Patch("tinyfl_device.c", "    memset(dev->features, 0, sizeof(dev->features));\n", ""),
+    "locked_ledger_released": Patch("tinyfl_ledger.c", "        ledger->locked = 1;\n        return TINYFL_E_STORAGE;",
+                                    "        return TINYFL_E_STORAGE;"),
+}
+MUTANT_MESSAGES = {
+    "budget_ignored": "a release past the budget",
+    "charge_skipped": "an update sent before it was charged",
+    "replay_accepted": "the same (run, round) released twice",
+    "features_not_wiped": "features left in memory",
+    "locked_ledger_released": "an update after a boot with a bad ledger",
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_device_oracle_catches_broken_firmware(mutant):
+    result = harnesses.replay("device", harnesses.stored_inputs("device"), patch=MUTANTS[mutant])
+    assert not result.ok, f"the oracle missed the {mutant} mutant"
+    assert MUTANT_MESSAGES[mutant] in result.output, result.output[-3000:]
+
+
+WIRE_MUTANTS = {
+    "frame": (Patch("tinyfl_frame.c", "    rx->frames_ok++;\n", "\n"),
+              "a frame not counted exactly once"),
+    "payload": (Patch("generated/tinyfl_wire_gen.c", "    p[1] = (uint8_t)(v >> 8);\n",
+                      "    p[1] = (uint8_t)(v >> 9);\n"),
+                "an accepted payload re-encodes to other bytes"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WIRE_MUTANTS))
+def test_wire_oracles_catch_broken_firmware(name):
+    patch, message = WIRE_MUTANTS[name]
+    result = harnesses.replay(name, patch=patch)
+    assert not result.ok and message in result.output, result.output[-4000:]
