@@ -3,7 +3,7 @@
     python tests/fuzz/make_corpus.py
 
 payload and frame: every message and link stream of tests/vectors/wire_vectors.json (the
-payloads re-encoded from what the Python decoder accepts, the link bytes as they are).
+payloads that reassemble, accepted or refused by the decoder; the link bytes as they are).
 device: scripts in fuzz_device.c's input format (encoded by DeviceScript below) for the paths
 that matter: rounds up to an exhausted budget, reboots, replays, storage faults at each write,
 torn writes, a corrupt or unreadable ledger, failed entropy, NaN/Inf/failing samples, refused
@@ -136,8 +136,7 @@ def wire_seeds() -> tuple[dict[str, bytes], dict[str, bytes]]:
         data = bytes.fromhex(vector["hex"])
         links[vector["name"]] = data
         for i, received in enumerate(FrameDecoder().feed(data)):
-            if received.message is not None:
-                payloads[f"{vector['name']}_{i}"] = received.message.encode()
+            payloads[f"{vector['name']}_{i}"] = received.payload  # refused ones too
     return payloads, links
 
 
