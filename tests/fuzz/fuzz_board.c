@@ -48,6 +48,11 @@ static size_t serial_read(void *user, uint8_t *buf, size_t cap)
 static tinyfl_status serial_write(void *user, const uint8_t *buf, size_t len)
 {
     tinyfl_fuzz_board *board = (tinyfl_fuzz_board *)user;
+    uint32_t n = board->link_writes++;
+    if (board->link_fails & (1u << (n % 32u))) {
+        board->watch(board->watcher, NULL, 0);
+        return TINYFL_E_IO;
+    }
     board->watch(board->watcher, buf, len);
     return TINYFL_OK;
 }
@@ -170,6 +175,16 @@ static tinyfl_status sample(void *user, float *window, size_t len, uint8_t *labe
             window[i] *= FLT_MIN / 64.0f;
         }
         break;
+    case TINYFL_FUZZ_SAMPLE_LARGE: {
+        float scale = 1.0f;
+        for (i = 0; i < s.where % 19u; i++) {
+            scale *= 10.0f;
+        }
+        for (i = 0; i < len; i++) {
+            window[i] *= scale;
+        }
+        break;
+    }
     case TINYFL_FUZZ_SAMPLE_BAD_LABEL:
         *label = s.label;
         break;

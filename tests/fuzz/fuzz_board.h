@@ -20,6 +20,7 @@ enum {
     TINYFL_FUZZ_SAMPLE_INF,        /* one value +-Inf */
     TINYFL_FUZZ_SAMPLE_HUGE,       /* values near FLT_MAX: sums overflow inside the backbone */
     TINYFL_FUZZ_SAMPLE_TINY,       /* subnormal values */
+    TINYFL_FUZZ_SAMPLE_LARGE,      /* finite features up to 1e18: training may overflow */
     TINYFL_FUZZ_SAMPLE_BAD_LABEL,  /* label byte as given, usually out of range */
     TINYFL_FUZZ_SAMPLE_FAIL,       /* the sensor reports an error */
     TINYFL_FUZZ_SAMPLE_NONE,       /* nothing new (the same as an empty queue) */
@@ -33,6 +34,7 @@ typedef struct {
     uint8_t where; /* the special value's index, for NAN and INF */
 } tinyfl_fuzz_sample;
 
+/* Bytes the device wrote to the link; buf NULL: a write failed (nothing of it was sent). */
 typedef void (*tinyfl_fuzz_watch_fn)(void *watcher, const uint8_t *buf, size_t len);
 
 typedef struct {
@@ -40,6 +42,8 @@ typedef struct {
     size_t link_len;
     size_t link_pos;
     size_t read_size; /* most bytes one serial_read returns */
+    uint32_t link_fails; /* bit (n mod 32): the n-th serial_write fails (E_IO), nothing sent */
+    uint32_t link_writes;
 
     uint8_t record[TINYFL_FUZZ_STORAGE_CAP];
     size_t record_len;    /* 0: never written */

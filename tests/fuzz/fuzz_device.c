@@ -6,6 +6,7 @@
  *   storage: mode (fresh, a valid record, raw bytes, a valid record with one byte flipped),
  *            releases_done, last_run, last_round
  *   faults:  flags (entropy fails, storage reads fail, failing writes are torn), write-fault mask
+ *            (serial write faults start off; OP_LINK_FAULTS sets them)
  *   then operations until the input ends, each an opcode byte and its arguments (see OP_*).
  * The fuzzer can write raw link bytes, but most operations build well-formed frames (CRC and
  * all), so that mutations reach the device's message handling instead of the CRC check. */
@@ -32,6 +33,7 @@ enum {
     OP_SAMPLES,      /* n, then n sensor events (fuzz_board.h) */
     OP_REBOOT,       /* tinyfl_device_init again on the same storage */
     OP_WRITE_FAULTS, /* a new storage write-fault mask */
+    OP_LINK_FAULTS,  /* a new serial write-fault mask */
     OP_COUNT
 };
 
@@ -170,10 +172,12 @@ static void send_global_model(tinyfl_fuzz_input *in)
     scale = tinyfl_fuzz_u8(in);
     chunk = chunk_size(tinyfl_fuzz_u8(in));
     seq = tinyfl_fuzz_u16(in);
-    /* mostly the device's shape; sometimes one class or one feature more */
-    m.n_classes = (uint16_t)(TINYFL_HEAD_CLASSES + (shape % 8u == 1u));
-    m.n_features = (uint16_t)(TINYFL_HEAD_FEATURES + (shape % 8u == 2u));
-    m.params_count = (uint16_t)(m.n_classes * (m.n_features + 1u));
+    /* mostly the device's shape; sometimes a wrong shape field, a count that disagrees with
+     * the shape, or a head too large for the device's buffer */
+    m.n_classes = (uint16_t)(TINYFL_HEAD_CLASSES + (shape % 8u == 1u || shape % 8u == 4u));
+    m.n_features = (uint16_t)(TINYFL_HEAD_FEATURES + (shape % 8u == 2u || shape % 8u == 4u));
+    m.params_count = (uint16_t)(shape % 8u == 4u ? m.n_classes * (m.n_features + 1u)
+                                                 : TINYFL_PARAMS - (shape % 8u == 3u));
     m.params = params;
     for (i = 0; i < m.params_count; i++) {
         uint32_t x = (uint32_t)seed * 2246822519u + (uint32_t)i * 3266489917u;
@@ -246,8 +250,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             trace("reboot", 0, 0);
             boot();
             break;
-        default:
+        case OP_WRITE_FAULTS:
             board.write_fails = tinyfl_fuzz_u32(&in);
+            break;
+        default:
+            board.link_fails = tinyfl_fuzz_u32(&in);
             break;
         }
     }

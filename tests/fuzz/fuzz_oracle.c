@@ -83,7 +83,7 @@ static void check_release_starts(tinyfl_fuzz_oracle *o, const uint8_t *payload, 
                       "an update sent before it was charged (the stored ledger lacks its run and round)");
     TINYFL_FUZZ_CHECK(ledger.releases_done <= TINYFL_DP_RELEASES_MAX, "a release past the budget");
     check_round_buffers_wiped(o->dev);
-    if (key == o->last_release && o->last_update_len > 0) {
+    if (key == o->last_release && o->released) {
         TINYFL_FUZZ_CHECK(ledger.releases_done == o->charged, "the same (run, round) released twice (charged again)");
         o->resend = 1;
     } else {
@@ -91,6 +91,8 @@ static void check_release_starts(tinyfl_fuzz_oracle *o, const uint8_t *payload, 
         TINYFL_FUZZ_CHECK(ledger.releases_done > o->charged, "an update sent before it was charged");
         o->last_release = key;
         o->charged = ledger.releases_done;
+        o->released = 1;
+        o->last_update_len = 0; /* until this release's message has been seen whole */
         o->resend = 0;
         o->releases++;
     }
@@ -109,10 +111,13 @@ static void check_update_message(tinyfl_fuzz_oracle *o)
                       "the device sent an update that does not decode");
     TINYFL_FUZZ_CHECK(release_key(u.run, u.round) == o->last_release, "update (run, round) is not the one charged");
     TINYFL_FUZZ_CHECK(u.releases_done == o->charged, "update releases_done is not the stored count");
+    TINYFL_FUZZ_CHECK(u.eps_spent <= TINYFL_DP_EPS_LIMIT, "update reports eps spent past the limit");
+    TINYFL_FUZZ_CHECK(u.sample_count >= 1 && u.sample_count <= TINYFL_SAMPLES_PER_ROUND,
+                      "update trained on no samples or more than a round holds");
     TINYFL_FUZZ_CHECK(u.values_count == TINYFL_PARAMS && u.n_classes == TINYFL_HEAD_CLASSES &&
                           u.n_features == TINYFL_HEAD_FEATURES,
                       "update shape is not the device's");
-    if (o->resend) {
+    if (o->resend && o->last_update_len > 0) {
         TINYFL_FUZZ_CHECK(o->out.msg_len == o->last_update_len &&
                               memcmp(o->out.msg, o->last_update, o->last_update_len) == 0,
                           "a resend differs from the release (fresh noise on the same round)");
@@ -143,6 +148,14 @@ void tinyfl_fuzz_oracle_watch(void *oracle, const uint8_t *buf, size_t len)
 {
     tinyfl_fuzz_oracle *o = (tinyfl_fuzz_oracle *)oracle;
     size_t i;
+    if (buf == NULL) {
+        /* A failed write: the host sees a cut frame, then whatever comes next. An update cut
+         * off this way was charged and never (wholly) sent, which is safe. */
+        o->frame_len = 0;
+        o->in_release = 0;
+        tinyfl_frame_rx_init(&o->out);
+        return;
+    }
     for (i = 0; i < len; i++) {
         tinyfl_status st;
         if (buf[i] == 0u) {
@@ -158,12 +171,6 @@ void tinyfl_fuzz_oracle_watch(void *oracle, const uint8_t *buf, size_t len)
                               "the device sent a message that does not decode");
             if (o->out.msg_type == TINYFL_MSG_UPDATE) {
                 check_update_message(o);
-            } else if (o->out.msg_type == TINYFL_MSG_ERROR) {
-                tinyfl_msg_error e;
-                if (tinyfl_msg_error_decode(&e, o->out.msg, o->out.msg_len) == TINYFL_OK &&
-                    e.code == TINYFL_E_NO_SAMPLES) {
-                    o->refused_no_samples = 1;
-                }
             }
         }
     }
@@ -172,11 +179,11 @@ void tinyfl_fuzz_oracle_watch(void *oracle, const uint8_t *buf, size_t len)
 void tinyfl_fuzz_oracle_after_step(tinyfl_fuzz_oracle *o)
 {
 #ifdef TINYFL_FUZZ_OPEN_NO_SAMPLES_FEATURES
-    if (o->refused_no_samples) {
+    if (o->dev->refusals[TINYFL_E_NO_SAMPLES] != o->no_samples_refusals) {
         memset(o->dev->features, 0, sizeof(o->dev->features)); /* the wipe the device skipped */
     }
 #endif
-    o->refused_no_samples = 0;
+    o->no_samples_refusals = o->dev->refusals[TINYFL_E_NO_SAMPLES];
     check_round_buffers_wiped(o->dev);
     TINYFL_FUZZ_CHECK(all_zero(o->dev->values, sizeof(o->dev->values)), "update integers left in memory");
     TINYFL_FUZZ_CHECK(!o->in_release, "an update cut off in the middle");

@@ -34,17 +34,18 @@ typedef struct {
     int may_release;       /* this boot found a readable ledger and working entropy */
     uint64_t last_release; /* (run << 32) | round of the last release, from storage */
     uint32_t charged;      /* releases_done stored with that release */
+    int released;          /* last_release was released during this input (not just loaded) */
     int in_release;        /* an update's first frame has left, its message has not ended */
     int resend;
     uint8_t last_update[TINYFL_WIRE_MAX_MESSAGE];
-    size_t last_update_len; /* 0: none yet */
+    size_t last_update_len; /* 0: the last release's message not seen whole (yet) */
 
     uint8_t frame[TINYFL_FRAME_MAX_ENCODED]; /* the device's current frame, as sent */
     size_t frame_len;
     tinyfl_frame_rx out; /* reassembles what the device sends */
 
     uint32_t releases; /* new releases seen (for the harness's statistics) */
-    int refused_no_samples; /* the device sent error NO_SAMPLES since the last step */
+    int32_t no_samples_refusals; /* dev->refusals[NO_SAMPLES] after the last step */
 } tinyfl_fuzz_oracle;
 
 /* Reads the initial ledger from storage; call once per input, after storage is set up. */

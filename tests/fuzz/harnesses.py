@@ -111,45 +111,65 @@ class Patch:
         if text.count(self.old) != 1:
             raise ValueError(f"mutant anchor not found once in firmware/{self.file}: {self.old!r} "
                              "(update the mutant in tests/test_fuzz.py to the new source)")
-        target = out_dir / "mutant" / Path(self.file).name
+        target = out_dir / Path(self.file).name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text.replace(self.old, self.new))
         return target
 
 
+def _digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _compile(cmd: list[str], output: Path, what: str) -> None:
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolchainError(f"building {what} failed:\n{' '.join(cmd)}\n{proc.stderr}")
+    tmp.replace(output)  # atomic: a parallel run never sees half a file
+
+
 def build(name: str, *, strict: bool = False, patch: Patch | None = None) -> Path:
-    """The harness's executable, rebuilt only when a source, header, flag or the config changes.
+    """The harness's executable. Each source compiles to an object cached by its content, every
+    header, the flags and the config, so the strict and mutant builds recompile one file.
     strict: without the open-finding tolerances (OPEN_FINDINGS); patch: a mutant build."""
     harness = HARNESSES[name]
-    defines = [] if strict else [f"-DTINYFL_FUZZ_OPEN_{f}" for f in OPEN_FINDINGS.get(name, {})]
-    sources = [FUZZ_DIR / s for s in harness.sources] + _firmware_sources(harness)
-    headers = sorted(FUZZ_DIR.glob("*.h")) + sorted(FIRMWARE_DIR.rglob("*.h"))
-    config = DEVICE_CONFIG.render_header() if harness.needs_config else ""
+    root = build_dir() / "fuzz"
     compiler = clang()
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
-    digest = hashlib.sha256()
-    for part in [*sources, *headers]:
-        digest.update(str(part).encode() + b"\0" + part.read_bytes())
-    digest.update("\0".join([*WARNINGS, *SANITIZE, *defines, config, version, repr(patch)]).encode())
-    out_dir = build_dir() / "fuzz" / f"{name}-{digest.hexdigest()[:16]}"
-    binary = out_dir / f"fuzz_{name}"
-    if binary.exists():
-        return binary
-    out_dir.mkdir(parents=True, exist_ok=True)
+    headers = sorted(FUZZ_DIR.glob("*.h")) + sorted(FIRMWARE_DIR.rglob("*.h"))
+    headers_key = _digest(*(str(h) + "\0" + h.read_text() for h in headers))
     includes = [FUZZ_DIR, FIRMWARE_DIR, FIRMWARE_DIR / "generated"]
+    if harness.needs_config:
+        config = DEVICE_CONFIG.render_header()
+        config_dir = root / f"config-{_digest(config)}"
+        DEVICE_CONFIG.write_header(config_dir)
+        includes.insert(0, config_dir)
+    defines = [] if strict else [f"-DTINYFL_FUZZ_OPEN_{f}" for f in OPEN_FINDINGS.get(name, {})]
+    flags = [*WARNINGS, "-O1", "-g", *SANITIZE, *(f"-I{d}" for d in includes)]
+
+    sources = [FUZZ_DIR / s for s in harness.sources] + _firmware_sources(harness)
     if patch is not None:
         original = FIRMWARE_DIR / patch.file
-        sources = [patch.apply(out_dir) if s == original else s for s in sources]
-    if harness.needs_config:
-        DEVICE_CONFIG.write_header(out_dir)
-        includes.insert(0, out_dir)
-    tmp = out_dir / f".{binary.name}.tmp"
-    cmd = [compiler, *WARNINGS, "-O1", "-g", *SANITIZE, *defines, *(f"-I{d}" for d in includes),
-           *map(str, sources), "-lm", "-o", str(tmp)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolchainError(f"building the {name} harness failed:\n{' '.join(cmd)}\n{proc.stderr}")
-    tmp.replace(binary)  # atomic: a parallel run never sees half a binary
+        mutant_dir = root / f"mutant-{_digest(repr(patch))}"
+        sources = [patch.apply(mutant_dir) if s == original else s for s in sources]
+    objects = []
+    for source in sources:
+        own = defines if source.parent == FUZZ_DIR else []  # the switches are the harness's
+        key = _digest(str(source), source.read_bytes(), headers_key, version, *flags, *own)
+        obj = root / "obj" / f"{source.stem}-{key}.o"
+        if not obj.exists():
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            _compile([compiler, *flags, *own, "-c", str(source)], obj, f"{source.name} ({name} harness)")
+        objects.append(obj)
+    binary = root / f"{name}-{_digest(*map(str, objects))}" / f"fuzz_{name}"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        _compile([compiler, *SANITIZE, *map(str, objects), "-lm"], binary, f"the {name} harness")
     return binary
 
 

@@ -1,4 +1,5 @@
-"""Writes the seed corpora of the fuzz harnesses (tests/fuzz/corpus/<harness>/).
+"""Writes the seed corpora of the fuzz harnesses (tests/fuzz/corpus/<harness>/) and the device
+harness's regression inputs (tests/fuzz/regressions/device/).
 
     python tests/fuzz/make_corpus.py
 
@@ -27,10 +28,10 @@ from tinyfl.wire import FrameDecoder, spec  # noqa: E402
 VECTORS = REPO_ROOT / "tests" / "vectors" / "wire_vectors.json"
 
 # fuzz_device.c's constants (opcodes, storage modes, flags, sample kinds)
-OP_RAW, OP_FRAME, OP_GLOBAL_MODEL, OP_POLL, OP_SAMPLES, OP_REBOOT, OP_WRITE_FAULTS = range(7)
+OP_RAW, OP_FRAME, OP_GLOBAL_MODEL, OP_POLL, OP_SAMPLES, OP_REBOOT, OP_WRITE_FAULTS, OP_LINK_FAULTS = range(8)
 FRESH, VALID, RAW, FLIPPED = range(4)
 ENTROPY_FAILS, READ_FAILS, TORN_WRITES = 0x01, 0x02, 0x04
-S_OK, S_NAN, S_INF, S_HUGE, S_TINY, S_BAD_LABEL, S_FAIL, S_NONE = range(8)
+S_OK, S_NAN, S_INF, S_HUGE, S_TINY, S_LARGE, S_BAD_LABEL, S_FAIL, S_NONE = range(9)
 SAME_RUN, NEXT_RUN, OLDER_RUN, ANY_RUN = range(4)
 
 
@@ -91,6 +92,11 @@ class DeviceScript:
         self.out += struct.pack("<I", mask)
         return self
 
+    def link_faults(self, mask: int) -> DeviceScript:
+        self.out.append(OP_LINK_FAULTS)
+        self.out += struct.pack("<I", mask)
+        return self
+
     def round(self, how: int = SAME_RUN, step: int = 1, seed: int = 0) -> DeviceScript:
         return self.good_samples(seed=seed).global_model(how, step, seed=seed + 1).poll()
 
@@ -121,12 +127,25 @@ def device_scripts() -> dict[str, bytes]:
         (S_FAIL, 0, 0, 0)).global_model(NEXT_RUN).poll().samples((S_NAN, 0, 1, 0), (S_OK, 1, 2, 0)).global_model(SAME_RUN).poll()
     scripts["no_samples"] = DeviceScript().global_model(NEXT_RUN).poll().samples((S_NONE, 0, 0, 0), (S_OK, 1, 1, 0)).global_model(SAME_RUN).poll()
     scripts["crafted_and_shape"] = DeviceScript().good_samples().global_model(NEXT_RUN, scale=0).poll().global_model(
-        NEXT_RUN, shape=1).poll().global_model(NEXT_RUN, scale=255).poll()
+        NEXT_RUN, shape=1).poll().global_model(NEXT_RUN, shape=2).poll().global_model(NEXT_RUN, shape=3).poll().global_model(
+        NEXT_RUN, shape=4).poll().global_model(NEXT_RUN, scale=255).poll()
+    scripts["training_overflows"] = DeviceScript().samples(*[(S_LARGE, i, i, 18) for i in range(4)]).global_model(
+        NEXT_RUN, lr=100, epochs=20, batch=1, scale=100).poll()
+    scripts["link_fails_mid_update"] = DeviceScript().link_faults(1 << 5).round(NEXT_RUN).link_faults(0).round(SAME_RUN)
     scripts["other_messages"] = DeviceScript().frame(hello_request, b"").frame(7, set_dp_config).frame(
         4, b"\x01\x02").frame(200, b"x").poll().raw(b"\x00\x11\x22\x00\x05\x00").poll()
     scripts["any_run_round"] = DeviceScript().good_samples().global_model(ANY_RUN, run=0xFFFFFFFF, round_=0xFFFFFFFF).poll().round(NEXT_RUN)
     scripts["long_training"] = DeviceScript().good_samples().global_model(NEXT_RUN, epochs=20, batch=1, lr=100).poll()
     return {name: bytes(script.out) for name, script in scripts.items()}
+
+
+def device_regressions() -> dict[str, bytes]:
+    """Inputs of the findings (regressions/README.md), written as scripts so that they stay
+    readable and follow fuzz_device.c's format when it changes. Named <finding>."""
+    return {
+        # the only sample of the round has a NaN: refused NO_SAMPLES, its features stay in RAM
+        "no_samples_features": bytes(DeviceScript().samples((S_NAN, 0, 1, 3)).global_model(NEXT_RUN).poll().out),
+    }
 
 
 def wire_seeds() -> tuple[dict[str, bytes], dict[str, bytes]]:
@@ -140,12 +159,16 @@ def wire_seeds() -> tuple[dict[str, bytes], dict[str, bytes]]:
     return payloads, links
 
 
-def write_corpus(name: str, inputs: dict[str, bytes]) -> int:
-    folder = FUZZ_DIR / "corpus" / name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+def write_inputs(folder: Path, inputs: dict[str, bytes], *, replace_folder: bool = True) -> int:
+    """One file per input, <label>-<sha1 prefix>. replace_folder False (regressions): only
+    this script's labels are rewritten; inputs saved from fuzzer crashes stay."""
+    if replace_folder:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     seen: set[bytes] = set()
     for label, data in sorted(inputs.items()):
+        for old in folder.glob(f"{label}-*"):
+            old.unlink()
         if data in seen:
             continue
         seen.add(data)
@@ -157,7 +180,9 @@ def main() -> None:
     assert spec.SPEC_VERSION == 2, "fuzz_device.c and this script build spec 2 messages"
     payloads, links = wire_seeds()
     for name, inputs in (("payload", payloads), ("frame", links), ("device", device_scripts())):
-        print(f"{name}: {write_corpus(name, inputs)} seeds")
+        print(f"{name}: {write_inputs(FUZZ_DIR / 'corpus' / name, inputs)} seeds")
+    count = write_inputs(FUZZ_DIR / "regressions" / "device", device_regressions(), replace_folder=False)
+    print(f"device: {count} regression inputs")
 
 
 if __name__ == "__main__":
