@@ -97,16 +97,19 @@ def test_device_oracle_catches_broken_firmware(mutant):
 
 
 WIRE_MUTANTS = {
-    "frame": (Patch("tinyfl_frame.c", "    rx->frames_ok++;\n", "\n"),
-              "a frame not counted exactly once"),
-    "payload": (Patch("generated/tinyfl_wire_gen.c", "    p[1] = (uint8_t)(v >> 8);\n",
-                      "    p[1] = (uint8_t)(v >> 9);\n"),
-                "an accepted payload re-encodes to other bytes"),
+    "frame_not_counted": ("frame", Patch("tinyfl_frame.c", "    rx->frames_ok++;\n", "\n"),
+                          "a frame not counted exactly once"),
+    "encoder_drops_bits": ("payload", Patch("generated/tinyfl_wire_gen.c", "    p[1] = (uint8_t)(v >> 8);\n",
+                                            "    p[1] = (uint8_t)(v >> 9);\n"),
+                           "an accepted payload re-encodes to other bytes"),
+    "caller_capacity_ignored": ("payload", Patch("generated/tinyfl_wire_gen.c", "count > 1040 || count > m->values_cap",
+                                                 "count > 1040"),
+                                "global-buffer-overflow"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(WIRE_MUTANTS))
-def test_wire_oracles_catch_broken_firmware(name):
-    patch, message = WIRE_MUTANTS[name]
+@pytest.mark.parametrize("mutant", sorted(WIRE_MUTANTS))
+def test_wire_oracles_catch_broken_firmware(mutant):
+    name, patch, message = WIRE_MUTANTS[mutant]
     result = harnesses.replay(name, patch=patch)
     assert not result.ok and message in result.output, result.output[-4000:]

@@ -51,7 +51,7 @@ static void check_message(void)
     size_t chunk = TINYFL_WIRE_MIN_CHUNK + rx.msg_seq % (TINYFL_WIRE_MAX_CHUNK - TINYFL_WIRE_MIN_CHUNK + 1u);
     TINYFL_FUZZ_CHECK(rx.msg_len <= TINYFL_WIRE_MAX_MESSAGE, "message longer than the spec allows");
     TINYFL_FUZZ_CHECK(tinyfl_wire_type_known(rx.msg_type), "a message of an unknown type");
-    (void)tinyfl_fuzz_wire_roundtrip(rx.msg_type, rx.msg, rx.msg_len);
+    (void)tinyfl_fuzz_wire_roundtrip(rx.msg_type, rx.msg, rx.msg_len, TINYFL_WIRE_MAX_PARAMS);
 
     tinyfl_frame_rx_init(&echo);
     echo_done = 0;

@@ -167,7 +167,8 @@ void tinyfl_fuzz_oracle_watch(void *oracle, const uint8_t *buf, size_t len)
         st = tinyfl_frame_rx_push(&o->out, buf[i]);
         TINYFL_FUZZ_CHECK(st == TINYFL_OK || st == TINYFL_AGAIN, "a frame the device sent is rejected");
         if (st == TINYFL_OK) {
-            TINYFL_FUZZ_CHECK(tinyfl_fuzz_wire_roundtrip(o->out.msg_type, o->out.msg, o->out.msg_len) == TINYFL_OK,
+            TINYFL_FUZZ_CHECK(tinyfl_fuzz_wire_roundtrip(o->out.msg_type, o->out.msg, o->out.msg_len,
+                                                         TINYFL_WIRE_MAX_PARAMS) == TINYFL_OK,
                               "the device sent a message that does not decode");
             if (o->out.msg_type == TINYFL_MSG_UPDATE) {
                 check_update_message(o);

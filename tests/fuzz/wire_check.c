@@ -5,8 +5,6 @@
 
 #include "fuzz_fail.h"
 
-static float params[TINYFL_WIRE_MAX_PARAMS];
-static int32_t values[TINYFL_WIRE_MAX_PARAMS];
 static uint8_t again[TINYFL_WIRE_MAX_MESSAGE];
 
 /* Decoding writes through the caller's struct: poison it first, so a field the decoder forgets
@@ -23,7 +21,8 @@ static uint8_t again[TINYFL_WIRE_MAX_MESSAGE];
         }                                                                                     \
     } while (0)
 
-tinyfl_status tinyfl_fuzz_wire_roundtrip(uint8_t type, const uint8_t *payload, size_t len)
+static tinyfl_status roundtrip(uint8_t type, const uint8_t *payload, size_t len, uint16_t cap,
+                               float *params, int32_t *values)
 {
     tinyfl_status st = TINYFL_E_TYPE;
     size_t n = 0;
@@ -32,7 +31,7 @@ tinyfl_status tinyfl_fuzz_wire_roundtrip(uint8_t type, const uint8_t *payload, s
         tinyfl_msg_hello m;
         POISON(m);
         m.refusals = values;
-        m.refusals_cap = TINYFL_WIRE_MAX_PARAMS;
+        m.refusals_cap = cap;
         ROUNDTRIP(hello, m);
         break;
     }
@@ -46,7 +45,7 @@ tinyfl_status tinyfl_fuzz_wire_roundtrip(uint8_t type, const uint8_t *payload, s
         tinyfl_msg_global_model m;
         POISON(m);
         m.params = params;
-        m.params_cap = TINYFL_WIRE_MAX_PARAMS;
+        m.params_cap = cap;
         ROUNDTRIP(global_model, m);
         break;
     }
@@ -54,7 +53,7 @@ tinyfl_status tinyfl_fuzz_wire_roundtrip(uint8_t type, const uint8_t *payload, s
         tinyfl_msg_update m;
         POISON(m);
         m.values = values;
-        m.values_cap = TINYFL_WIRE_MAX_PARAMS;
+        m.values_cap = cap;
         ROUNDTRIP(update, m);
         break;
     }
@@ -84,4 +83,16 @@ tinyfl_status tinyfl_fuzz_wire_roundtrip(uint8_t type, const uint8_t *payload, s
                           "an accepted payload re-encodes to other bytes");
     }
     return st;
+}
+
+/* Arrays handed to the decoders end exactly where the storage ends, so that writing one element
+ * past `cap` runs into ASan's red zone after the global. */
+static float params_storage[TINYFL_WIRE_MAX_PARAMS];
+static int32_t values_storage[TINYFL_WIRE_MAX_PARAMS];
+
+tinyfl_status tinyfl_fuzz_wire_roundtrip(uint8_t type, const uint8_t *payload, size_t len, uint16_t cap)
+{
+    TINYFL_FUZZ_CHECK(cap <= TINYFL_WIRE_MAX_PARAMS, "harness capacity above the spec's maximum");
+    return roundtrip(type, payload, len, cap, params_storage + (TINYFL_WIRE_MAX_PARAMS - cap),
+                     values_storage + (TINYFL_WIRE_MAX_PARAMS - cap));
 }
