@@ -51,7 +51,8 @@ void tinyfl_fuzz_oracle_start(tinyfl_fuzz_oracle *o, tinyfl_device *dev, tinyfl_
     o->board = board;
     tinyfl_fuzz_board_truth_port(board, &o->truth);
     tinyfl_frame_rx_init(&o->out);
-    if (stored_ledger(o, &ledger) == TINYFL_OK && !ledger.locked) {
+    /* a device that could read its ledger at boot (one that could not says so, above) */
+    if (o->may_release && stored_ledger(o, &ledger) == TINYFL_OK && !ledger.locked) {
         o->last_release = release_key(ledger.last_run, ledger.last_round);
         o->charged = ledger.releases_done;
     }
@@ -127,6 +128,31 @@ static void check_update_message(tinyfl_fuzz_oracle *o)
     o->in_release = 0;
 }
 
+/* A hello tells the host what the device enforces: it must not under-report what storage says
+ * was spent, and a device that will refuse every release says so in its flags. */
+static void check_hello_message(tinyfl_fuzz_oracle *o)
+{
+    static int32_t refusals[TINYFL_STATUS_COUNT];
+    tinyfl_msg_hello h;
+    tinyfl_ledger ledger;
+    memset(&h, 0, sizeof(h));
+    h.refusals = refusals;
+    h.refusals_cap = TINYFL_STATUS_COUNT;
+    TINYFL_FUZZ_CHECK(tinyfl_msg_hello_decode(&h, o->out.msg, o->out.msg_len) == TINYFL_OK,
+                      "the device sent a hello that does not decode");
+    TINYFL_FUZZ_CHECK(h.releases_max == TINYFL_DP_RELEASES_MAX, "hello reports another budget");
+    if (!o->may_release) {
+        TINYFL_FUZZ_CHECK((h.flags & (TINYFL_HELLO_FLAG_LEDGER_LOCKED | TINYFL_HELLO_FLAG_ENTROPY_FAILED)) != 0,
+                          "hello hides that the device refuses every release");
+    }
+    /* a device that could read its ledger at boot (one that could not says so, above) */
+    if (o->may_release && stored_ledger(o, &ledger) == TINYFL_OK && !ledger.locked) {
+        TINYFL_FUZZ_CHECK(h.releases_done >= ledger.releases_done, "hello under-reports the releases stored");
+        TINYFL_FUZZ_CHECK(release_key(h.last_run, h.last_round) >= release_key(ledger.last_run, ledger.last_round),
+                          "hello reports a last release older than the stored one");
+    }
+}
+
 static void frame_ends(tinyfl_fuzz_oracle *o)
 {
     uint8_t raw[TINYFL_FRAME_MAX_ENCODED];
@@ -172,6 +198,8 @@ void tinyfl_fuzz_oracle_watch(void *oracle, const uint8_t *buf, size_t len)
                               "the device sent a message that does not decode");
             if (o->out.msg_type == TINYFL_MSG_UPDATE) {
                 check_update_message(o);
+            } else if (o->out.msg_type == TINYFL_MSG_HELLO) {
+                check_hello_message(o);
             }
         }
     }

@@ -9,6 +9,8 @@
  *     entropy source failed;
  *   - the per-round buffers (raw window, features, labels, trained head, training scratch,
  *     update integers) hold nothing once a message has been handled;
+ *   - a hello never under-reports the releases storage holds, and flags a device that will
+ *     refuse every release (ledger locked or entropy failed);
  *   - every frame the device sends is well formed and every message decodes and re-encodes.
  * It reads the device's ledger only through tinyfl_ledger_load and its public fields. */
 #ifndef TINYFL_FUZZ_ORACLE_H
