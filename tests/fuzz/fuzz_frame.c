@@ -1,9 +1,10 @@
 /* libFuzzer harness: link bytes into the frame receiver, every reassembled message into the
  * decoder of its type, and every message back out through the sender.
  *
- * Checks, besides ASan/UBSan, per byte (the receiver's counting contract, tinyfl_frame.h):
- * inside a frame only the byte that makes it overlong is counted; each delimited frame is
- * counted once, plus once more only for an abandoned message; a returned rejection is counted.
+ * Checks, besides ASan/UBSan, the receiver's counting contract (tinyfl_frame.h): inside a
+ * frame every byte returns AGAIN except the one that makes it overlong (OVERSIZE, counted once);
+ * each delimited frame is counted once, plus once more only for an abandoned message; idle
+ * delimiters are not counted; a returned rejection is counted.
  * Per message: its length is within the spec, an accepted payload re-encodes to itself, and
  * tinyfl_frame_send of it (chunk size from its seq) comes back through a fresh receiver as the
  * same type, seq and bytes. */
@@ -67,19 +68,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t i;
     size_t segment = 0; /* non-delimiter bytes since the last delimiter */
+    uint32_t before;    /* counters when the segment began (one sum per frame, not per byte) */
+    uint32_t chunk_before;
     tinyfl_frame_rx_init(&rx);
+    before = counted(&rx);
+    chunk_before = 0;
     for (i = 0; i < size; ++i) {
-        uint32_t before = counted(&rx);
-        uint32_t chunk_before = rx.rejected[TINYFL_E_CHUNK];
         tinyfl_status st = tinyfl_frame_rx_push(&rx, data[i]);
-        uint32_t delta = counted(&rx) - before;
         if (data[i] != 0u) {
-            int overlong = ++segment == TINYFL_FRAME_MAX_ENCODED;
-            TINYFL_FUZZ_CHECK(delta == (overlong ? 1u : 0u), "count while receiving a frame");
-            TINYFL_FUZZ_CHECK(st == (overlong ? TINYFL_E_OVERSIZE : TINYFL_AGAIN), "status while receiving a frame");
+            /* inside a frame only the byte that makes it overlong is counted (and returned) */
+            TINYFL_FUZZ_CHECK(st == (++segment == TINYFL_FRAME_MAX_ENCODED ? TINYFL_E_OVERSIZE : TINYFL_AGAIN),
+                              "status while receiving a frame");
         } else {
-            if (segment == 0 || segment >= TINYFL_FRAME_MAX_ENCODED) {
-                TINYFL_FUZZ_CHECK(delta == 0 && st == TINYFL_AGAIN, "idle or discarded delimiter counted");
+            uint32_t delta = counted(&rx) - before;
+            if (segment == 0) {
+                TINYFL_FUZZ_CHECK(delta == 0 && st == TINYFL_AGAIN, "an idle delimiter counted");
+            } else if (segment >= TINYFL_FRAME_MAX_ENCODED) {
+                TINYFL_FUZZ_CHECK(delta == 1 && st == TINYFL_AGAIN, "an overlong frame not counted exactly once");
             } else {
                 TINYFL_FUZZ_CHECK(delta == 1 || (delta == 2 && rx.rejected[TINYFL_E_CHUNK] > chunk_before),
                                   "a frame not counted exactly once (plus an abandoned message)");
@@ -87,10 +92,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   "a returned rejection not counted");
             }
             segment = 0;
+            before = counted(&rx);
+            chunk_before = rx.rejected[TINYFL_E_CHUNK];
         }
         if (st == TINYFL_OK) {
             check_message();
         }
     }
+    /* an unterminated frame at the end: counted only if it already became overlong */
+    TINYFL_FUZZ_CHECK(counted(&rx) - before == (segment >= TINYFL_FRAME_MAX_ENCODED ? 1u : 0u),
+                      "count while receiving a frame");
     return 0;
 }

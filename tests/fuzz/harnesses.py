@@ -244,12 +244,15 @@ def fuzz(name: str, seconds: int, *, work: Path | None = None) -> RunResult:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", choices=[[], *HARNESSES], default=[],
-                        help="harnesses to run (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"harnesses to run: {', '.join(HARNESSES)} (default: all)")
     parser.add_argument("--seconds", type=int, default=60, help="fuzzing time per harness")
     parser.add_argument("--replay", action="store_true", help="only replay corpus and regressions")
     args = parser.parse_args(argv)
     names = args.names or list(HARNESSES)
+    unknown = sorted(set(names) - set(HARNESSES))
+    if unknown:
+        parser.error(f"unknown harness {', '.join(unknown)}; harnesses: {', '.join(HARNESSES)}")
     if shutil.which("clang") is None:
         print("clang not found (scripts/bootstrap.sh installs it)", file=sys.stderr)
         return 2
