@@ -20,7 +20,8 @@ from harnesses import HARNESSES, OPEN_FINDINGS, Patch  # noqa: E402
 
 FUZZ_SECONDS = int(os.environ.get("TINYFL_FUZZ_SECONDS", "12"))
 # Fewest executions a brief run must reach: far below what a loaded 2-core machine does
-# (measured: payload ~100k/s, frame and device ~1.5k/s), far above a harness that hangs.
+# (measured over 60 s at load 6-15: payload ~54k/s, frame ~4.7k/s, device ~1.6k/s), far above a
+# harness that hangs or rebuilds its state slowly.
 MIN_RUNS = {"payload": 20000, "frame": 1000, "device": 1000}
 
 
