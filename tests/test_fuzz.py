@@ -8,6 +8,7 @@ longer. FUZZ_SECONDS here (default 12 per harness) keeps the file near a minute 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -119,3 +120,47 @@ def test_wire_oracles_catch_broken_firmware(mutant):
     name, patch, message = WIRE_MUTANTS[mutant]
     result = harnesses.replay(name, patch=patch)
     assert not result.ok and message in result.output, result.output[-4000:]
+
+
+# The stored inputs are what make_corpus.py writes, in the format fuzz_device.c reads: a
+# harness change that shifts an opcode or a sample kind must come with a regenerated corpus.
+
+
+def _c_enum(source: Path, first: str) -> list[str]:
+    """Names of the C enum whose first member is `first`, in order."""
+    text = source.read_text()
+    body = re.search(r"enum\s*\{\s*(" + first + r"\b[^}]*)\}", text).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return [name.split("=")[0].strip() for name in body.split(",") if name.strip()]
+
+
+def test_script_constants_match_the_device_harness():
+    import make_corpus as mc
+
+    fuzz_dir = Path(harnesses.FUZZ_DIR)
+    ops = _c_enum(fuzz_dir / "fuzz_device.c", "OP_RAW")
+    assert ops[-1] == "OP_COUNT"
+    for i, name in enumerate(ops[:-1]):
+        assert getattr(mc, name) == i, name
+    kinds = _c_enum(fuzz_dir / "fuzz_board.h", "TINYFL_FUZZ_SAMPLE_OK")
+    python_kinds = ["S_OK", "S_NAN", "S_INF", "S_HUGE", "S_TINY", "S_LARGE", "S_BAD_LABEL", "S_FAIL", "S_NONE"]
+    assert [k.replace("TINYFL_FUZZ_SAMPLE_", "S_") for k in kinds[:-1]] == python_kinds
+    assert [getattr(mc, k) for k in python_kinds] == list(range(len(python_kinds)))
+    modes = _c_enum(fuzz_dir / "fuzz_device.c", "STORAGE_FRESH")
+    assert [m.replace("STORAGE_", "") for m in modes[:-1]] == ["FRESH", "VALID", "RAW", "FLIPPED"]
+    flags = dict(re.findall(r"#define FLAG_(\w+) (0x[0-9a-fA-F]+)u", (fuzz_dir / "fuzz_device.c").read_text()))
+    assert {k: int(v, 16) for k, v in flags.items()} == {
+        "ENTROPY_FAILS": mc.ENTROPY_FAILS, "READ_FAILS": mc.READ_FAILS, "TORN_WRITES": mc.TORN_WRITES}
+
+
+def test_stored_inputs_are_what_make_corpus_writes():
+    import make_corpus as mc
+
+    payloads, links = mc.wire_seeds()
+    expected = {"payload": payloads, "frame": links, "device": mc.device_scripts()}
+    for name, inputs in expected.items():
+        stored = {p.read_bytes() for p in harnesses.corpus_dir(name).iterdir()}
+        assert stored == set(inputs.values()), f"corpus/{name} is stale: run tests/fuzz/make_corpus.py"
+    for label, data in mc.device_regressions().items():
+        files = sorted(harnesses.regressions_dir("device").glob(f"{label}-*"))
+        assert [p.read_bytes() for p in files] == [data], f"regressions/device/{label} is stale"
