@@ -51,8 +51,7 @@ void tinyfl_fuzz_oracle_start(tinyfl_fuzz_oracle *o, tinyfl_device *dev, tinyfl_
     o->board = board;
     tinyfl_fuzz_board_truth_port(board, &o->truth);
     tinyfl_frame_rx_init(&o->out);
-    /* a device that could read its ledger at boot (one that could not says so, above) */
-    if (o->may_release && stored_ledger(o, &ledger) == TINYFL_OK && !ledger.locked) {
+    if (stored_ledger(o, &ledger) == TINYFL_OK && !ledger.locked) {
         o->last_release = release_key(ledger.last_run, ledger.last_round);
         o->charged = ledger.releases_done;
     }

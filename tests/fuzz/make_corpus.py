@@ -113,6 +113,8 @@ def device_scripts() -> dict[str, bytes]:
     scripts["replay_same_round"] = DeviceScript().round(NEXT_RUN).round(SAME_RUN, 0).round(OLDER_RUN, 3)
     scripts["reboot_then_replay"] = DeviceScript().round(NEXT_RUN).reboot().round(SAME_RUN, 0).round(SAME_RUN, 1)
     scripts["near_budget"] = DeviceScript(VALID, releases_done=3, last_run=5, last_round=9).round(SAME_RUN, 1).round(NEXT_RUN)
+    scripts["stored_round_replayed"] = DeviceScript(VALID, releases_done=1, last_run=5, last_round=9).round(
+        SAME_RUN, 0).round(SAME_RUN, -3).round(SAME_RUN, 1)
     scripts["at_budget"] = DeviceScript(VALID, releases_done=4, last_run=5, last_round=9).round(NEXT_RUN)
     for n in range(4):  # the n-th storage write fails (write 0 is the boot count)
         scripts[f"write_fault_{n}"] = DeviceScript(write_fails=1 << n).round(NEXT_RUN).round(SAME_RUN).reboot().round(SAME_RUN)
