@@ -24,8 +24,9 @@
 
 /* Open findings: a bug the fuzzer found whose fix belongs in firmware/ and has not landed yet.
  * A build that defines TINYFL_FUZZ_OPEN_<NAME> makes the harness undo that one bug's effect
- * right where it happens (and nothing else), so fuzzing can look past it; the strict build (no
- * define) still fails on its regression input. tests/fuzz/regressions/README.md lists them.
+ * right after the step where it happens (and nothing else), so fuzzing can look past it; the
+ * strict build (no define) still fails on its regression input. tests/fuzz/regressions/README.md
+ * lists them.
  *   TINYFL_FUZZ_OPEN_NO_SAMPLES_FEATURES  after a NO_SAMPLES refusal the device leaves the
  *                                         features of the samples it rejected in dev->features */
 typedef struct {
