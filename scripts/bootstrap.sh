@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything tinyfl needs on a fresh Debian machine: the ARM toolchain and QEMU from
-# Debian, then a virtual environment (.venv) with tinyfl and its extras. Safe to run again:
+# Installs everything tinyfl needs on a fresh Debian machine: the ARM toolchain, QEMU and clang
+# with libFuzzer (libclang-rt-dev, for tests/fuzz) from Debian, then a virtual environment (.venv) with tinyfl and its extras. Safe to run again:
 # it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,8 +9,9 @@ say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 # g++: the ESP32 board glue is compiled with the host C++ compiler against the Arduino API
 # stand-in (tests/test_platformio.py); there is no Xtensa compiler in Debian.
+# clang + libclang-rt-dev: libFuzzer for the fuzz harnesses (tests/test_fuzz.py).
 debs=(gcc g++ make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf
-      picolibc-riscv64-unknown-elf qemu-system-misc python3-venv)
+      picolibc-riscv64-unknown-elf qemu-system-misc python3-venv clang libclang-rt-dev)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -22,7 +23,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-    say "Debian packages present (ARM toolchain, QEMU)"
+    say "Debian packages present (ARM toolchain, QEMU, clang)"
 fi
 
 python=${PYTHON:-python3}

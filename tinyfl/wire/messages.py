@@ -38,6 +38,43 @@ class WireError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
+# float32 scalars, bit for bit
+#
+# A float32 held in a Python float (a double) and converted back with struct or numpy loses a
+# signalling NaN: the conversion sets the quiet bit (0x7f800001 comes back as 0x7fc00001). The C
+# codec copies the 32 bits, so every accepted payload re-encodes to itself; these two functions
+# give Python the same property by widening and narrowing a NaN by its bits. A signalling
+# float32 NaN becomes a signalling double with the same sign and payload, which Python keeps
+# as long as no arithmetic touches it.
+
+_F32_EXPONENT = 0x7F800000
+_F32_MANTISSA = 0x007FFFFF
+_F32_QUIET = 0x00400000
+_F64_EXPONENT = 0x7FF << 52
+_F64_TO_F32_SHIFT = 52 - 23
+
+
+def f32_from_bits(bits: int) -> float:
+    """The float32 with these bits, as a Python float; a NaN keeps its sign and payload."""
+    if bits & _F32_EXPONENT == _F32_EXPONENT and bits & _F32_MANTISSA:
+        wide = ((bits >> 31) << 63) | _F64_EXPONENT | ((bits & _F32_MANTISSA) << _F64_TO_F32_SHIFT)
+        return struct.unpack("<d", struct.pack("<Q", wide))[0]
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def f32_bits(value: float) -> int:
+    """The bits of `value` as a float32 (rounded as struct does); the inverse of f32_from_bits
+    for every NaN it returns. A NaN whose payload lies only below float32's precision becomes
+    the quiet NaN of its sign, as a C cast does."""
+    value = float(value)
+    if math.isnan(value):
+        wide = struct.unpack("<Q", struct.pack("<d", value))[0]
+        mantissa = (wide >> _F64_TO_F32_SHIFT) & _F32_MANTISSA
+        return ((wide >> 63) << 31) | _F32_EXPONENT | (mantissa or _F32_QUIET)
+    return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
+# ---------------------------------------------------------------------------------------------
 # reading
 
 
@@ -57,6 +94,8 @@ class Reader:
 
     def scalar(self, fmt: str, size: int) -> Any:
         start = self._take(size, fmt)
+        if fmt == "f":
+            return f32_from_bits(struct.unpack_from("<I", self.buf, start)[0])
         return struct.unpack_from("<" + fmt, self.buf, start)[0]
 
     def raw(self, n: int) -> bytes:
@@ -113,6 +152,9 @@ class Writer:
         self.parts: list[bytes] = []
 
     def scalar(self, fmt: str, value: Any) -> None:
+        if fmt == "f":
+            self.parts.append(struct.pack("<I", f32_bits(value)))
+            return
         self.parts.append(struct.pack("<" + fmt, value))
 
     def raw(self, data: bytes) -> None:
@@ -196,7 +238,12 @@ def as_int(name: str, value: Any) -> int:
 
 
 def as_f32(value: Any) -> float:
-    """Rounded to float32 as the wire carries it, so decode(encode(m)) == m."""
+    """Rounded to float32 as the wire carries it, so decode(encode(m)) == m; a NaN keeps its
+    float32 bits (signalling or quiet, payload), as the C codec does."""
+    if isinstance(value, np.float32):
+        return f32_from_bits(int(value.view(np.uint32)))
+    if isinstance(value, (float, np.floating)) and math.isnan(value):
+        return f32_from_bits(f32_bits(value))
     with np.errstate(over="ignore"):
         return float(np.float32(value))
 

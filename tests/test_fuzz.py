@@ -1,0 +1,181 @@
+"""The libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan): each builds, replays its stored
+corpus and regression inputs, and fuzzes briefly; each open finding still reproduces in the
+strict build; and the device oracle catches deliberately broken firmware (so its checks can fail).
+
+In CI (CI set) a missing clang is a failure, not a skip. `make fuzz FUZZ_SECONDS=600` fuzzes
+longer. FUZZ_SECONDS here (default 12 per harness) keeps the file near a minute on 2 cores.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
+import harnesses  # noqa: E402
+from harnesses import HARNESSES, OPEN_FINDINGS, Patch  # noqa: E402
+
+FUZZ_SECONDS = int(os.environ.get("TINYFL_FUZZ_SECONDS", "12"))
+# Fewest executions a brief run must reach: far below what a loaded 2-core machine does
+# (measured over 60 s at load 6-15: payload ~54k/s, frame ~4.7k/s, device ~1.6k/s), far above a
+# harness that hangs or rebuilds its state slowly.
+MIN_RUNS = {"payload": 20000, "frame": 1000, "device": 1000}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clang() -> None:
+    if shutil.which("clang") is None:
+        message = "missing clang (run scripts/bootstrap.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI requires {message}")
+        pytest.skip(message)
+
+
+@pytest.mark.parametrize("name", sorted(HARNESSES))
+def test_stored_corpus_and_regressions_replay_clean(name):
+    inputs = harnesses.stored_inputs(name)
+    assert len(inputs) >= 10, f"the {name} corpus is missing (python tests/fuzz/make_corpus.py)"
+    result = harnesses.replay(name)
+    assert result.ok, result.output[-4000:]
+    assert result.runs == len(inputs)
+
+
+@pytest.mark.parametrize("name", sorted(HARNESSES))
+def test_brief_fuzzing_finds_nothing(name, tmp_path):
+    result = harnesses.fuzz(name, FUZZ_SECONDS, work=tmp_path)
+    assert result.ok, result.output[-4000:]
+    assert result.runs >= MIN_RUNS[name], result.output[-4000:]
+
+
+OPEN = [(h, f, msg) for h, findings in OPEN_FINDINGS.items() for f, msg in findings.items()]
+
+
+@pytest.mark.parametrize("harness,finding,message", OPEN, ids=[f for _, f, _ in OPEN])
+def test_open_finding_still_reproduces_in_the_strict_build(harness, finding, message):
+    """When this fails, the firmware fix has landed: remove the finding from OPEN_FINDINGS and
+    its #ifdef in fuzz_oracle.c (the regression input stays)."""
+    inputs = harnesses.open_finding_inputs(harness)[finding]
+    assert inputs, f"no regression input for {finding}"
+    for path in inputs:
+        result = harnesses.replay(harness, [path], strict=True)
+        assert not result.ok and message in result.output, (
+            f"{path.name} no longer fails the strict build: fixed? ({result.output[-2000:]})")
+
+
+# Broken firmware the device oracle must catch on the stored corpus alone: (file, old, new, the
+# oracle's message). Anchors are small and stable; if the source moves on, update them. The
+# oracle reads storage through tinyfl_ledger_load, so mutants of that function also skew the
+# oracle's view: they are in tinyfl_device.c or in tinyfl_ledger_store only.
+MUTANTS = {
+    "budget_ignored": Patch("tinyfl_device.c", "return !dev->ledger.locked && dev->ledger.releases_done",
+                            "return 1 || dev->ledger.releases_done"),
+    "charge_skipped": Patch(
+        "tinyfl_ledger.c",
+        "tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n",
+        "tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n"
+        "    if (ledger->releases_done > 1) {\n        return TINYFL_OK;\n    }\n"),
+    "stored_round_forgotten": Patch("tinyfl_device.c",
+                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);\n",
+                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);\n"
+                                    "    dev->ledger.last_round = 0;\n"),
+    "replay_accepted": Patch("tinyfl_device.c", "m.round <= dev->ledger.last_round",
+                             "m.round < dev->ledger.last_round"),
+    "features_not_wiped": Patch("tinyfl_device.c", "    memset(dev->features, 0, sizeof(dev->features));\n", ""),
+    "unlocked_on_request": Patch("tinyfl_device.c", "    if (!budget_left(dev)) {\n",
+                                 "    dev->ledger.locked = 0;\n    if (!budget_left(dev)) {\n"),
+    "locked_ledger_released": Patch("tinyfl_ledger.c", "        ledger->locked = 1;\n        return TINYFL_E_STORAGE;",
+                                    "        return TINYFL_E_STORAGE;"),
+}
+MUTANT_MESSAGES = {  # the oracle's possible verdicts (the first check that fails wins)
+    "budget_ignored": ("a release past the budget",),
+    "charge_skipped": ("an update sent before it was charged",),
+    "replay_accepted": ("the same (run, round) released twice",),
+    "stored_round_forgotten": ("(run, round) of releases not increasing",),
+    "features_not_wiped": ("features left in memory",),
+    "unlocked_on_request": ("an update after a boot with a bad ledger",),
+    # its hello no longer says the ledger is locked, and then it releases
+    "locked_ledger_released": ("hello hides that the device refuses every release",
+                               "an update after a boot with a bad ledger"),
+}
+
+
+# Mutants that must be caught by one scenario (not just by whichever input fails first).
+MUTANT_SEEDS = {"stored_round_forgotten": "stored_round_replayed"}
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_device_oracle_catches_broken_firmware(mutant):
+    inputs = harnesses.stored_inputs("device")
+    if mutant in MUTANT_SEEDS:
+        inputs = [p for p in inputs if p.name.startswith(MUTANT_SEEDS[mutant] + "-")]
+        assert inputs
+    result = harnesses.replay("device", inputs, patch=MUTANTS[mutant])
+    assert not result.ok, f"the oracle missed the {mutant} mutant"
+    assert any(m in result.output for m in MUTANT_MESSAGES[mutant]), result.output[-3000:]
+
+
+WIRE_MUTANTS = {
+    "frame_not_counted": ("frame", Patch("tinyfl_frame.c", "    rx->frames_ok++;\n", "\n"),
+                          "a frame not counted exactly once"),
+    "encoder_drops_bits": ("payload", Patch("generated/tinyfl_wire_gen.c", "    p[1] = (uint8_t)(v >> 8);\n",
+                                            "    p[1] = (uint8_t)(v >> 9);\n"),
+                           "an accepted payload re-encodes to other bytes"),
+    "caller_capacity_ignored": ("payload", Patch("generated/tinyfl_wire_gen.c", "count > 1040 || count > m->values_cap",
+                                                 "count > 1040"),
+                                "global-buffer-overflow"),
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(WIRE_MUTANTS))
+def test_wire_oracles_catch_broken_firmware(mutant):
+    name, patch, message = WIRE_MUTANTS[mutant]
+    result = harnesses.replay(name, patch=patch)
+    assert not result.ok and message in result.output, result.output[-4000:]
+
+
+# The stored inputs are what make_corpus.py writes, in the format fuzz_device.c reads: a
+# harness change that shifts an opcode or a sample kind must come with a regenerated corpus.
+
+
+def _c_enum(source: Path, first: str) -> list[str]:
+    """Names of the C enum whose first member is `first`, in order."""
+    text = source.read_text()
+    body = re.search(r"enum\s*\{\s*(" + first + r"\b[^}]*)\}", text).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return [name.split("=")[0].strip() for name in body.split(",") if name.strip()]
+
+
+def test_script_constants_match_the_device_harness():
+    import make_corpus as mc
+
+    fuzz_dir = Path(harnesses.FUZZ_DIR)
+    ops = _c_enum(fuzz_dir / "fuzz_device.c", "OP_RAW")
+    assert ops[-1] == "OP_COUNT"
+    for i, name in enumerate(ops[:-1]):
+        assert getattr(mc, name) == i, name
+    kinds = _c_enum(fuzz_dir / "fuzz_board.h", "TINYFL_FUZZ_SAMPLE_OK")
+    python_kinds = ["S_OK", "S_NAN", "S_INF", "S_HUGE", "S_TINY", "S_LARGE", "S_BAD_LABEL", "S_FAIL", "S_NONE"]
+    assert [k.replace("TINYFL_FUZZ_SAMPLE_", "S_") for k in kinds[:-1]] == python_kinds
+    assert [getattr(mc, k) for k in python_kinds] == list(range(len(python_kinds)))
+    modes = _c_enum(fuzz_dir / "fuzz_device.c", "STORAGE_FRESH")
+    assert [m.replace("STORAGE_", "") for m in modes[:-1]] == ["FRESH", "VALID", "RAW", "FLIPPED"]
+    flags = dict(re.findall(r"#define FLAG_(\w+) (0x[0-9a-fA-F]+)u", (fuzz_dir / "fuzz_device.c").read_text()))
+    assert {k: int(v, 16) for k, v in flags.items()} == {
+        "ENTROPY_FAILS": mc.ENTROPY_FAILS, "READ_FAILS": mc.READ_FAILS, "TORN_WRITES": mc.TORN_WRITES}
+
+
+def test_stored_inputs_are_what_make_corpus_writes():
+    import make_corpus as mc
+
+    payloads, links = mc.wire_seeds()
+    expected = {"payload": payloads, "frame": links, "device": mc.device_scripts()}
+    for name, inputs in expected.items():
+        stored = {p.read_bytes() for p in harnesses.corpus_dir(name).iterdir()}
+        assert stored == set(inputs.values()), f"corpus/{name} is stale: run tests/fuzz/make_corpus.py"
+    for label, data in mc.device_regressions().items():
+        files = sorted(harnesses.regressions_dir("device").glob(f"{label}-*"))
+        assert [p.read_bytes() for p in files] == [data], f"regressions/device/{label} is stale"
