@@ -350,6 +350,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
 
     size_t n = collect_samples(dev);
     if (n == 0) {
+        wipe_round(dev); /* a rejected window's features may be there (found by tests/fuzz) */
         return refuse(dev, TINYFL_E_NO_SAMPLES, m.round, 0);
     }
     dev->last_release.valid = 0; /* dev->values is about to hold the new release */

@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
 import harnesses  # noqa: E402
-from harnesses import HARNESSES, OPEN_FINDINGS, Patch  # noqa: E402
+from harnesses import HARNESSES, Patch  # noqa: E402
 
 FUZZ_SECONDS = int(os.environ.get("TINYFL_FUZZ_SECONDS", "12"))
 # Fewest executions a brief run must reach: far below what a loaded 2-core machine does
@@ -51,19 +51,9 @@ def test_brief_fuzzing_finds_nothing(name, tmp_path):
     assert result.runs >= MIN_RUNS[name], result.output[-4000:]
 
 
-OPEN = [(h, f, msg) for h, findings in OPEN_FINDINGS.items() for f, msg in findings.items()]
-
-
-@pytest.mark.parametrize("harness,finding,message", OPEN, ids=[f for _, f, _ in OPEN])
-def test_open_finding_still_reproduces_in_the_strict_build(harness, finding, message):
-    """When this fails, the firmware fix has landed: remove the finding from OPEN_FINDINGS and
-    its #ifdef in fuzz_oracle.c (the regression input stays)."""
-    inputs = harnesses.open_finding_inputs(harness)[finding]
-    assert inputs, f"no regression input for {finding}"
-    for path in inputs:
-        result = harnesses.replay(harness, [path], strict=True)
-        assert not result.ok and message in result.output, (
-            f"{path.name} no longer fails the strict build: fixed? ({result.output[-2000:]})")
+# OPEN_FINDINGS (tests/fuzz/harnesses.py) is empty: every finding so far is fixed, and its input
+# replays as a regression and kills its mutant above. A new open finding gets a test here that
+# its input still fails the strict build.
 
 
 # Broken firmware the device oracle must catch on the stored corpus alone: (file, old, new, the
@@ -71,8 +61,8 @@ def test_open_finding_still_reproduces_in_the_strict_build(harness, finding, mes
 # oracle reads storage through tinyfl_ledger_load, so mutants of that function also skew the
 # oracle's view: they are in tinyfl_device.c or in tinyfl_ledger_store only.
 MUTANTS = {
-    "budget_ignored": Patch("tinyfl_device.c", "return !dev->ledger.locked && dev->ledger.releases_done",
-                            "return 1 || dev->ledger.releases_done"),
+    "budget_ignored": Patch("tinyfl_device.c", "    return releases_left(dev) >= 1u;\n",
+                            "    return !dev->ledger.locked;\n"),
     "charge_skipped": Patch(
         "tinyfl_ledger.c",
         "tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n",
@@ -85,6 +75,8 @@ MUTANTS = {
     "replay_accepted": Patch("tinyfl_device.c", "m.round <= dev->ledger.last_round",
                              "m.round < dev->ledger.last_round"),
     "features_not_wiped": Patch("tinyfl_device.c", "    memset(dev->features, 0, sizeof(dev->features));\n", ""),
+    # the first finding of these harnesses (tests/fuzz/regressions/device/no_samples_features-*)
+    "no_samples_not_wiped": Patch("tinyfl_device.c", "        wipe_round(dev); /* a rejected window's", "        /*"),
     "unlocked_on_request": Patch("tinyfl_device.c", "    if (!budget_left(dev)) {\n",
                                  "    dev->ledger.locked = 0;\n    if (!budget_left(dev)) {\n"),
     "locked_ledger_released": Patch("tinyfl_ledger.c", "        ledger->locked = 1;\n        return TINYFL_E_STORAGE;",
@@ -96,6 +88,7 @@ MUTANT_MESSAGES = {  # the oracle's possible verdicts (the first check that fail
     "replay_accepted": ("the same (run, round) released twice",),
     "stored_round_forgotten": ("(run, round) of releases not increasing",),
     "features_not_wiped": ("features left in memory",),
+    "no_samples_not_wiped": ("features left in memory",),
     "unlocked_on_request": ("an update after a boot with a bad ledger",),
     # its hello no longer says the ledger is locked, and then it releases
     "locked_ledger_released": ("hello hides that the device refuses every release",

@@ -7,10 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyfl_ledger.h"
 #include "tinyfl_port.h"
 
 #define TINYFL_FUZZ_LINK_CAP 65536u
-#define TINYFL_FUZZ_STORAGE_CAP 256u /* room for a larger ledger record than today's */
+#define TINYFL_FUZZ_STORAGE_CAP (TINYFL_LEDGER_SIZE + 64u) /* room for a record larger than the ledger */
 #define TINYFL_FUZZ_SAMPLES_CAP 64u
 
 /* What the sensor does on one call of sample(). */

@@ -81,7 +81,12 @@ static void setup_storage(tinyfl_fuzz_input *in)
     tinyfl_ledger ledger;
     tinyfl_port truth;
     memset(&ledger, 0, sizeof(ledger));
-    ledger.releases_done = (uint16_t)(tinyfl_fuzz_u8(in) % (TINYFL_DP_RELEASES_MAX + 2u));
+    {   /* a consistent record: k releases of this image, k up to one past its budget */
+        uint32_t allowed = tinyfl_rdp_releases_left(ledger.rdp, tinyfl_fuzz_rdp_curve(), UINT16_MAX);
+        uint32_t k = tinyfl_fuzz_u8(in) % (allowed + 2u);
+        ledger.releases_done = (uint16_t)k;
+        tinyfl_rdp_charge(ledger.rdp, tinyfl_fuzz_rdp_curve(), k);
+    }
     ledger.last_run = tinyfl_fuzz_u32(in);
     ledger.last_round = tinyfl_fuzz_u32(in);
     tinyfl_fuzz_board_truth_port(&board, &truth);

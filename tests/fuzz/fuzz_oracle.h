@@ -2,7 +2,7 @@
  * storage really holds, and aborts when a privacy invariant breaks (docs/security.md):
  *   - an update leaves only after a successful storage write whose ledger (read back through
  *     tinyfl_ledger_load) counts it: releases_done went up since the last release;
- *   - no release past the compiled budget (TINYFL_DP_RELEASES_MAX);
+ *   - no release past the budget: the stored RDP never converts to more than eps_limit;
  *   - (run, round) of releases strictly increasing, across reboots; the only repeat allowed
  *     is a resend of the last release, byte for byte and at no new charge;
  *   - nothing released after a boot that found the ledger unreadable or corrupt, or the
@@ -26,9 +26,12 @@
  * A build that defines TINYFL_FUZZ_OPEN_<NAME> makes the harness undo that one bug's effect
  * right after the step where it happens (and nothing else), so fuzzing can look past it; the
  * strict build (no define) still fails on its regression input. tests/fuzz/regressions/README.md
- * lists them.
- *   TINYFL_FUZZ_OPEN_NO_SAMPLES_FEATURES  after a NO_SAMPLES refusal the device leaves the
- *                                         features of the samples it rejected in dev->features */
+ * lists them (none open now). */
+#include "tinyfl_rdp.h"
+
+/* The image's own per-release RDP curve and budget (the macros tinyfl_device.c uses). */
+const tinyfl_rdp_curve *tinyfl_fuzz_rdp_curve(void);
+
 typedef struct {
     tinyfl_device *dev;
     tinyfl_fuzz_board *board;

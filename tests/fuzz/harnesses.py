@@ -63,9 +63,7 @@ class Harness:
 # name -> the oracle's message. The default build tolerates them (-DTINYFL_FUZZ_OPEN_<name>) so
 # fuzzing goes on; the strict build must still crash on regressions/<harness>/<name>-*.
 # When the fix lands: delete the entry, the #ifdef in fuzz_oracle.c, and keep the input.
-OPEN_FINDINGS: dict[str, dict[str, str]] = {
-    "device": {"NO_SAMPLES_FEATURES": "features left in memory"},
-}
+OPEN_FINDINGS: dict[str, dict[str, str]] = {}  # none open (NO_SAMPLES_FEATURES fixed in tinyfl_device.c)
 
 
 HARNESSES = {

@@ -23,6 +23,7 @@ FUZZ_DIR = Path(__file__).resolve().parent
 REPO_ROOT = FUZZ_DIR.parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from tinyfl.privacy.ledger import LEDGER_SIZE  # noqa: E402
 from tinyfl.wire import FrameDecoder, spec  # noqa: E402
 
 VECTORS = REPO_ROOT / "tests" / "vectors" / "wire_vectors.json"
@@ -46,7 +47,7 @@ class DeviceScript:
         if mode == FLIPPED:
             self.out.append(flip_at)
         elif mode == RAW:
-            self.out += raw_record.ljust(28, b"\0")[:28]
+            self.out += raw_record.ljust(LEDGER_SIZE, b"\0")[:LEDGER_SIZE]
         self.out.append(flags)
         self.out += struct.pack("<I", write_fails)
 
@@ -121,7 +122,8 @@ def device_scripts() -> dict[str, bytes]:
     scripts["torn_write"] = DeviceScript(VALID, 1, 2, 3, flags=TORN_WRITES, write_fails=0b10).round(SAME_RUN).reboot().round(NEXT_RUN)
     scripts["faults_later"] = DeviceScript().round(NEXT_RUN).write_faults(0xFFFFFFFF).round(SAME_RUN).write_faults(0).round(SAME_RUN)
     scripts["corrupt_ledger"] = DeviceScript(FLIPPED, 1, 2, 3, flip_at=13).round(NEXT_RUN)
-    scripts["raw_ledger"] = DeviceScript(RAW, raw_record=b"TFLL\x02\x00" + bytes(22)).round(NEXT_RUN)
+    scripts["raw_ledger"] = DeviceScript(RAW, raw_record=b"TFLL\x02\x00" + bytes(22)).round(NEXT_RUN)  # an old v2 record
+    scripts["raw_ledger_v3_no_crc"] = DeviceScript(RAW, raw_record=b"TFLL\x03\x00" + bytes(LEDGER_SIZE - 6)).round(NEXT_RUN)
     scripts["storage_read_fails"] = DeviceScript(VALID, 0, 1, 1, flags=READ_FAILS).round(NEXT_RUN)
     scripts["entropy_fails"] = DeviceScript(flags=ENTROPY_FAILS).round(NEXT_RUN)
     scripts["bad_samples"] = DeviceScript().samples(
