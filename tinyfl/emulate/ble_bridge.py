@@ -67,7 +67,7 @@ class _Peripheral:
         self.address = peripheral_address(index)
         self.stats = PeripheralStats()
         self.connection: Connection | None = None
-        self.drop_after: int | None = None  # notifications until a forced disconnect
+        self.drop_at: int | None = None  # the connection drops instead of this notification
         controller = Controller(f"board{index + 1}", link=link)
         self.device = Device(name=f"tinyfl-{index + 1}", address=hci.Address(self.address),
                              host=Host(controller, AsyncPipeSink(controller)))
@@ -128,6 +128,14 @@ class _Peripheral:
                 if self.connection is not connection:
                     self.stats.dropped_bytes += len(value)
                     continue
+                if self.drop_at is not None:
+                    self.drop_at -= 1
+                    if self.drop_at <= 0:  # this value is lost with the connection
+                        self.drop_at = None
+                        self.stats.disconnects_forced += 1
+                        self.stats.dropped_bytes += len(value)
+                        await connection.disconnect()
+                        continue
                 if len(value) > mtu - gen.BLE_ATT_OVERHEAD:
                     self.stats.oversize += 1
                 try:
@@ -139,12 +147,6 @@ class _Peripheral:
                 self.stats.notified_bytes += len(value)
                 self.stats.largest_notification = max(self.stats.largest_notification,
                                                       len(value))
-                if self.drop_after is not None:
-                    self.drop_after -= 1
-                    if self.drop_after <= 0:
-                        self.drop_after = None
-                        self.stats.disconnects_forced += 1
-                        await connection.disconnect()
 
     async def stop(self) -> None:
         if self.reader_task is not None:
@@ -204,11 +206,14 @@ class BleBridge:
             raise
         return self
 
-    def drop_after(self, index: int, notifications: int) -> None:
-        """Board `index` disconnects its host after `notifications` more notifications (a
-        radio that fades in the middle of a message)."""
+    def drop_at(self, index: int, notification: int) -> None:
+        """Board `index` loses its connection instead of sending its `notification`-th next
+        notification (1: the next one), as a radio that fades in the middle of a message."""
+        if notification < 1:
+            raise ValueError("notification counts from 1")
+
         async def arm() -> None:
-            self._peripherals[index].drop_after = notifications
+            self._peripherals[index].drop_at = notification
         self._call(arm())
 
     def stop(self) -> None:

@@ -283,6 +283,7 @@ class BleLink:
             if self._closed:
                 return
             self._closed = True
+            self._connected = False  # our own disconnect is not a loss
             self._cond.notify_all()
         if self._reconnecting is not None:
             self._reconnecting.cancel()
