@@ -1,11 +1,11 @@
-"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu fleet_loss fleet_scale kernels attacks audit secagg]`."""
+"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu fleet_loss fleet_scale kernels attacks audit secagg ble]`."""
 from __future__ import annotations
 
 import importlib
 import sys
 
 ALL = ("wire", "train_step", "fleet_cpu", "fleet_loss", "fleet_scale", "kernels", "attacks", "audit",
-       "secagg")
+       "secagg", "ble")
 
 
 def main(names: list[str]) -> None:

@@ -28,10 +28,17 @@ class BleakBackend:
 
     async def connect(self, on_value: Callable[[bytes], None],
                       on_lost: Callable[[str], None]) -> int:
-        if _ADDRESS.match(self.target.peer):
-            device = await BleakScanner.find_device_by_address(self.target.peer, SCAN_TIMEOUT_S)
-        else:
-            device = await BleakScanner.find_device_by_name(self.target.peer, SCAN_TIMEOUT_S)
+        try:
+            if _ADDRESS.match(self.target.peer):
+                device = await BleakScanner.find_device_by_address(self.target.peer,
+                                                                   SCAN_TIMEOUT_S)
+            else:
+                device = await BleakScanner.find_device_by_name(self.target.peer,
+                                                                SCAN_TIMEOUT_S)
+        except (OSError, RuntimeError, ImportError) as exc:  # no adapter, no BlueZ/D-Bus
+            raise ConnectionError(f"cannot scan (no Bluetooth adapter or OS Bluetooth service? "
+                                  f"a USB HCI dongle works with bumble:usb:0#ADDRESS): "
+                                  f"{type(exc).__name__}: {exc}") from exc
         if device is None:
             raise ConnectionError(f"no BLE device {self.target.peer!r} advertising")
         client = BleakClient(device, disconnected_callback=lambda _c: on_lost("disconnected"),
