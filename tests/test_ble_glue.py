@@ -3,7 +3,9 @@ tinyfl_ble_stream.c) against the host's Python rule, and the Nano 33 BLE (Arduin
 ESP32 (NimBLE-Arduino) glue compiled against the Arduino API stand-in with BLE on."""
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -77,3 +79,90 @@ def test_c_receive_buffer_keeps_order_and_bounds(probe: Path) -> None:
     dropped = int(proc.stderr.split()[3])
     assert dropped > 0 and len(proc.stdout) + dropped == len(big) + 1
     assert proc.stdout[:1] == b"\x00" and proc.stdout[1:cap] == big[:cap - 1]
+
+
+# --- the glue with BLE on, against the Arduino API stand-in ------------------------------------
+
+HOST_CONFIG = FirmwareConfig(n_classes=3, n_features=24, input_channels=6, input_steps=4,
+                             samples_per_round=2, max_chunk=64)
+
+
+def _compile(project: Path, cxx: str, cc: str, arch: list[str], core: Path,
+             flags: list[str], standin: Path = STANDIN) -> list[str]:
+    includes = [f"-I{core}", f"-I{standin / 'libraries'}", f"-I{project / 'src'}",
+                f"-I{project / 'lib' / 'tinyfl' / 'src'}"]
+    errors = []
+    for source in sorted((project / "src").glob("*.c*")):
+        tool, std = (cxx, CXXFLAGS) if source.suffix == ".cpp" else (cc, CFLAGS[:5])
+        proc = subprocess.run([tool, *arch, *std, *flags, *includes, "-c", str(source),
+                               "-o", os.devnull], capture_output=True, text=True)
+        if proc.returncode != 0:
+            errors.append(f"{source.name}: {proc.stderr}")
+    return errors
+
+
+def _ble_project(tmp_path: Path, board: str) -> tuple[Path, list[str]]:
+    project = write_project(tmp_path / board, board, HOST_CONFIG, link="ble")
+    ini = (project / "platformio.ini").read_text()
+    env = ini.split("[env:")[1]  # the first env's flags
+    flags = [line.strip() for line in env.split("build_flags =")[1].split("lib_deps")[0].splitlines()
+             if line.strip().startswith("-D")]
+    return project, flags + ["-DTINYFL_PIO_PROJECT", "-DTINYFL_SAMPLE_RATE_HZ=10.0f"]
+
+
+def test_ble_projects_pin_their_library_and_carry_the_ble_glue(tmp_path: Path) -> None:
+    for board, lib, glue in (("nano33ble", "arduino-libraries/ArduinoBLE @ 2.0.1", "nano33ble_ble.cpp"),
+                             ("esp32", "h2zero/NimBLE-Arduino @ 2.5.1", "esp32_ble.cpp")):
+        project, flags = _ble_project(tmp_path, board)
+        ini = (project / "platformio.ini").read_text()
+        envs = ini.count("[env:")
+        assert ini.count("-DTINYFL_LINK_BLE=1") == envs and ini.count(lib) == envs
+        assert "-DTINYFL_LINK_BLE=1" in flags
+        src = {p.name for p in (project / "src").iterdir()}
+        assert {glue, "tinyfl_ble_link.cpp", "tinyfl_ble_stream.c"} <= src
+        # a serial project of the same board has none of it
+        serial = write_project(tmp_path / f"{board}-serial", board, HOST_CONFIG)
+        assert "TINYFL_LINK_BLE" not in (serial / "platformio.ini").read_text()
+        assert not any(p.name.startswith("tinyfl_ble") or p.name.endswith("_ble.cpp")
+                       for p in (serial / "src").iterdir())
+    with pytest.raises(ValueError, match="no BLE link"):
+        write_project(tmp_path / "q", "qemu", HOST_CONFIG, link="ble")
+    with pytest.raises(ValueError, match="link must be"):
+        write_project(tmp_path / "x", "esp32", HOST_CONFIG, link="wifi")
+
+
+def test_nano33ble_ble_glue_compiles_for_cortex_m4f(tmp_path: Path, arm_toolchain) -> None:
+    project, flags = _ble_project(tmp_path, "nano33ble")
+    errors = _compile(project, "arm-none-eabi-g++", "arm-none-eabi-gcc", M4F,
+                      STANDIN / "mbed-nano33ble", flags)
+    assert not errors, "\n".join(errors)
+
+
+def test_esp32_ble_glue_compiles_with_host_gxx(tmp_path: Path) -> None:
+    project, flags = _ble_project(tmp_path, "esp32")
+    errors = _compile(project, "g++", "gcc", [], STANDIN / "esp32", flags)
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("board, header, old, new", [
+    ("nano33ble", "libraries/utility/ATT.h", "virtual uint16_t mtu(uint16_t handle) const;",
+     "virtual uint16_t mtu() const;"),
+    ("esp32", "libraries/NimBLEDevice.h",
+     "virtual void onWrite(NimBLECharacteristic *pCharacteristic, NimBLEConnInfo &connInfo);",
+     "virtual void onWrite(NimBLECharacteristic *pCharacteristic);"),
+])
+def test_ble_api_drift_fails_the_build(tmp_path: Path, arm_toolchain, board, header, old,
+                                       new) -> None:
+    """The compile checks are real: the glue no longer builds when an API it uses changes."""
+    standin = tmp_path / "standin"
+    shutil.copytree(STANDIN, standin)
+    path = standin / header
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    project, flags = _ble_project(tmp_path, board)
+    if board == "nano33ble":
+        errors = _compile(project, "arm-none-eabi-g++", "arm-none-eabi-gcc", M4F,
+                          standin / "mbed-nano33ble", flags, standin)
+    else:
+        errors = _compile(project, "g++", "gcc", [], standin / "esp32", flags, standin)
+    assert [e for e in errors if e.startswith(f"{board}_ble.cpp")], errors
