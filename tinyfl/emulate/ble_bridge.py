@@ -68,6 +68,7 @@ class _Peripheral:
         self.stats = PeripheralStats()
         self.connection: Connection | None = None
         self.drop_at: int | None = None  # the connection drops instead of this notification
+        self.drop_at_write: int | None = None  # ... or instead of taking this write
         controller = Controller(f"board{index + 1}", link=link)
         self.device = Device(name=f"tinyfl-{index + 1}", address=hci.Address(self.address),
                              host=Host(controller, AsyncPipeSink(controller)))
@@ -107,8 +108,15 @@ class _Peripheral:
         if self.connection is connection:
             self.connection = None
 
-    def _on_write(self, _connection: Connection, value: bytes) -> None:
+    def _on_write(self, connection: Connection, value: bytes) -> None:
         value = bytes(value)
+        if self.drop_at_write is not None:
+            self.drop_at_write -= 1
+            if self.drop_at_write <= 0:  # the value never reaches the board
+                self.drop_at_write = None
+                self.stats.disconnects_forced += 1
+                asyncio.get_running_loop().create_task(connection.disconnect())
+                return
         self.stats.writes += 1
         self.stats.written_bytes += len(value)
         self.stats.largest_write = max(self.stats.largest_write, len(value))
@@ -214,6 +222,16 @@ class BleBridge:
 
         async def arm() -> None:
             self._peripherals[index].drop_at = notification
+        self._call(arm())
+
+    def drop_at_write(self, index: int, write: int) -> None:
+        """Board `index` loses its connection instead of taking the host's `write`-th next
+        write (1: the next one): a head torn on its way to the board."""
+        if write < 1:
+            raise ValueError("write counts from 1")
+
+        async def arm() -> None:
+            self._peripherals[index].drop_at_write = write
         self._call(arm())
 
     def stop(self) -> None:
