@@ -19,7 +19,10 @@ from tinyfl.links.ble import BleLink
 from tinyfl.links.ble_bumble import close_radios
 from tinyfl.wire import BLE_ATT_OVERHEAD
 
-from bench.ble import expected_values
+
+def expected_values(frames: list[bytes], mtu: int) -> int:
+    """ATT values the chunking rule makes of whole frames: ceil(len / (MTU - 3)) each."""
+    return sum(-(-len(f) // (mtu - BLE_ATT_OVERHEAD)) for f in frames)
 
 N, ROUNDS = 2, 2
 
