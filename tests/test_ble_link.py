@@ -204,3 +204,41 @@ def test_codegen_rejects_bad_ble_constants(monkeypatch) -> None:
     monkeypatch.setattr(spec, "BLE_MTU_MIN", 22)
     with pytest.raises(ValueError, match="MTU"):
         codegen.validate_spec()
+
+
+def test_bridge_as_a_subprocess_serves_a_board_to_another_process(tmp_path) -> None:
+    """The bridge in its own process (python -m tinyfl.emulate.ble_bridge), the host's bumble
+    central here: hellos at both ends of the MTU range, through a real HCI-over-TCP hop."""
+    import subprocess
+    import sys
+
+    from tinyfl.demo import DemoOptions, prepare, split_shards
+    from tinyfl.emulate import build_firmware, launch_fleet, write_shard
+    from tinyfl.fleet import DeviceSession
+    from tinyfl.links.ble_bumble import close_radios
+
+    options = DemoOptions(board="native", n=1, backbone="stats")
+    data, _backbone, config = prepare(options, lambda _m: None)
+    firmware = build_firmware("native", config)
+    shard = write_shard(tmp_path / "s0.bin", data.x_train[:20], data.y_train[:20])
+    with launch_fleet("native", 1, firmware, [shard], tmp_path / "boards") as fleet:
+        bridge = subprocess.Popen([sys.executable, "-m", "tinyfl.emulate.ble_bridge",
+                                   str(fleet[0].port)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            url = bridge.stdout.readline().strip()
+            assert url.startswith("bumble:tcp-client:127.0.0.1:") and url.endswith("#F0:00:00:00:00:01")
+            for mtu in (23, 247):
+                session = DeviceSession(open_link(f"{url};mtu={mtu}"), "dev1")
+                try:
+                    assert session.hello().device_id == 1
+                    assert session.link.stats.mtu == mtu
+                    stats = session.link.stats  # one hello frame: full values, then the rest
+                    assert stats.values_rx == -(-stats.bytes_rx // (mtu - BLE_ATT_OVERHEAD))
+                    assert stats.largest_rx == min(stats.bytes_rx, mtu - BLE_ATT_OVERHEAD)
+                finally:
+                    session.close()
+            close_radios()
+        finally:
+            bridge.stdin.close()
+            assert bridge.wait(10) == 0

@@ -254,3 +254,28 @@ class BleBridge:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tinyfl.emulate.ble_bridge PORT [PORT ...]`: serves the emulated boards on
+    those 127.0.0.1 ports as BLE peripherals, prints one link URL per board, runs until
+    interrupted (or until stdin closes, for a parent process that wants it gone)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m tinyfl.emulate.ble_bridge",
+                                     description=main.__doc__)
+    parser.add_argument("ports", nargs="+", type=int, help="TCP ports of emulated boards")
+    args = parser.parse_args(argv)
+    with BleBridge(args.ports) as bridge:
+        for url in bridge.urls:
+            print(url, flush=True)
+        try:
+            sys.stdin.read()  # returns when stdin closes
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
