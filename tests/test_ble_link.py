@@ -54,6 +54,8 @@ def test_urls() -> None:
                 "ble://x;mtu=248", "ble://x;mtu=abc", "ble://x;speed=1", "blex://x"):
         with pytest.raises(LinkError):
             parse_ble_url(bad)
+    with pytest.raises(LinkError, match="expected bumble:TRANSPORT#ADDRESS"):
+        open_link("bumble:usb:0")  # open_link dispatches BLE URLs to tinyfl.links.ble
 
 
 def test_bleak_needs_a_bluetooth_stack_and_says_so() -> None:
@@ -242,3 +244,32 @@ def test_bridge_as_a_subprocess_serves_a_board_to_another_process(tmp_path) -> N
         finally:
             bridge.stdin.close()
             assert bridge.wait(10) == 0
+
+
+def test_an_absent_peer_is_a_link_error_and_the_radio_stays_usable(tmp_path) -> None:
+    """Connecting to an address nobody advertises fails with a LinkError within the timeout;
+    the shared radio then still connects to a board that is there."""
+    from tinyfl.demo import DemoOptions, prepare
+    from tinyfl.emulate import build_firmware, launch_fleet, write_shard
+    from tinyfl.emulate.ble_bridge import BleBridge
+    from tinyfl.fleet import DeviceSession
+    from tinyfl.links.ble_bumble import BumbleBackend, close_radios
+
+    options = DemoOptions(board="native", n=1, backbone="stats")
+    data, _backbone, config = prepare(options, lambda _m: None)
+    firmware = build_firmware("native", config)
+    shard = write_shard(tmp_path / "s0.bin", data.x_train[:20], data.y_train[:20])
+    with launch_fleet("native", 1, firmware, [shard], tmp_path / "boards") as fleet, \
+            BleBridge([fleet[0].port]) as bridge:
+        try:
+            radio = bridge.urls[0].rpartition("#")[0]
+            absent = f"{radio}#F0:00:00:00:00:63;mtu=23"
+            with pytest.raises(LinkError, match="cannot connect over BLE"):
+                BleLink(absent, BumbleBackend(parse_ble_url(absent)), connect_timeout=2.0)
+            session = DeviceSession(open_link(bridge.urls[0]), "dev1")
+            try:
+                assert session.hello().device_id == 1
+            finally:
+                session.close()
+        finally:
+            close_radios()

@@ -55,6 +55,17 @@ class PeripheralStats:
     oversize: int = 0  # notifications longer than MTU - 3 (must stay 0)
 
 
+class _HostRadio(Controller):
+    """The host's virtual controller. bumble's Controller acknowledges LE Create Connection
+    Cancel but stays "connecting", refusing every later connection; a real controller stops
+    initiating (Core spec Vol 4, Part E, 7.8.13), and so does this one."""
+
+    def on_hci_le_create_connection_cancel_command(self, command):
+        result = super().on_hci_le_create_connection_cancel_command(command)
+        self.pending_le_connection = None
+        return result
+
+
 def peripheral_address(index: int) -> str:
     """The random static address of board `index` (0-based)."""
     return f"F0:00:00:00:{(index + 1) >> 8:02X}:{(index + 1) & 0xFF:02X}"
@@ -198,7 +209,7 @@ class BleBridge:
         sock.bind(("127.0.0.1", 0))
         self.hci_port = sock.getsockname()[1]
         self._transport = await open_tcp_server_transport_with_socket(sock)
-        Controller("host-radio", host_source=self._transport.source,
+        _HostRadio("host-radio", host_source=self._transport.source,
                    host_sink=self._transport.sink, link=link)
         for i, port in enumerate(self.board_ports):
             peripheral = _Peripheral(i, port, link)

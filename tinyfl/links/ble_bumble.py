@@ -8,6 +8,7 @@ close_radios() or exit: a link that reconnects reuses its radio.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Callable
 
 from bumble import hci
@@ -21,6 +22,7 @@ __all__ = ["BumbleBackend", "close_radios"]
 
 # A random static address (two top bits set) for the host's radio.
 HOST_ADDRESS = "C0:71:4E:F1:00:01"
+CONNECT_TIMEOUT_S = 5.0  # one LE connection attempt (the link retries reconnects)
 
 
 class _Radio:
@@ -29,8 +31,13 @@ class _Radio:
         self.transport = None
         self.device: Device | None = None
         self.connecting = asyncio.Lock()  # a controller makes one LE connection at a time
+        self.opening = asyncio.Lock()  # links opened at once share one transport
 
     async def open(self) -> Device:
+        async with self.opening:
+            return await self._open()
+
+    async def _open(self) -> Device:
         if self.device is None:
             self.transport = await open_transport(self.spec)
             device = Device.with_hci("tinyfl-host", hci.Address(HOST_ADDRESS),
@@ -77,9 +84,17 @@ class BumbleBackend:
         radio = _radios.setdefault(self.target.radio, _Radio(self.target.radio))
         device = await radio.open()
         async with radio.connecting:
-            connection = await device.connect(
-                hci.Address(self.target.peer, hci.Address.RANDOM_DEVICE_ADDRESS),
-                own_address_type=hci.OwnAddressType.RANDOM, timeout=5.0)
+            try:
+                connection = await device.connect(
+                    hci.Address(self.target.peer, hci.Address.RANDOM_DEVICE_ADDRESS),
+                    own_address_type=hci.OwnAddressType.RANDOM, timeout=CONNECT_TIMEOUT_S)
+            except BaseException:
+                # A connect given up (timeout, or the link's own deadline) leaves the
+                # controller still initiating: every later connect would be refused.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(device.send_command(
+                        hci.HCI_LE_Create_Connection_Cancel_Command()))
+                raise
         lost = False
 
         def disconnected(reason: int) -> None:
