@@ -166,3 +166,43 @@ def test_ble_api_drift_fails_the_build(tmp_path: Path, arm_toolchain, board, hea
     else:
         errors = _compile(project, "g++", "gcc", [], standin / "esp32", flags, standin)
     assert [e for e in errors if e.startswith(f"{board}_ble.cpp")], errors
+
+
+# --- the Nano's BLE glue running on the host against fakes of ArduinoBLE ---------------------
+
+@pytest.fixture(scope="module")
+def nano_ble_host(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("nano-ble-host")
+    common, nano = BOARDS_DIR / "arduino-common", BOARDS_DIR / "nano33ble"
+    includes = [f"-I{STANDIN / 'mbed-nano33ble'}", f"-I{STANDIN / 'libraries'}", f"-I{common}",
+                f"-I{FIRMWARE_DIR}"]
+    flags = ["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+             "-DTINYFL_LINK_BLE=1", "-DTINYFL_STANDIN_HOST_REGISTERS"]
+    objects = []
+    for source in (common / "tinyfl_ble_stream.c", common / "tinyfl_ble_link.cpp",
+                   nano / "nano33ble_ble.cpp", TESTS / "c" / "nano33ble_ble_host.cpp"):
+        obj = out / f"{source.stem}.o"
+        tool, std = ("g++", CXXFLAGS) if source.suffix == ".cpp" else ("gcc", CFLAGS[:5])
+        subprocess.run([tool, *std, *flags, *includes, "-c", str(source), "-o", str(obj)],
+                       check=True)
+        objects.append(str(obj))
+    exe = out / "nano33ble_ble_host"
+    subprocess.run(["g++", *flags, *objects, "-o", str(exe)], check=True)
+    return exe
+
+
+@pytest.mark.parametrize("mtu", [23, 185, 247])
+def test_nano_ble_glue_serves_a_central(nano_ble_host: Path, mtu: int) -> None:
+    data = _stream(mtu)
+    out = subprocess.run([str(nano_ble_host), str(mtu)], input=data, capture_output=True,
+                         check=True).stdout.decode().splitlines()
+    assert out[0] == "begin 0 name tinyfl-0000002a maxmtu 247 advertising 1"
+    assert out[1] == "mtu before connect 0"
+    # the connection's handle was found from the central's printed address: its MTU is used
+    assert out[2] == "mtu before subscribe 0" and out[3] == "dropped while nobody listens 0"
+    assert out[4] == f"mtu {mtu}"
+    notes = [line for line in out if line.startswith("notify")]
+    assert notes == [f"notify {len(v)}" for v in ble_values(data, mtu)]  # never OVERSIZE
+    assert f"write 0" in out
+    assert "read 00 05 01 02 00" in out  # the connect's delimiter, then the values in order
+    assert out[-1] == "after disconnect mtu 0 advertising 2"

@@ -29,6 +29,7 @@ namespace arduino {
 // ArduinoCore-API api/String.h: only what the BLE glue reads of BLEDevice::address().
 class String {
   public:
+    String(const char *cstr = "");
     String(const String &value);
     ~String(void);
     const char *c_str() const;
