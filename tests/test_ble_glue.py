@@ -206,3 +206,46 @@ def test_nano_ble_glue_serves_a_central(nano_ble_host: Path, mtu: int) -> None:
     assert f"write 0" in out
     assert "read 00 05 01 02 00" in out  # the connect's delimiter, then the values in order
     assert out[-1] == "after disconnect mtu 0 advertising 2"
+
+
+# --- the ESP32's BLE glue running on the host against fakes of NimBLE-Arduino -----------------
+
+@pytest.fixture(scope="module")
+def esp32_ble_host(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("esp32-ble-host")
+    common, esp32 = BOARDS_DIR / "arduino-common", BOARDS_DIR / "esp32"
+    includes = [f"-I{STANDIN / 'esp32'}", f"-I{STANDIN / 'libraries'}", f"-I{common}",
+                f"-I{FIRMWARE_DIR}"]
+    flags = ["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+             "-DTINYFL_LINK_BLE=1"]
+    objects = []
+    for source in (common / "tinyfl_ble_stream.c", common / "tinyfl_ble_link.cpp",
+                   esp32 / "esp32_ble.cpp", TESTS / "c" / "esp32_ble_host.cpp"):
+        obj = out / f"{source.stem}.o"
+        tool, std = ("g++", CXXFLAGS) if source.suffix == ".cpp" else ("gcc", CFLAGS[:5])
+        subprocess.run([tool, *std, *flags, *includes, "-c", str(source), "-o", str(obj)],
+                       check=True)
+        objects.append(str(obj))
+    exe = out / "esp32_ble_host"
+    subprocess.run(["g++", *flags, *objects, "-lpthread", "-o", str(exe)], check=True)
+    return exe
+
+
+@pytest.mark.parametrize("mtu, busy", [(23, 0), (247, 3), (100, 25)])
+def test_esp32_ble_glue_serves_a_central(esp32_ble_host: Path, mtu: int, busy: int) -> None:
+    data = _stream(mtu)
+    out = subprocess.run([str(esp32_ble_host), str(mtu), str(busy)], input=data,
+                         capture_output=True, check=True).stdout.decode().splitlines()
+    assert out[:4] == ["service tinyfl", "characteristic rx properties 0x0c max 244",
+                       "characteristic tx properties 0x10 max 244",
+                       "begin 0 name tinyfl-0000002a advertised tinyfl-0000002a tinyfl mtu 247"]
+    assert out[4:7] == ["mtu before connect 0", "mtu before subscribe 0", f"mtu {mtu}"]
+    notes = [line for line in out if line.startswith("notify")]
+    values = ble_values(data, mtu)
+    if busy < 20:  # the stack's short lack of buffers is waited out (NOTIFY_TRIES = 20)
+        assert notes == [f"notify {len(v)}" for v in values]
+        assert "write 0" in out and f"delays {busy}" in out
+    else:  # a stack that stays busy: the write fails at once, nothing half-sent after it
+        assert notes == [] and "write 20" in out and "delays 20" in out
+    assert "read 00 05 01 02 00" in out
+    assert out[-1] == "after disconnect mtu 0 write 0"
