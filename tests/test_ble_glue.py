@@ -203,7 +203,7 @@ def test_nano_ble_glue_serves_a_central(nano_ble_host: Path, mtu: int) -> None:
     assert out[4] == f"mtu {mtu}"
     notes = [line for line in out if line.startswith("notify")]
     assert notes == [f"notify {len(v)}" for v in ble_values(data, mtu)]  # never OVERSIZE
-    assert f"write 0" in out
+    assert "write 0" in out
     assert "read 00 05 01 02 00" in out  # the connect's delimiter, then the values in order
     assert out[-1] == "after disconnect mtu 0 advertising 2"
 

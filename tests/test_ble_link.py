@@ -60,7 +60,8 @@ def test_urls() -> None:
 
 def test_bleak_needs_a_bluetooth_stack_and_says_so() -> None:
     # no BlueZ / D-Bus on CI machines: a clear LinkError, never a hang or another exception
-    with pytest.raises(LinkError, match="cannot connect over BLE: ConnectionError: cannot scan"):
+    # (here: no adapter, "cannot scan"; on a laptop: nobody advertising that address)
+    with pytest.raises(LinkError, match="cannot connect over BLE"):
         open_link("ble://AA:BB:CC:DD:EE:FF", connect_timeout=2.0)
 
 
@@ -214,7 +215,7 @@ def test_bridge_as_a_subprocess_serves_a_board_to_another_process(tmp_path) -> N
     import subprocess
     import sys
 
-    from tinyfl.demo import DemoOptions, prepare, split_shards
+    from tinyfl.demo import DemoOptions, prepare
     from tinyfl.emulate import build_firmware, launch_fleet, write_shard
     from tinyfl.fleet import DeviceSession
     from tinyfl.links.ble_bumble import close_radios
