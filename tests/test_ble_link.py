@@ -274,3 +274,17 @@ def test_an_absent_peer_is_a_link_error_and_the_radio_stays_usable(tmp_path) -> 
                 session.close()
         finally:
             close_radios()
+
+
+def test_a_flooding_device_cannot_grow_the_host_buffer() -> None:
+    backend = ScriptedBackend(mtu=247)
+    link = BleLink("bumble:x#y", backend, connect_timeout=2.0)
+    link._rx_limit = 1000  # MAX_RX_BUFFER, scaled down
+    _on_loop(link, lambda: [backend.notify(bytes([i % 255 + 1]) * 244) for i in range(10)])
+    assert link.stats.bytes_rx == 2440 and link.stats.dropped_rx == 1440
+    got = b""
+    while chunk := link.read(4096, 0.05):
+        got += chunk
+    assert len(got) == 1000  # what fitted, in order
+    assert got[:244] == b"\x01" * 244 and got[976:] == b"\x05" * 24
+    link.close()

@@ -33,6 +33,9 @@ __all__ = ["BleBackend", "BleLink", "BleStats", "BleTarget", "ble_values", "open
 CONNECT_TIMEOUT_S = 10.0
 RECONNECT_TIMEOUT_S = 10.0
 WRITE_TIMEOUT_S = 5.0
+# Received bytes held for a host that is not reading (a serial port's OS buffer, in effect):
+# a device that floods notifications loses the excess instead of growing the host's memory.
+MAX_RX_BUFFER = 1 << 20
 
 
 def ble_values(data: bytes, mtu: int) -> list[bytes]:
@@ -108,6 +111,7 @@ class BleStats:
     bytes_tx: int = 0
     values_rx: int = 0  # notifications
     bytes_rx: int = 0
+    dropped_rx: int = 0  # bytes beyond MAX_RX_BUFFER, never delivered
     largest_tx: int = 0
     largest_rx: int = 0
     connects: int = 0
@@ -154,6 +158,7 @@ class BleLink:
         self._reconnect_timeout = reconnect_timeout
         self._cond = threading.Condition()
         self._rx = bytearray()
+        self._rx_limit = MAX_RX_BUFFER
         self._connected = False
         self._failed = ""  # why the link is gone for good
         self._closed = False
@@ -166,6 +171,10 @@ class BleLink:
             self.stats.values_rx += 1
             self.stats.bytes_rx += len(value)
             self.stats.largest_rx = max(self.stats.largest_rx, len(value))
+            room = self._rx_limit - len(self._rx)
+            if len(value) > room:
+                self.stats.dropped_rx += len(value) - max(room, 0)
+                value = value[:max(room, 0)]
             self._rx += value
             self._cond.notify_all()
 
