@@ -139,3 +139,31 @@ def test_ble_traffic_is_what_the_chunking_rule_makes_of_the_recorded_frames(
         # many notifications as whole frames need, each full unless it ends a frame or a read
         assert link.stats.values_rx >= expected_values(rx, mtu)
         assert link.stats.values_rx == peripherals[i].notifications
+
+
+def test_qemu_board_over_ble(qemu, tmp_path: Path) -> None:
+    """The firmware built for the Cortex-M4F under QEMU, behind the same BLE peripheral: a
+    round at MTU 23, its update in 20-byte notifications."""
+    options = DemoOptions(board="qemu", n=1, rounds=1, backbone="stats", deadline_s=30.0)
+    data, _backbone, config = prepare(options, lambda _m: None)
+    firmware = build_firmware("qemu", config)
+    shards = [write_shard(tmp_path / "s0.bin", data.x_train[idx], data.y_train[idx])
+              for idx in split_shards(data.y_train, 1, 0)]
+    with launch_fleet("qemu", 1, firmware, shards, tmp_path / "boards") as fleet, \
+            BleBridge([fleet[0].port]) as bridge:
+        url = f"{bridge.urls[0]};mtu=23"
+        session = DeviceSession(open_link(url), "dev1")
+        fleet_config = FleetConfig(
+            fleet=RoundSpec(rounds=1, lr=options.lr, local_epochs=options.local_epochs,
+                            batch_size=options.batch_size, deadline_s=options.deadline_s),
+            devices=(DeviceSpec(link=url, name="dev1"),))
+        try:
+            summary = Aggregator(fleet_config, [session], tmp_path / "run",
+                                 initial=initial_head(config.n_classes, config.n_features, 0)).run()
+        finally:
+            session.close()
+            close_radios()
+        stats = bridge.stats(0)
+    assert summary.rounds_completed == 1 and summary.rounds[0].accepted == ["dev1"]
+    np.testing.assert_array_equal(recompute_globals(tmp_path / "run")[1], summary.final.params)
+    assert stats.oversize == 0 and stats.largest_notification == 20 and stats.notifications > 10
