@@ -32,8 +32,9 @@ def expected_values(frames: list[bytes], mtu: int) -> int:
     return sum(math.ceil(len(f) / (mtu - BLE_ATT_OVERHEAD)) for f in frames)
 
 
-def measure(mtu: int, n: int = 2, rounds: int = 4, workdir: Path | None = None) -> dict:
-    options = DemoOptions(board="native", n=n, rounds=rounds, backbone="stats")
+def measure(mtu: int, n: int = 2, rounds: int = 4, workdir: Path | None = None,
+            backbone: str = "stats") -> dict:
+    options = DemoOptions(board="native", n=n, rounds=rounds, backbone=backbone)
     data, _, config = prepare(options, lambda _m: None)
     firmware = build_firmware("native", config)
     with tempfile.TemporaryDirectory() as scratch:
@@ -75,6 +76,7 @@ def measure(mtu: int, n: int = 2, rounds: int = 4, workdir: Path | None = None) 
             per_round[k] += [a[k] - b[k] for a, b in zip(after, before)]
     return {
         "mtu": mtu,
+        "backbone": backbone,
         "devices": n,
         "rounds_completed": summary.rounds_completed,
         "head_params": config.n_classes * (config.n_features + 1),
@@ -87,17 +89,18 @@ def measure(mtu: int, n: int = 2, rounds: int = 4, workdir: Path | None = None) 
 
 
 def main() -> None:
-    print("| ATT MTU | host writes | bytes host->device | notifications | bytes device->host "
-          "| largest value | s/round (bumble, Python) |")
-    print("|---|---|---|---|---|---|---|")
-    for mtu in (23, 247):
-        r = measure(mtu)
-        p = r["per_device_round"]
-        largest = max(max(t["largest_tx"], t["largest_rx"]) for t in r["totals"])
-        print(f"| {mtu} | {p['values_tx']:.0f} | {p['bytes_tx']:.0f} | {p['values_rx']:.0f} "
-              f"| {p['bytes_rx']:.0f} | {largest} | {r['seconds_per_round']:.2f} |")
-    print(f"(per device and round, {r['devices']} native boards, head of {r['head_params']} "
-          f"parameters, rounds 2..{r['rounds_completed']})")
+    print("| backbone (head parameters) | ATT MTU | host writes | bytes host->device "
+          "| notifications | bytes device->host | largest value | s/round (bumble, Python) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for backbone in ("stats",):  # the CNN backbone has a head of the same shape here
+        for mtu in (23, 247):
+            r = measure(mtu, backbone=backbone)
+            p = r["per_device_round"]
+            largest = max(max(t["largest_tx"], t["largest_rx"]) for t in r["totals"])
+            print(f"| {backbone} ({r['head_params']}) | {mtu} | {p['values_tx']:.0f} "
+                  f"| {p['bytes_tx']:.0f} | {p['values_rx']:.0f} | {p['bytes_rx']:.0f} "
+                  f"| {largest} | {r['seconds_per_round']:.2f} |")
+    print(f"(per device and round, {r['devices']} native boards, rounds 2..{r['rounds_completed']})")
 
 
 if __name__ == "__main__":
