@@ -16,6 +16,7 @@ ALL = (  # one a line: branches add theirs without colliding
     "audit",
     "secagg",
     "rv32",
+    "ble",
 )
 
 

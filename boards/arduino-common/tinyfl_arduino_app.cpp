@@ -1,14 +1,23 @@
 // The Arduino application shared by the Nano 33 BLE and ESP32 boards: setup() and loop().
-// The link is the USB serial port (Serial); samples are IMU windows recorded at the model's
-// rate while the owner captures (tinyfl_capture.h); the chip-specific hooks (entropy, ledger
-// storage, device id) come from the board's file (tinyfl_arduino_board.h).
+// The link is the USB serial port (Serial), or with TINYFL_LINK_BLE=1 the tinyfl GATT service
+// (tinyfl_ble_board.h; Serial then carries only the owner's capture commands); samples are
+// IMU windows recorded at the model's rate while the owner captures (tinyfl_capture.h); the
+// chip-specific hooks (entropy, ledger storage, device id) come from the board's file
+// (tinyfl_arduino_board.h).
 #include <Arduino.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "tinyfl_arduino_board.h"
 #include "tinyfl_capture.h"
 #include "tinyfl_imu.h"
+#if defined(TINYFL_LINK_BLE) && TINYFL_LINK_BLE
+#include "tinyfl_ble_board.h"
+#define LINK_IS_BLE 1
+#else
+#define LINK_IS_BLE 0
+#endif
 extern "C" { // the runtime is C99 without C++ guards
 #include "tinyfl_device.h"
 #include "tinyfl_model.h"
@@ -55,9 +64,8 @@ static void reply(void *user, const uint8_t *text, size_t len)
 }
 
 // Drains what the USB serial holds; command lines of the owner are taken out here.
-static size_t serial_read(void *user, uint8_t *buf, size_t cap)
+static size_t usb_serial_read(uint8_t *buf, size_t cap)
 {
-    (void)user;
     size_t n = 0;
     while (n < cap && Serial.available() > 0) {
         int c = Serial.read();
@@ -69,10 +77,28 @@ static size_t serial_read(void *user, uint8_t *buf, size_t cap)
     return tinyfl_capture_filter(&app.capture, buf, n, reply, NULL);
 }
 
-static tinyfl_status serial_write(void *user, const uint8_t *buf, size_t len)
+static size_t link_read(void *user, uint8_t *buf, size_t cap)
 {
     (void)user;
+#if LINK_IS_BLE
+    // The USB serial ends at the owner's machine: commands only; anything else is dropped,
+    // never mixed into the frame stream that arrives over BLE.
+    uint8_t owner[64];
+    (void)usb_serial_read(owner, sizeof(owner));
+    return tinyfl_ble_read(buf, cap);
+#else
+    return usb_serial_read(buf, cap);
+#endif
+}
+
+static tinyfl_status link_write(void *user, const uint8_t *buf, size_t len)
+{
+    (void)user;
+#if LINK_IS_BLE
+    return tinyfl_ble_write(buf, len);
+#else
     return Serial.write(buf, len) == len ? TINYFL_OK : TINYFL_E_IO;
+#endif
 }
 
 static uint32_t clock_ms(void *user)
@@ -142,8 +168,8 @@ void setup()
 
     memset(&app.port, 0, sizeof(app.port));
     tinyfl_board_hooks(&app.port);
-    app.port.serial_read = serial_read;
-    app.port.serial_write = serial_write;
+    app.port.serial_read = link_read;
+    app.port.serial_write = link_write;
     app.port.millis = clock_ms;
     app.port.sample = next_sample;
     app.port.log = NULL; // the serial port carries frames only
@@ -152,11 +178,21 @@ void setup()
     // release and says why in its hello.
     (void)board_ok;
     (void)tinyfl_device_init(&app.dev, &app.port, &app.backbone, tinyfl_board_device_id());
+#if LINK_IS_BLE
+    // After the entropy was taken (tinyfl_board_begin): the radio starts only now. A radio
+    // that fails to start leaves a board that trains but is never heard from.
+    char name[24];
+    snprintf(name, sizeof(name), "tinyfl-%08lx", (unsigned long)tinyfl_board_device_id());
+    (void)tinyfl_ble_board_begin(name);
+#endif
     app.next_sample_ms = (uint32_t)millis() + sample_period_ms;
 }
 
 void loop()
 {
+#if LINK_IS_BLE
+    tinyfl_ble_board_poll();
+#endif
     (void)tinyfl_device_poll(&app.dev);
     uint32_t now = (uint32_t)millis();
     sample_imu(now);

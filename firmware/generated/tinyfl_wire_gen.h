@@ -23,6 +23,17 @@
 #define TINYFL_WIRE_MAX_MESSAGE 4352
 #define TINYFL_WIRE_MAX_CHUNKS 255
 
+/* BLE: one GATT service carries the frame stream. Each ATT value (a write from the
+ * host, a notification from the device) holds at most TINYFL_WIRE_BLE_VALUE_MAX(mtu)
+ * bytes and never bytes of two frames: a value ends at every 0x00 delimiter. */
+#define TINYFL_WIRE_BLE_SERVICE_UUID "ae180001-4935-48fd-a02c-1f4e3c44a95e"
+#define TINYFL_WIRE_BLE_RX_UUID "ae180002-4935-48fd-a02c-1f4e3c44a95e" /* host -> device, write */
+#define TINYFL_WIRE_BLE_TX_UUID "ae180003-4935-48fd-a02c-1f4e3c44a95e" /* device -> host, notify */
+#define TINYFL_WIRE_BLE_MTU_MIN 23
+#define TINYFL_WIRE_BLE_MTU_MAX 247
+#define TINYFL_WIRE_BLE_ATT_OVERHEAD 3
+#define TINYFL_WIRE_BLE_VALUE_MAX(mtu) ((mtu) - TINYFL_WIRE_BLE_ATT_OVERHEAD)
+
 typedef enum {
     TINYFL_OK = 0, /* success */
     TINYFL_AGAIN = 1, /* need more input; not an error */

@@ -1,7 +1,7 @@
 """What the host needs from a link to one device: bytes out, bytes in with a timeout, close.
 
-Serial ports, ptys and emulated boards on TCP (tinyfl.links.serial) implement it; a BLE link
-(bleak) can implement the same four members later without touching the fleet code.
+Serial ports, ptys and emulated boards on TCP (tinyfl.links.serial) implement it, and so does
+the BLE link (tinyfl.links.ble), without touching the fleet code.
 """
 from __future__ import annotations
 

@@ -70,13 +70,16 @@ class SerialLink:
 
 
 def open_link(url: str, *, baudrate: int = DEFAULT_BAUDRATE, connect_timeout: float = 5.0) -> Link:
-    """Opens `url`: a device path, a pty path, or socket://127.0.0.1:PORT.
+    """Opens `url`: a device path, a pty path, socket://127.0.0.1:PORT, or a BLE URL
+    (ble://NAME-or-ADDRESS, bumble:TRANSPORT#ADDRESS: see tinyfl.links.ble).
 
     A TCP board that is still starting refuses connections for a moment, so connecting is
     retried until `connect_timeout` seconds have passed. Raises LinkError with the reason.
     """
-    if url.startswith(("ble://", "ble:")):
-        raise LinkError(url, "BLE links are not implemented yet (a bleak-based Link will be)")
+    if url.startswith(("ble://", "bumble:")):
+        from .ble import open_ble_link  # bleak or bumble, imported only for a BLE URL
+
+        return open_ble_link(url, connect_timeout=max(connect_timeout, 5.0))
     deadline = time.monotonic() + connect_timeout
     retry = url.startswith("socket://")
     while True:

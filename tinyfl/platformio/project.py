@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -27,11 +27,13 @@ from ..paths import BOARDS_DIR, FIRMWARE_DIR
 
 __all__ = [
     "BANNER",
+    "LINKS",
     "PIO_BOARDS",
     "PioBoard",
     "PioEnv",
     "QEMU_PLATFORM_DIR",
     "pio_board",
+    "with_link",
     "write_project",
 ]
 
@@ -45,6 +47,9 @@ NRF52_PLATFORM = "platformio/nordicnrf52 @ 10.5.0"
 ESP32_PLATFORM = "platformio/espressif32 @ 6.10.0"
 LSM9DS1_LIB = "arduino-libraries/Arduino_LSM9DS1 @ 1.1.1"
 BMI270_LIB = "arduino-libraries/Arduino_BMI270_BMM150 @ 1.2.3"  # 1.2.3: ESP32 fixes
+ARDUINOBLE_LIB = "arduino-libraries/ArduinoBLE @ 2.0.1"  # BLE link on the Nano 33 BLE
+NIMBLE_LIB = "h2zero/NimBLE-Arduino @ 2.5.1"  # BLE link on the ESP32s
+LINKS = ("serial", "ble")
 
 _MODEL_PREFIX = "tinyfl_model_"
 
@@ -75,6 +80,8 @@ class PioBoard:
     support_lib: tuple[str, Path, tuple[str, ...]] | None = None  # (name, folder, files)
     tests_dir: Path | None = None  # copied into test/
     root_files: tuple[str, ...] = ()  # from glue_dir into the project folder (a linker script)
+    # The BLE link (link="ble"): the board's BLE glue file, its library; None: serial only.
+    ble: tuple[str, str] | None = None
 
 
 _ARDUINO_COMMON = BOARDS_DIR / "arduino-common"
@@ -82,6 +89,9 @@ _ARDUINO_COMMON = BOARDS_DIR / "arduino-common"
 _SHARED_GLUE = tuple(_ARDUINO_COMMON / n for n in (
     "tinyfl_arduino_app.cpp", "tinyfl_arduino_board.h", "tinyfl_capture.c", "tinyfl_capture.h",
     "tinyfl_flash_slots.c", "tinyfl_flash_slots.h", "tinyfl_imu.h"))
+# The BLE link's board-independent half (only in link="ble" projects).
+_SHARED_BLE_GLUE = tuple(_ARDUINO_COMMON / n for n in (
+    "tinyfl_ble_board.h", "tinyfl_ble_link.cpp", "tinyfl_ble_stream.c", "tinyfl_ble_stream.h"))
 _MONITOR = (("monitor_speed", "115200"),)
 
 
@@ -137,6 +147,7 @@ PIO_BOARDS: dict[str, PioBoard] = {
         glue_dir=BOARDS_DIR / "nano33ble",
         glue_files=("nano33ble_port.cpp",),
         shared_glue=_SHARED_GLUE,
+        ble=("nano33ble_ble.cpp", ARDUINOBLE_LIB),
         envs=(
             # rev1 boards carry an LSM9DS1, rev2 boards (2023 on) a BMI270 + BMM150; the Sense
             # variants have the same IMUs (its extra sensors are not used) and the same core board.
@@ -151,6 +162,7 @@ PIO_BOARDS: dict[str, PioBoard] = {
         glue_dir=BOARDS_DIR / "esp32",
         glue_files=("esp32_port.cpp",),
         shared_glue=_SHARED_GLUE,
+        ble=("esp32_ble.cpp", NIMBLE_LIB),
         envs=(
             # Devkits have no IMU: a BMI270 breakout on the default I2C pins (Wire).
             PioEnv("esp32dev", ESP32_PLATFORM, "esp32dev",
@@ -194,6 +206,20 @@ def _define_flags(defines: Mapping[str, object]) -> list[str]:
             raise ValueError(f"define {key}: value {str(value)!r} must be one token of [A-Za-z0-9_.+-]")
         flags.append(f"-D{key}" if value is None else f"-D{key}={value}")
     return flags
+
+
+def with_link(board: PioBoard, link: str) -> PioBoard:
+    """The board's envs for a link: "ble" adds TINYFL_LINK_BLE=1 and the BLE library."""
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {', '.join(LINKS)}, got {link!r}")
+    if link == "serial":
+        return board
+    if board.ble is None:
+        raise ValueError(f"board {board.name} has no BLE link")
+    _glue, lib = board.ble
+    envs = tuple(replace(e, build_flags=e.build_flags + ("-DTINYFL_LINK_BLE=1",),
+                         lib_deps=e.lib_deps + (lib,)) for e in board.envs)
+    return replace(board, envs=envs)
 
 
 def render_ini(board: PioBoard, defines: Mapping[str, object], sample_rate_hz: float) -> str:
@@ -292,16 +318,18 @@ def write_project(
     defines: Mapping[str, object] | None = None,
     *,
     sample_rate_hz: float = 10.0,
+    link: str = "serial",
 ) -> Path:
     """Write the PlatformIO project of `board` into out_dir and return out_dir.
 
     model_sources are what tinyfl.emulate.build_firmware links (default: the statistics
     extractor, firmware/tinyfl_model_stats.c; a generated model: its .c plus its kernel .c
     files); defines become build flags of every env. sample_rate_hz is the rate the model was
-    trained at: the glue samples the IMU at it. Files of an earlier project that this one does
+    trained at: the glue samples the IMU at it. link "ble" builds the Arduino boards with
+    the BLE link (the tinyfl GATT service; USB serial then carries owner commands only). Files of an earlier project that this one does
     not write are removed from lib/tinyfl, src/ and test/ (a stale model must not be linked).
     """
-    spec = pio_board(board)
+    spec = with_link(pio_board(board), link)
     if not (0.1 <= sample_rate_hz <= 1000.0):
         raise ValueError(f"sample_rate_hz must be 0.1..1000, got {sample_rate_hz}")
     out = Path(out_dir).resolve()
@@ -321,6 +349,9 @@ def write_project(
         _put(out / "src" / name, (spec.glue_dir / name).read_bytes(), written)
     for path in spec.shared_glue:
         _put(out / "src" / path.name, path.read_bytes(), written)
+    if link == "ble" and spec.ble is not None:
+        for path in (spec.glue_dir / spec.ble[0],) + _SHARED_BLE_GLUE:
+            _put(out / "src" / path.name, path.read_bytes(), written)
     if spec.support_lib is not None:
         lib_name, folder, files = spec.support_lib
         support = out / "lib" / lib_name

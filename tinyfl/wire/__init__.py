@@ -4,6 +4,12 @@ spec.py defines it; codegen.py generates the C codec (firmware/generated/) and t
 classes (_wire_gen.py) from it. Frames: encode_message() / FrameDecoder.
 """
 from .spec import (
+    BLE_ATT_OVERHEAD,
+    BLE_MTU_MAX,
+    BLE_MTU_MIN,
+    BLE_RX_UUID,
+    BLE_SERVICE_UUID,
+    BLE_TX_UUID,
     CRC_SIZE,
     HEADER_SIZE,
     MAX_CHUNK,
@@ -41,6 +47,12 @@ from .frame import (
 from .messages import WireError, to_jsonable
 
 __all__ = [
+    "BLE_ATT_OVERHEAD",
+    "BLE_MTU_MAX",
+    "BLE_MTU_MIN",
+    "BLE_RX_UUID",
+    "BLE_SERVICE_UUID",
+    "BLE_TX_UUID",
     "CRC_SIZE",
     "HEADER_SIZE",
     "MAX_CHUNK",

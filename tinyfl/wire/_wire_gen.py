@@ -14,6 +14,15 @@ from . import messages as _rt
 
 SPEC_VERSION = 2
 
+# BLE: the GATT service and characteristics carrying the frame stream, and the chunking
+# rule: an ATT value holds at most (MTU - BLE_ATT_OVERHEAD) bytes of one frame.
+BLE_SERVICE_UUID = "ae180001-4935-48fd-a02c-1f4e3c44a95e"
+BLE_RX_UUID = "ae180002-4935-48fd-a02c-1f4e3c44a95e"  # host -> device, write
+BLE_TX_UUID = "ae180003-4935-48fd-a02c-1f4e3c44a95e"  # device -> host, notify
+BLE_MTU_MIN = 23
+BLE_MTU_MAX = 247
+BLE_ATT_OVERHEAD = 3
+
 
 class Status(enum.IntEnum):
     """The C runtime's tinyfl_status; also the `code` of an Error message."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import struct
 import sys
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,12 @@ def validate_spec() -> None:
     names = [name for name, _, _ in spec.STATUS]
     if codes != list(range(len(codes))) or names[:2] != ["OK", "AGAIN"]:
         raise ValueError("STATUS must be numbered 0.. in order, starting with OK and AGAIN")
+    uuids = (spec.BLE_SERVICE_UUID, spec.BLE_RX_UUID, spec.BLE_TX_UUID)
+    if len(set(uuids)) != 3 or any(str(uuid.UUID(u)) != u for u in uuids):
+        raise ValueError("BLE UUIDs must be three distinct lower-case 128-bit UUID strings")
+    if not spec.BLE_MTU_MIN - spec.BLE_ATT_OVERHEAD >= spec.MIN_CHUNK or \
+            spec.BLE_MTU_MAX > 517 or spec.BLE_MTU_MIN > spec.BLE_MTU_MAX:
+        raise ValueError("BLE MTU range must hold MIN_CHUNK and stay within ATT's 517")
 
 
 def kinds_used() -> set[str]:
@@ -237,6 +244,17 @@ def render_c_header() -> str:
         f"#define TINYFL_WIRE_MAX_PARAMS {spec.MAX_PARAMS}",
         f"#define TINYFL_WIRE_MAX_MESSAGE {spec.MAX_MESSAGE}",
         f"#define TINYFL_WIRE_MAX_CHUNKS {spec.MAX_CHUNKS}",
+        "",
+        "/* BLE: one GATT service carries the frame stream. Each ATT value (a write from the",
+        " * host, a notification from the device) holds at most TINYFL_WIRE_BLE_VALUE_MAX(mtu)",
+        " * bytes and never bytes of two frames: a value ends at every 0x00 delimiter. */",
+        f'#define TINYFL_WIRE_BLE_SERVICE_UUID "{spec.BLE_SERVICE_UUID}"',
+        f'#define TINYFL_WIRE_BLE_RX_UUID "{spec.BLE_RX_UUID}" /* host -> device, write */',
+        f'#define TINYFL_WIRE_BLE_TX_UUID "{spec.BLE_TX_UUID}" /* device -> host, notify */',
+        f"#define TINYFL_WIRE_BLE_MTU_MIN {spec.BLE_MTU_MIN}",
+        f"#define TINYFL_WIRE_BLE_MTU_MAX {spec.BLE_MTU_MAX}",
+        f"#define TINYFL_WIRE_BLE_ATT_OVERHEAD {spec.BLE_ATT_OVERHEAD}",
+        "#define TINYFL_WIRE_BLE_VALUE_MAX(mtu) ((mtu) - TINYFL_WIRE_BLE_ATT_OVERHEAD)",
         "",
         "typedef enum {",
     ]
@@ -774,6 +792,15 @@ def render_python() -> str:
         "from . import messages as _rt",
         "",
         f"SPEC_VERSION = {spec.SPEC_VERSION}",
+        "",
+        "# BLE: the GATT service and characteristics carrying the frame stream, and the chunking",
+        "# rule: an ATT value holds at most (MTU - BLE_ATT_OVERHEAD) bytes of one frame.",
+        f'BLE_SERVICE_UUID = "{spec.BLE_SERVICE_UUID}"',
+        f'BLE_RX_UUID = "{spec.BLE_RX_UUID}"  # host -> device, write',
+        f'BLE_TX_UUID = "{spec.BLE_TX_UUID}"  # device -> host, notify',
+        f"BLE_MTU_MIN = {spec.BLE_MTU_MIN}",
+        f"BLE_MTU_MAX = {spec.BLE_MTU_MAX}",
+        f"BLE_ATT_OVERHEAD = {spec.BLE_ATT_OVERHEAD}",
         "",
         "",
         "class Status(enum.IntEnum):",

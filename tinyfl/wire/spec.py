@@ -31,6 +31,18 @@ MAX_PARAMS = 1040  # head parameters: classes * (features + 1), e.g. 16 * 64 + 1
 MAX_MESSAGE = 4352  # reassembled message bound: MAX_PARAMS f32 plus the fixed fields
 MAX_CHUNKS = 255  # nchunks is a u8; 255 * MIN_CHUNK >= MAX_MESSAGE
 
+# BLE transport: one GATT service carries the same frame stream as a serial link. The host
+# writes its bytes to BLE_RX_UUID (write without response); the device notifies its bytes on
+# BLE_TX_UUID. Chunking rule, both directions: the stream is cut into ATT values of at most
+# (negotiated ATT MTU - BLE_ATT_OVERHEAD) bytes, and a value never holds bytes of two frames
+# (a cut falls at every 0x00 delimiter), so one lost value costs exactly one frame.
+BLE_SERVICE_UUID = "ae180001-4935-48fd-a02c-1f4e3c44a95e"  # the tinyfl service
+BLE_RX_UUID = "ae180002-4935-48fd-a02c-1f4e3c44a95e"  # host -> device frames (write)
+BLE_TX_UUID = "ae180003-4935-48fd-a02c-1f4e3c44a95e"  # device -> host frames (notify)
+BLE_MTU_MIN = 23  # the ATT MTU every link starts with (Bluetooth Core, ATT_MTU default)
+BLE_MTU_MAX = 247  # the largest MTU either side asks for (a 251-byte LL data PDU)
+BLE_ATT_OVERHEAD = 3  # opcode + handle in a notification or write command
+
 # Scalar field kinds: name -> (C type, struct format, size in bytes)
 SCALARS = {
     "u8": ("uint8_t", "B", 1),

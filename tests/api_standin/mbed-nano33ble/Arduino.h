@@ -1,6 +1,6 @@
 // API STAND-IN, not the real header: the part of ArduinoCore-mbed's Arduino.h (Nano 33 BLE)
 // that tinyfl's glue uses, with the real signatures (ArduinoCore-API api/Common.h, Print.h,
-// Stream.h, HardwareSerial.h; ArduinoCore-mbed cores/arduino/USB/PluggableUSBSerial.h).
+// Stream.h, HardwareSerial.h, String.h; ArduinoCore-mbed cores/arduino/USB/PluggableUSBSerial.h).
 // Compile-only: nothing is defined here. See tests/api_standin/README.md.
 #pragma once
 
@@ -25,6 +25,16 @@ void loop(void);
 }
 
 namespace arduino {
+
+// ArduinoCore-API api/String.h: only what the BLE glue reads of BLEDevice::address().
+class String {
+  public:
+    String(const char *cstr = "");
+    String(const String &value);
+    ~String(void);
+    const char *c_str() const;
+    unsigned int length(void) const;
+};
 
 class Print {
   public:
