@@ -23,8 +23,9 @@ static const tinyfl_rdp_curve rdp_curve = {release_rdp, eps_offset, TINYFL_DP_KL
 #define NOISE_MULTIPLIER_TOLD TINYFL_DP_NOISE_MULTIPLIER
 #endif
 
-/* Bytes of the entropy source that the start-up health tests look at before the seed. */
-#define ENTROPY_STARTUP_BYTES 1024u
+#if TINYFL_ENTROPY_BOOT_BYTES != TINYFL_ENTROPY_STARTUP_BYTES + TINYFL_DRBG_SEED_SIZE
+#error "TINYFL_ENTROPY_BOOT_BYTES must count the health-test bytes and the seed"
+#endif
 
 #define MAX_READS_PER_POLL 16u
 
@@ -123,7 +124,7 @@ static tinyfl_status check_entropy(tinyfl_device *dev)
 {
     uint8_t buf[64];
     tinyfl_entropy_health_init(&dev->entropy_health);
-    for (size_t done = 0; done < ENTROPY_STARTUP_BYTES; done += sizeof(buf)) {
+    for (size_t done = 0; done < TINYFL_ENTROPY_STARTUP_BYTES; done += sizeof(buf)) {
         if (dev->port->entropy(dev->port->user, buf, sizeof(buf)) != TINYFL_OK ||
             tinyfl_entropy_health_feed(&dev->entropy_health, buf, sizeof(buf)) != TINYFL_OK) {
             memset(buf, 0, sizeof(buf));

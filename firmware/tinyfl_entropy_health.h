@@ -24,6 +24,12 @@
 #endif
 #define TINYFL_ENTROPY_APT_WINDOW 512u
 
+/* What a device asks of the entropy hook at boot, in this order: TINYFL_ENTROPY_STARTUP_BYTES
+ * for the start-up health tests, then the generator's seed (also tested). A port whose source
+ * is only usable at boot (ESP32's) draws this many bytes then; nothing more is asked later. */
+#define TINYFL_ENTROPY_STARTUP_BYTES 1024u
+#define TINYFL_ENTROPY_BOOT_BYTES (TINYFL_ENTROPY_STARTUP_BYTES + 44u) /* + TINYFL_DRBG_SEED_SIZE */
+
 typedef struct {
     uint32_t samples;   /* bytes seen */
     uint16_t rct_run;   /* length of the current run of equal bytes */

@@ -1,8 +1,10 @@
 // ESP32, ESP32-S3, ESP32-C3 devkits (arduino-esp32): the chip-specific hooks.
 //
 // Entropy: esp_fill_random() is true random only while the radio runs or the SAR ADC noise
-// source is on, so the seed is drawn inside bootloader_random_enable()/disable() at boot,
-// before Wi-Fi, BT or the ADC start; the runtime asks for it once, then uses its own DRBG.
+// source is on, so everything the runtime asks for at boot (the bytes its start-up health
+// tests examine, then the seed: TINYFL_ENTROPY_BOOT_BYTES) is drawn inside
+// bootloader_random_enable()/disable() before Wi-Fi, BT or the ADC start, handed out in order
+// and wiped as it goes; afterwards the runtime uses its own DRBG.
 // Ledger: one NVS key through Preferences (NVS writes an entry atomically: a power cut leaves
 // the old value or the new one).
 // Device id: the low 32 bits of the factory MAC in eFuse.
@@ -15,30 +17,30 @@
 
 #include "tinyfl_arduino_board.h"
 extern "C" {
-#include "tinyfl_drbg.h"
+#include "tinyfl_entropy_health.h"
 }
 
-#define SEED_BYTES TINYFL_DRBG_SEED_SIZE
+#define POOL_BYTES TINYFL_ENTROPY_BOOT_BYTES
 #define SERIAL_RX_BUFFER 1024u
 #define NVS_NAMESPACE "tinyfl"
 #define NVS_LEDGER_KEY "ledger"
 
 static Preferences prefs;
 static bool prefs_ok;
-static uint8_t seed[SEED_BYTES];
-static bool seed_ready;
+static uint8_t pool[POOL_BYTES];
+static size_t pool_used = POOL_BYTES; // nothing to hand out until tinyfl_board_begin()
 
-static tinyfl_status seed_bytes(void *user, uint8_t *out, size_t len)
+static tinyfl_status boot_entropy(void *user, uint8_t *out, size_t len)
 {
     (void)user;
-    // Hands out the boot-time seed once; a second request (which the runtime never makes) would
-    // need the entropy source again, which may no longer be on.
-    if (!seed_ready || len > sizeof(seed)) {
+    // Hands out the bytes drawn at boot, each once; past them the entropy source may be off,
+    // so a further request fails (the runtime never makes one).
+    if (len > POOL_BYTES - pool_used) {
         return TINYFL_E_ENTROPY;
     }
-    memcpy(out, seed, len);
-    memset(seed, 0, sizeof(seed));
-    seed_ready = false;
+    memcpy(out, pool + pool_used, len);
+    memset(pool + pool_used, 0, len);
+    pool_used += len;
     return TINYFL_OK;
 }
 
@@ -76,20 +78,16 @@ int tinyfl_board_begin(void)
     // must be set before Serial.begin().
     Serial.setRxBufferSize(SERIAL_RX_BUFFER);
     bootloader_random_enable();
-    esp_fill_random(seed, sizeof(seed));
+    esp_fill_random(pool, sizeof(pool));
     bootloader_random_disable();
-    size_t same = 1;
-    while (same < sizeof(seed) && seed[same] == seed[0]) {
-        same++;
-    }
-    seed_ready = same < sizeof(seed);
+    pool_used = 0; // the runtime's health tests judge these bytes
     prefs_ok = prefs.begin(NVS_NAMESPACE, false);
-    return seed_ready && prefs_ok ? 0 : -1;
+    return prefs_ok ? 0 : -1;
 }
 
 void tinyfl_board_hooks(tinyfl_port *port)
 {
-    port->entropy = seed_bytes;
+    port->entropy = boot_entropy;
     port->storage_read = ledger_read;
     port->storage_write = ledger_write;
 }
