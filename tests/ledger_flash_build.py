@@ -62,19 +62,28 @@ def render_script(directory: Path, steps: list[int], page_size: int, page_count:
     (directory / "ledger_flash_script.h").write_text(text)
 
 
+def _fields(text: str) -> dict[str, int]:
+    return {k: int(v) for k, v in (kv.split("=", 1) for kv in text.split())}
+
+
 def parse_output(text: str) -> dict:
-    out: dict = {"lines": text.splitlines()}
-    for line in out["lines"]:
+    """The harness's lines: final ledger, bench costs, flash image, sweep counts."""
+    out: dict = {}
+    for line in text.splitlines():
         head, _, rest = line.partition(" ")
         if head == "final":
-            fields = dict(kv.split("=", 1) for kv in rest.split())
-            out["releases"] = int(fields["releases"])
-            out["boots"] = int(fields["boots"])
-            out["rdp"] = [int(v) for v in fields["rdp"].split(",")]
-        elif head in ("stats", "release"):
-            out[head] = {k: int(v) for k, v in (kv.split("=", 1) for kv in rest.split())}
+            fields, _, rdp = rest.partition("rdp=")
+            out.update(_fields(fields))
+            out["rdp"] = [int(v) for v in rdp.split(",")]
+        elif head == "bench":
+            name, _, fields = rest.partition(" ")
+            out[f"bench_{name}"] = _fields(fields)
+        elif head == "image":
+            out["image"] = bytes.fromhex(rest)
+        elif head == "faded":
+            out["faded"] = _fields(rest)
+        elif head.startswith("ops="):
+            out.update(_fields(line))
         elif head == "PASS":
             out["pass"] = int(rest)
-        elif head.startswith("conservative="):
-            out["conservative"] = int(head.partition("=")[2])
     return out

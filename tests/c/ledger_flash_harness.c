@@ -8,14 +8,47 @@
  * never locks; it then runs the rest of the script and checks the flash against its RAM.
  *
  * The script and curves come from ledger_flash_script.h (written by the test). Output: one
- * "final ..." line (the uncut run's ledger), "stats ..." and "PASS <cuts>" or "FAIL ...". */
+ * "final ..." line (the uncut run's ledger), "bench ...", "image ..." (the flash in hex) and
+ * "PASS <cuts>" or "FAIL ...". Built for the host (stdio) or, with HARNESS_AN386, for the
+ * AN386 under QEMU (UART, and the FPGA counter as an instruction counter under -icount). */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "ledger_flash_script.h"
 #include "tinyfl_ledger.h"
 #include "tinyfl_rdp.h"
+
+#ifdef HARNESS_AN386
+#include "an386.h"
+static void emit(const char *text) { tinyfl_an386_uart_puts(text); }
+static uint32_t ticks(void) { return tinyfl_an386_counter(); }
+#define INSNS_PER_TICK 40u /* -icount shift=0 and a 25 MHz counter */
+#else
+#include <stdio.h>
+static void emit(const char *text) { fputs(text, stdout); }
+static uint32_t ticks(void) { return 0; }
+#define INSNS_PER_TICK 0u /* not measured on the host */
+#endif
+
+static void emit_u(unsigned long v)
+{
+    char text[21];
+    size_t n = sizeof(text) - 1;
+    text[n] = 0;
+    do {
+        text[--n] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    emit(&text[n]);
+}
+
+static void emit_kv(const char *key, unsigned long v)
+{
+    emit(key);
+    emit("=");
+    emit_u(v);
+    emit(" ");
+}
 
 #define PAGE_WORDS (HARNESS_PAGE_SIZE / 4u)
 #define FLASH_WORDS (PAGE_WORDS * HARNESS_PAGE_COUNT)
@@ -34,13 +67,21 @@ typedef struct {
 static nor_flash flash;
 static int failures;
 
-#define CHECK(cond, ...)                                                                                               \
+static void fail(const char *what, unsigned long where)
+{
+    emit("FAIL ");
+    emit_kv("cut", (unsigned long)flash.cut_at);
+    emit_kv("variant", (unsigned long)flash.variant);
+    emit_kv("at", where);
+    emit(what);
+    emit("\n");
+    failures++;
+}
+
+#define CHECK(cond, what, where)                                                                                       \
     do {                                                                                                               \
         if (!(cond)) {                                                                                                 \
-            printf("FAIL cut=%ld variant=%d: ", flash.cut_at, flash.variant);                                          \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-            failures++;                                                                                                \
+            fail(what, (unsigned long)(where));                                                                        \
             return -1;                                                                                                 \
         }                                                                                                              \
     } while (0)
@@ -97,14 +138,12 @@ static tinyfl_status nor_write(void *user, uint32_t addr, uint32_t word)
         return TINYFL_E_STORAGE;
     }
     if (addr % 4u != 0 || addr / 4u >= FLASH_WORDS) {
-        printf("FAIL write out of the region or unaligned: %lu\n", (unsigned long)addr);
-        failures++;
+        fail("write out of the region or unaligned", addr);
         return TINYFL_E_STORAGE;
     }
     uint32_t i = addr / 4u;
     if (flash.programmed[i]) {
-        printf("FAIL word %lu programmed twice without an erase\n", (unsigned long)addr);
-        failures++;
+        fail("word programmed twice without an erase", addr);
         return TINYFL_E_STORAGE;
     }
     if (power_fails_now()) {
@@ -130,6 +169,36 @@ static tinyfl_status nor_read(void *user, uint32_t addr, uint8_t *buf, size_t le
     }
     flash.reads++;
     return TINYFL_OK;
+}
+
+/* The one-record hook on the same flash, for comparison: a rewrite erases page 0 and
+ * programs the whole record (what a board without the log does on raw flash). */
+static tinyfl_status record_read(void *user, uint8_t *buf, size_t len)
+{
+    if (flash.words[0] == 0xFFFFFFFFu) {
+        return TINYFL_E_STORAGE; /* never written */
+    }
+    return nor_read(user, 0, buf, len);
+}
+
+static tinyfl_status record_write(void *user, const uint8_t *buf, size_t len)
+{
+    tinyfl_status st = nor_erase(user, 0);
+    for (uint32_t i = 0; i + 4u <= len && st == TINYFL_OK; i += 4u) {
+        uint32_t w = (uint32_t)buf[i] | ((uint32_t)buf[i + 1u] << 8) | ((uint32_t)buf[i + 2u] << 16) |
+                     ((uint32_t)buf[i + 3u] << 24);
+        st = nor_write(user, i, w);
+    }
+    return st;
+}
+
+static tinyfl_port record_port(void)
+{
+    tinyfl_port p;
+    memset(&p, 0, sizeof(p));
+    p.storage_read = record_read;
+    p.storage_write = record_write;
+    return p;
 }
 
 static tinyfl_port port(void)
@@ -179,6 +248,11 @@ static tinyfl_status boot(const tinyfl_port *p)
     return dev.locked ? TINYFL_E_STORAGE : st;
 }
 
+/* What the releases' stores cost, summed over the releases of a run without cuts. */
+static struct {
+    unsigned long releases, words, erases, ticks;
+} cost;
+
 /* A release: charge, store, and only then would the update be sent. */
 static tinyfl_status release(const tinyfl_port *p, int config, uint32_t run, uint32_t round)
 {
@@ -188,15 +262,22 @@ static tinyfl_status release(const tinyfl_port *p, int config, uint32_t run, uin
     dev.last_round = round;
     tinyfl_rdp_charge(dev.rdp, &c, 1);
     inflight = dev;
-    return tinyfl_ledger_store(&dev, p);
+    long writes = flash.writes, erases = flash.erases;
+    uint32_t start = ticks();
+    tinyfl_status st = tinyfl_ledger_store(&dev, p);
+    cost.ticks += ticks() - start;
+    cost.releases++;
+    cost.words += (unsigned long)(flash.writes - writes);
+    cost.erases += (unsigned long)(flash.erases - erases);
+    return st;
 }
 
 static long conservative; /* cuts after which a release that was not sent counts as spent */
 
 /* Runs the script with a power cut at flash operation cut_at (NO_CUT: none). */
-static int run(long cut_at, int variant)
+static int run(long cut_at, int variant, const tinyfl_port *with)
 {
-    tinyfl_port p = port();
+    tinyfl_port p = *with;
     fresh_flash(cut_at, variant);
     memset(&dev, 0, sizeof(dev));
     memset(&sent, 0, sizeof(sent));
@@ -209,29 +290,28 @@ static int run(long cut_at, int variant)
             sent = dev; /* the update may leave now */
             continue;
         }
-        CHECK(flash.dead && !cut, "step %zu failed without a power cut: %d", s, (int)st);
+        CHECK(flash.dead && !cut, "a step failed without a power cut", s);
         /* Power back on. */
         cut = 1;
         flash.dead = 0;
         flash.cut_at = NO_CUT;
         st = boot(&p);
-        CHECK(st == TINYFL_OK && !dev.locked, "power cut at step %zu locked the ledger", s);
+        CHECK(st == TINYFL_OK && !dev.locked, "a power cut locked the ledger", s);
         tinyfl_ledger before = dev; /* the boot after the cut only counted itself */
         before.boot_count--;
         int kept_sent = same_loss(&before, &sent);
         int spent_inflight = is_release && same_loss(&before, &inflight);
-        CHECK(kept_sent || spent_inflight, "after a cut at step %zu the ledger holds %u releases, sent %u",
-              s, before.releases_done, sent.releases_done);
+        CHECK(kept_sent || spent_inflight, "after a cut the ledger is neither what was sent nor that and the release", s);
         conservative += spent_inflight && !kept_sent;
         sent = dev;
     }
     /* The flash now holds exactly what the device has in RAM. */
     tinyfl_ledger again;
-    CHECK(tinyfl_ledger_load(&again, &p) == TINYFL_OK && !again.locked, "final load failed");
+    CHECK(tinyfl_ledger_load(&again, &p) == TINYFL_OK && !again.locked, "final load failed", 0);
     CHECK(same_loss(&again, &dev) && again.boot_count == dev.boot_count && again.last_run == dev.last_run &&
               again.last_round == dev.last_round,
-          "final ledger differs from RAM");
-    CHECK(same_loss(&dev, &sent), "final ledger differs from what was sent");
+          "final ledger differs from RAM", 0);
+    CHECK(same_loss(&dev, &sent), "final ledger differs from what was sent", 0);
     return 0;
 }
 
@@ -254,15 +334,18 @@ static int fade_every_word(void)
         flash.words[i] = orig;
         faded++;
         locked += got.locked;
-        CHECK(got.locked || st == TINYFL_OK, "a load neither locked nor OK");
+        CHECK(got.locked || st == TINYFL_OK, "a load neither locked nor OK", i);
         if (!got.locked) {
-            CHECK(got.releases_done >= truth.releases_done, "a faded bit at word %lu lost releases", (unsigned long)i);
+            CHECK(got.releases_done >= truth.releases_done, "a faded bit lost releases", i);
             for (size_t k = 0; k < TINYFL_RDP_ORDERS; k++) {
-                CHECK(got.rdp[k] >= truth.rdp[k], "a faded bit at word %lu lowered the loss", (unsigned long)i);
+                CHECK(got.rdp[k] >= truth.rdp[k], "a faded bit lowered the loss", i);
             }
         }
     }
-    printf("faded %ld words, %ld locked\n", faded, locked);
+    emit("faded ");
+    emit_kv("words", (unsigned long)faded);
+    emit_kv("locked", (unsigned long)locked);
+    emit("\n");
     return 0;
 }
 
@@ -271,44 +354,90 @@ static int lose_newest_page(void)
 {
     tinyfl_port p = port();
     tinyfl_ledger got;
-    CHECK(tinyfl_ledger_load(&got, &p) == TINYFL_OK, "load before the loss failed");
+    CHECK(tinyfl_ledger_load(&got, &p) == TINYFL_OK, "load before the loss failed", 0);
     nor_erase(NULL, got.log.page);
-    CHECK(tinyfl_ledger_load(&got, &p) != TINYFL_OK && got.locked, "losing the newest page did not lock");
+    CHECK(tinyfl_ledger_load(&got, &p) != TINYFL_OK && got.locked, "losing the newest page did not lock", got.log.page);
     return 0;
+}
+
+static void emit_ledger(void)
+{
+    emit("final ");
+    emit_kv("releases", dev.releases_done);
+    emit_kv("boots", dev.boot_count);
+    emit("rdp=");
+    for (size_t k = 0; k < TINYFL_RDP_ORDERS; k++) {
+        emit_u(dev.rdp[k]);
+        emit(k + 1 < TINYFL_RDP_ORDERS ? "," : "\n");
+    }
+}
+
+static void emit_image(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    char text[9];
+    emit("image ");
+    for (uint32_t i = 0; i < FLASH_WORDS; i++) {
+        for (uint32_t b = 0; b < 4u; b++) {
+            uint8_t v = (uint8_t)(flash.words[i] >> (8u * b));
+            text[2u * b] = hex[v >> 4];
+            text[2u * b + 1u] = hex[v & 15u];
+        }
+        text[8] = 0;
+        emit(text);
+    }
+    emit("\n");
+}
+
+static void emit_cost(const char *name)
+{
+    emit("bench ");
+    emit(name);
+    emit(" ");
+    emit_kv("releases", cost.releases);
+    emit_kv("words", cost.words);
+    emit_kv("erases", cost.erases);
+    emit_kv("insns", cost.ticks * INSNS_PER_TICK);
+    emit("\n");
 }
 
 int main(void)
 {
-    /* The uncut run: figures, and the total number of flash operations to cut at. */
-    long release_writes = 0, releases = 0;
-    if (run(NO_CUT, 0) != 0) {
+    tinyfl_port log_port = port(), rec_port = record_port();
+    /* The one-record ledger on the same flash and script, for the bench. */
+    memset(&cost, 0, sizeof(cost));
+    if (run(NO_CUT, 0, &rec_port) != 0) {
         return 1;
     }
+    emit_cost("record");
+    /* The uncut run of the log: its ledger, its cost, and the number of operations to cut at. */
+    memset(&cost, 0, sizeof(cost));
+    if (run(NO_CUT, 0, &log_port) != 0) {
+        return 1;
+    }
+    emit_cost("log");
     long total_ops = flash.ops;
-    printf("final releases=%u boots=%u rdp=", dev.releases_done, dev.boot_count);
-    for (size_t k = 0; k < TINYFL_RDP_ORDERS; k++) {
-        printf("%lu%c", (unsigned long)dev.rdp[k], k + 1 < TINYFL_RDP_ORDERS ? ',' : '\n');
-    }
-    for (size_t s = 0; s < sizeof(harness_script) / sizeof(harness_script[0]); s++) {
-        releases += harness_script[s] >= 0;
-    }
-    release_writes = flash.writes;
-    printf("stats ops=%ld writes=%ld erases=%ld releases=%ld pages=%u page_size=%u\n", total_ops, release_writes,
-           flash.erases, releases, (unsigned)HARNESS_PAGE_COUNT, (unsigned)HARNESS_PAGE_SIZE);
+    emit_ledger();
+    emit_image();
     if (fade_every_word() != 0 || lose_newest_page() != 0) {
         return 1;
     }
     long cuts = 0;
     for (long c = 0; c < total_ops; c += HARNESS_CUT_STRIDE) {
         for (int v = 0; v < 3; v++) {
-            run(c, v);
+            run(c, v, &log_port);
             cuts++;
             if (failures > 0) {
                 return 1;
             }
         }
     }
-    printf("conservative=%ld\n", conservative);
-    printf("PASS %ld\n", cuts);
+    emit("ops=");
+    emit_u((unsigned long)total_ops);
+    emit(" conservative=");
+    emit_u((unsigned long)conservative);
+    emit("\nPASS ");
+    emit_u((unsigned long)cuts);
+    emit("\n");
     return 0;
 }
