@@ -27,9 +27,10 @@ def curves() -> list[tuple[int, ...]]:
 
 def script(scale: int = 1) -> list[int]:
     """-1 is a boot, k >= 0 a release of configuration k: reflashes back and forth, boots in
-    between, enough releases to fill pages (scale multiplies the runs of releases)."""
+    between, enough releases to fill small pages (scale multiplies the runs of releases)."""
     steps = [-1] + [0] * (12 * scale) + [-1, -1] + [1] * (10 * scale) + [-1] + [0] * (9 * scale)
-    steps += [-1] + [2] * (14 * scale) + [-1] + [1] * (3 * scale) + [-1] + [3] * 2 + [-1] + [0] * 2 + [-1]
+    # ends with releases: a fading last release must still count
+    steps += [-1] + [2] * (14 * scale) + [-1] + [1] * (3 * scale) + [-1] + [3] * 2 + [-1] + [0] * 2
     return steps
 
 

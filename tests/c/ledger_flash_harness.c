@@ -66,11 +66,12 @@ typedef struct {
 
 static nor_flash flash;
 static int failures;
+static long cut_was; /* the cut of the run being checked, for messages */
 
 static void fail(const char *what, unsigned long where)
 {
     emit("FAIL ");
-    emit_kv("cut", (unsigned long)flash.cut_at);
+    emit_kv("cut", (unsigned long)cut_was);
     emit_kv("variant", (unsigned long)flash.variant);
     emit_kv("at", where);
     emit(what);
@@ -279,6 +280,7 @@ static int run(long cut_at, int variant, const tinyfl_port *with)
 {
     tinyfl_port p = *with;
     fresh_flash(cut_at, variant);
+    cut_was = cut_at;
     memset(&dev, 0, sizeof(dev));
     memset(&sent, 0, sizeof(sent));
     int cut = 0;
