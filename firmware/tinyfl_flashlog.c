@@ -29,12 +29,25 @@ static int geometry_ok(const tinyfl_port *port)
            port->flash_erase != NULL && port->flash_write != NULL && port->flash_read != NULL;
 }
 
+/* Reads n words from addr; in blocks, so a long entry costs few hook calls. */
+static tinyfl_status read_words(const tinyfl_port *port, uint32_t addr, uint32_t *words, uint32_t n)
+{
+    uint8_t b[64];
+    tinyfl_status st = TINYFL_OK;
+    for (uint32_t done = 0; done < n && st == TINYFL_OK;) {
+        uint32_t k = n - done < sizeof(b) / 4u ? n - done : (uint32_t)(sizeof(b) / 4u);
+        st = port->flash_read(port->user, addr + 4u * done, b, 4u * k);
+        for (uint32_t i = 0; i < k; i++, done++) {
+            const uint8_t *w = &b[4u * i];
+            words[done] = (uint32_t)w[0] | ((uint32_t)w[1] << 8) | ((uint32_t)w[2] << 16) | ((uint32_t)w[3] << 24);
+        }
+    }
+    return st;
+}
+
 static tinyfl_status read_word(const tinyfl_port *port, uint32_t addr, uint32_t *word)
 {
-    uint8_t b[4];
-    tinyfl_status st = port->flash_read(port->user, addr, b, sizeof(b));
-    *word = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
-    return st;
+    return read_words(port, addr, word, 1u);
 }
 
 static uint32_t crc_word(uint32_t crc, uint32_t word)
@@ -133,10 +146,13 @@ static void remember(tinyfl_flashlog *log, const tinyfl_ledger *ledger)
 static tinyfl_status charge_from_flash(tinyfl_ledger *ledger, const tinyfl_port *port, uint32_t times)
 {
     tinyfl_status st = TINYFL_OK;
-    for (uint32_t i = 0; i < TINYFL_RDP_ORDERS && times != 0 && st == TINYFL_OK; i++) {
-        uint32_t per = 0;
-        st = read_word(port, ledger->log.curve_at + 4u * i, &per);
-        ledger->rdp[i] = charged(ledger->rdp[i], per, times);
+    uint32_t per[16];
+    for (uint32_t i = 0; i < TINYFL_RDP_ORDERS && times != 0 && st == TINYFL_OK; i += 16u) {
+        uint32_t n = TINYFL_RDP_ORDERS - i < 16u ? TINYFL_RDP_ORDERS - i : 16u;
+        st = read_words(port, ledger->log.curve_at + 4u * i, per, n);
+        for (uint32_t k = 0; k < n; k++) {
+            ledger->rdp[i + k] = charged(ledger->rdp[i + k], per[k], times);
+        }
     }
     return st;
 }
@@ -391,13 +407,16 @@ static enum change what_changed(const tinyfl_ledger *ledger, const tinyfl_port *
         return OTHER;
     }
     int derivable = 1;
-    for (uint32_t i = 0; i < TINYFL_RDP_ORDERS && *st == TINYFL_OK; i++) {
-        uint32_t per = 0;
+    uint32_t per[16];
+    for (uint32_t i = 0; i < TINYFL_RDP_ORDERS && *st == TINYFL_OK; i += 16u) {
+        uint32_t n = TINYFL_RDP_ORDERS - i < 16u ? TINYFL_RDP_ORDERS - i : 16u;
         if (with_curve) {
-            *st = read_word(port, log->curve_at + 4u * i, &per);
-            with_curve = charged(log->rdp[i], per, 1) == ledger->rdp[i];
+            *st = read_words(port, log->curve_at + 4u * i, per, n);
         }
-        derivable &= ledger->rdp[i] == TINYFL_RDP_UNBOUNDED || ledger->rdp[i] >= log->rdp[i];
+        for (uint32_t k = 0; k < n; k++) {
+            with_curve = with_curve && charged(log->rdp[i + k], per[k], 1) == ledger->rdp[i + k];
+            derivable &= ledger->rdp[i + k] == TINYFL_RDP_UNBOUNDED || ledger->rdp[i + k] >= log->rdp[i + k];
+        }
     }
     return with_curve ? RELEASE : derivable ? CURVE_AND_RELEASE : OTHER;
 }

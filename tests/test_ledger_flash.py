@@ -103,3 +103,41 @@ def test_bench_words_and_erases_per_release_log_vs_record(capsys):
         print(f"\n  ledger bench (host, 400 releases): log {log['words'] / 400:.2f} words and "
               f"{log['erases'] / 400:.4f} erases per release; record {rec['words'] / 400:.0f} words, "
               f"{rec['erases'] / 400:.0f} erase")
+
+
+def _an386_harness(tag: str, steps: list[int], page_size: int, page_count: int, stride: int, icount: bool) -> dict:
+    from tinyfl.emulate.build import build_qemu_program
+    from tinyfl.emulate.qemu import run_semihosted
+
+    directory = build_dir() / "ledger_flash" / f"an386-{tag}-{page_size}x{page_count}"
+    lfb.render_script(directory, steps, page_size, page_count, stride)
+    elf = build_qemu_program([*(FIRMWARE_DIR / s for s in lfb.SOURCES), lfb.HARNESS], name=f"ledger_flash_{tag}",
+                             include_dirs=[directory], defines={"HARNESS_AN386": None})
+    code, out = run_semihosted(elf, icount=icount, timeout=300)
+    assert code == 0, out[-2000:]
+    return lfb.parse_output(out)
+
+
+def test_ledger_survives_a_power_cut_at_every_flash_operation_on_the_an386(qemu):
+    """The same sweep on target: Cortex-M4 code, the emulated NOR flash in the board's RAM."""
+    steps = lfb.script()
+    out = _an386_harness("sweep", steps, 2048, 2, 1, icount=False)
+    assert out["pass"] == 3 * out["ops"] and out["conservative"] > 0
+    want = lfb.expected(steps)
+    assert (out["releases"], out["boots"], out["rdp"]) == (want.releases_done, want.boot_count, want.rdp)
+    assert decode_flash_log(out["image"], 2048).rdp == want.rdp
+
+
+def test_bench_instructions_per_release_on_the_an386(qemu, capsys):
+    """Instructions of a release's store (the ledger code and the emulated flash's own loops),
+    counted with -icount; the flash's erase and program times come on top on a real board."""
+    steps = [-1] + [0] * 400 + [-1]
+    out = _an386_harness("bench", steps, 4096, 2, 10**9, icount=True)
+    log, rec = out["bench_log"], out["bench_record"]
+    assert log["releases"] == rec["releases"] == 400 and log["insns"] > 0 and rec["insns"] > 0
+    assert log["words"] * 20 < rec["words"] and log["erases"] * 50 < rec["erases"]
+    with capsys.disabled():
+        print(f"\n  ledger bench (AN386, 400 releases): log {log['insns'] / 400:.0f} instructions, "
+              f"{log['words'] / 400:.2f} words, {log['erases'] / 400:.4f} erases per release; "
+              f"record {rec['insns'] / 400:.0f} instructions, {rec['words'] / 400:.0f} words, "
+              f"{rec['erases'] / 400:.0f} erase")

@@ -20,11 +20,17 @@
 
 #ifdef HARNESS_AN386
 #include "an386.h"
+static void platform_init(void)
+{
+    tinyfl_an386_uart_init();
+    tinyfl_an386_clock_init();
+}
 static void emit(const char *text) { tinyfl_an386_uart_puts(text); }
 static uint32_t ticks(void) { return tinyfl_an386_counter(); }
 #define INSNS_PER_TICK 40u /* -icount shift=0 and a 25 MHz counter */
 #else
 #include <stdio.h>
+static void platform_init(void) {}
 static void emit(const char *text) { fputs(text, stdout); }
 static uint32_t ticks(void) { return 0; }
 #define INSNS_PER_TICK 0u /* not measured on the host */
@@ -406,6 +412,7 @@ static void emit_cost(const char *name)
 int main(void)
 {
     tinyfl_port log_port = port(), rec_port = record_port();
+    platform_init();
     /* The one-record ledger on the same flash and script, for the bench. */
     memset(&cost, 0, sizeof(cost));
     if (run(NO_CUT, 0, &rec_port) != 0) {
