@@ -319,9 +319,12 @@ tinyfl_status tinyfl_flashlog_load(tinyfl_ledger *ledger, const tinyfl_port *por
     return TINYFL_OK;
 }
 
-/* Payload word i of an entry (after the header, before the check). */
+/* Payload word i of an entry (after the header, before the check); ledger NULL: the empty one. */
 static uint32_t payload(const tinyfl_ledger *ledger, uint32_t header, uint32_t seq, uint32_t i)
 {
+    if (ledger == NULL) {
+        return i == 0 ? seq : 0u;
+    }
     const tinyfl_flashlog *log = &ledger->log;
     if (header == H_RELEASE) {
         return i == 0 ? ledger->last_run : ledger->last_round;
@@ -380,9 +383,8 @@ static tinyfl_status compact(tinyfl_ledger *ledger, const tinyfl_port *port)
  * nothing (tinyfl_flashlog_load then finds the region fresh again). */
 static tinyfl_status start(const tinyfl_port *port, tinyfl_flashlog *log)
 {
-    static const tinyfl_ledger empty; /* all zero */
     tinyfl_status st = port->flash_erase(port->user, 0);
-    st = st == TINYFL_OK ? write_entry(&empty, port, 0, 0, 1u, H_CHECKPOINT) : st;
+    st = st == TINYFL_OK ? write_entry(NULL, port, 0, 0, 1u, H_CHECKPOINT) : st;
     if (st != TINYFL_OK) {
         return TINYFL_E_STORAGE;
     }
