@@ -10,7 +10,8 @@ delta term rounded up at build time, so a reflash with another DP configuration 
 correctly: what was spent stays spent.
 
 Used to render tinyfl_config_gen.h, by tests (C == Python) and by the host to predict what a
-device reports.
+device reports. decode_flash_log reads the ledger a board keeps as an append-only log on raw
+flash (firmware/tinyfl_flashlog.c) from an image of that region.
 """
 from __future__ import annotations
 
