@@ -29,6 +29,9 @@ tinyfl_status tinyfl_ledger_load(tinyfl_ledger *ledger, const tinyfl_port *port)
 {
     uint8_t rec[TINYFL_LEDGER_SIZE];
     memset(ledger, 0, sizeof(*ledger));
+    if (port->flash_page_count != 0) {
+        return tinyfl_flashlog_load(ledger, port);
+    }
     tinyfl_status st = port->storage_read(port->user, rec, sizeof(rec));
     if (st == TINYFL_E_STORAGE) {
         return TINYFL_OK; /* never written: a fresh device */
@@ -54,11 +57,14 @@ tinyfl_status tinyfl_ledger_load(tinyfl_ledger *ledger, const tinyfl_port *port)
     return TINYFL_OK;
 }
 
-tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)
+tinyfl_status tinyfl_ledger_store(tinyfl_ledger *ledger, const tinyfl_port *port)
 {
     uint8_t rec[TINYFL_LEDGER_SIZE];
     if (ledger->locked) {
         return TINYFL_E_STORAGE;
+    }
+    if (port->flash_page_count != 0) {
+        return tinyfl_flashlog_store(ledger, port);
     }
     put_u32(rec, LEDGER_MAGIC);
     put_u16(rec + 4, TINYFL_LEDGER_VERSION);

@@ -9,24 +9,27 @@
 
 #include <stdint.h>
 
+#include "tinyfl_flashlog.h"
 #include "tinyfl_port.h"
 #include "tinyfl_rdp.h"
 
 #define TINYFL_LEDGER_VERSION 3
 #define TINYFL_LEDGER_SIZE (28 + 4 * TINYFL_RDP_ORDERS) /* bytes on storage */
 
-typedef struct {
+typedef struct tinyfl_ledger {
     uint16_t releases_done; /* updates released (saturates at 65535) */
     uint16_t locked;        /* 1 after a corrupted or foreign record: refuse every release */
     uint32_t last_run;      /* run of the last release */
     uint32_t last_round;    /* its round: (run, round) at or below this pair are replays */
     uint32_t boot_count;
     uint32_t rdp[TINYFL_RDP_ORDERS]; /* accumulated RDP of every release (tinyfl_rdp.h) */
+    tinyfl_flashlog log;             /* used only when the port has raw flash */
 } tinyfl_ledger;
 
-/* Reads the ledger (fresh when storage was never written; locked when it is corrupt). */
+/* Reads the ledger (fresh when storage was never written; locked when it is corrupt): from the
+ * flash log when the port has raw flash (flash_page_count != 0), else the one-record hook. */
 tinyfl_status tinyfl_ledger_load(tinyfl_ledger *ledger, const tinyfl_port *port);
 /* Writes it durably; the caller sends nothing that depends on it unless this returns OK. */
-tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port);
+tinyfl_status tinyfl_ledger_store(tinyfl_ledger *ledger, const tinyfl_port *port);
 
 #endif /* TINYFL_LEDGER_H */

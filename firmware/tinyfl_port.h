@@ -37,6 +37,18 @@ typedef struct tinyfl_port {
 
     /* Optional: a line of diagnostics (may be NULL). Never carries sample data. */
     void (*log)(void *user, const char *line);
+
+    /* Optional raw NOR flash for the ledger (tinyfl_flashlog.h). When flash_page_count is not 0
+     * the ledger is an append-only log here and the storage hooks above are not used for it.
+     * Addresses are byte offsets into the ledger's region (pages of flash_page_size bytes, a
+     * multiple of 4). erase sets a whole page to 0xFF bytes; write programs one aligned 32-bit
+     * word (little-endian), which can only clear bits, and is called at most once per word
+     * between erases; read copies `len` bytes. Each is durable when it returns OK. */
+    uint32_t flash_page_size;
+    uint32_t flash_page_count;
+    tinyfl_status (*flash_erase)(void *user, uint32_t page);
+    tinyfl_status (*flash_write)(void *user, uint32_t addr, uint32_t word);
+    tinyfl_status (*flash_read)(void *user, uint32_t addr, uint8_t *buf, size_t len);
 } tinyfl_port;
 
 #endif /* TINYFL_PORT_H */

@@ -339,6 +339,92 @@ static void native_log(void *user, const char *line)
     fprintf(stderr, "[tinyfl native %u] %s\n", (unsigned)b->device_id, line);
 }
 
+#ifdef TINYFL_NATIVE_FLASH_LEDGER
+/* The ledger's raw flash: memory with NOR rules, each change written through to the storage
+ * file (the region's image) and fsynced before the hook returns. */
+static void flash_restore(tinyfl_native_board *b)
+{
+    memset(b->flash, 0xFF, sizeof(b->flash));
+    b->flash_cut_at = -1;
+#ifdef TINYFL_TEST_BUILD
+    /* Test builds only: TINYFL_NATIVE_TEST_FLASH_CUT=N ends the process before the N-th flash
+     * operation (0-based), like a power cut. */
+    const char *cut = getenv("TINYFL_NATIVE_TEST_FLASH_CUT");
+    if (cut != NULL && *cut != '\0') {
+        b->flash_cut_at = strtol(cut, NULL, 10);
+    }
+#endif
+    int fd = open(b->storage_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return; /* never written: erased */
+    }
+    struct stat st;
+    int whole = fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(b->flash) &&
+                pread(fd, b->flash, sizeof(b->flash), 0) == (ssize_t)sizeof(b->flash);
+    close(fd);
+    if (!whole) {
+        memset(b->flash, 0, sizeof(b->flash)); /* damaged: no checkpoint anywhere, the ledger locks */
+    }
+}
+
+static tinyfl_status flash_persist(tinyfl_native_board *b, uint32_t addr, uint32_t len)
+{
+    struct stat st;
+    int fd = open(b->storage_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return TINYFL_E_STORAGE;
+    }
+    if (fstat(fd, &st) != 0 || st.st_size != (off_t)sizeof(b->flash)) {
+        addr = 0; /* the first write: the file gets the whole region */
+        len = sizeof(b->flash);
+    }
+    int ok = pwrite(fd, b->flash + addr, len, addr) == (ssize_t)len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    return ok ? TINYFL_OK : TINYFL_E_STORAGE;
+}
+
+static void flash_power_check(tinyfl_native_board *b)
+{
+    if (b->flash_ops++ == b->flash_cut_at) {
+        _exit(0);
+    }
+}
+
+static tinyfl_status native_flash_erase(void *user, uint32_t page)
+{
+    tinyfl_native_board *b = user;
+    if (page >= TINYFL_NATIVE_FLASH_PAGES) {
+        return TINYFL_E_STORAGE;
+    }
+    flash_power_check(b);
+    memset(b->flash + page * TINYFL_NATIVE_FLASH_PAGE_SIZE, 0xFF, TINYFL_NATIVE_FLASH_PAGE_SIZE);
+    return flash_persist(b, page * TINYFL_NATIVE_FLASH_PAGE_SIZE, TINYFL_NATIVE_FLASH_PAGE_SIZE);
+}
+
+static tinyfl_status native_flash_write(void *user, uint32_t addr, uint32_t word)
+{
+    tinyfl_native_board *b = user;
+    if (addr % 4u != 0 || addr > sizeof(b->flash) - 4u) {
+        return TINYFL_E_STORAGE;
+    }
+    flash_power_check(b);
+    for (uint32_t i = 0; i < 4u; i++) {
+        b->flash[addr + i] &= (uint8_t)(word >> (8u * i)); /* NOR: bits only clear */
+    }
+    return flash_persist(b, addr, 4u);
+}
+
+static tinyfl_status native_flash_read(void *user, uint32_t addr, uint8_t *buf, size_t len)
+{
+    const tinyfl_native_board *b = user;
+    if (addr > sizeof(b->flash) || len > sizeof(b->flash) - addr) {
+        return TINYFL_E_STORAGE;
+    }
+    memcpy(buf, b->flash + addr, len);
+    return TINYFL_OK;
+}
+#endif
+
 void tinyfl_native_board_port(tinyfl_native_board *b, tinyfl_port *port)
 {
     memset(port, 0, sizeof(*port));
@@ -351,4 +437,12 @@ void tinyfl_native_board_port(tinyfl_native_board *b, tinyfl_port *port)
     port->millis = native_millis;
     port->sample = native_sample;
     port->log = native_log;
+#ifdef TINYFL_NATIVE_FLASH_LEDGER
+    flash_restore(b);
+    port->flash_page_size = TINYFL_NATIVE_FLASH_PAGE_SIZE;
+    port->flash_page_count = TINYFL_NATIVE_FLASH_PAGES;
+    port->flash_erase = native_flash_erase;
+    port->flash_write = native_flash_write;
+    port->flash_read = native_flash_read;
+#endif
 }

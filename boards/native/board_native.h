@@ -12,6 +12,11 @@
 
 #define TINYFL_NATIVE_POLL_MS 10 /* longest a serial read waits for a byte */
 
+/* Build with -DTINYFL_NATIVE_FLASH_LEDGER to keep the ledger as a log on emulated raw NOR flash
+ * (tinyfl_flashlog.h): memory with NOR rules whose image is the storage file. */
+#define TINYFL_NATIVE_FLASH_PAGE_SIZE 4096u
+#define TINYFL_NATIVE_FLASH_PAGES 2u
+
 typedef struct {
     int listen_fd;
     int client_fd; /* -1 while no host is connected */
@@ -27,6 +32,11 @@ typedef struct {
     const char *storage_path;
     uint32_t device_id;
     int64_t boot_ms;
+#ifdef TINYFL_NATIVE_FLASH_LEDGER
+    uint8_t flash[TINYFL_NATIVE_FLASH_PAGE_SIZE * TINYFL_NATIVE_FLASH_PAGES];
+    long flash_ops;     /* erases and writes since start */
+    long flash_cut_at;  /* test builds: the power fails before this operation (-1: never) */
+#endif
 } tinyfl_native_board;
 
 /* Listens on 127.0.0.1:tcp_port (0: the kernel picks; see b->tcp_port) and opens the shard.

@@ -10,6 +10,11 @@
 
 #define TINYFL_AN386_PATH_MAX 200
 
+/* Build with -DTINYFL_AN386_FLASH_LEDGER to keep the ledger as a log on emulated raw NOR flash
+ * (tinyfl_flashlog.h): a RAM region with NOR rules whose image is the storage file. */
+#define TINYFL_AN386_FLASH_PAGE_SIZE 4096u
+#define TINYFL_AN386_FLASH_PAGES 2u
+
 typedef struct {
     int shard; /* semihosting handle */
     uint16_t shard_samples;
@@ -18,6 +23,9 @@ typedef struct {
     uint32_t device_id;
     char storage_path[TINYFL_AN386_PATH_MAX];
     char storage_tmp_path[TINYFL_AN386_PATH_MAX + 8];
+#ifdef TINYFL_AN386_FLASH_LEDGER
+    uint8_t flash[TINYFL_AN386_FLASH_PAGE_SIZE * TINYFL_AN386_FLASH_PAGES];
+#endif
 } tinyfl_an386_board;
 
 /* Opens the shard; 0 on success, -1 after a message on the semihosting console. */

@@ -10,6 +10,7 @@
 
 /* fopen()-style modes of SYS_OPEN */
 #define TINYFL_SEMIHOST_MODE_RB 1  /* "rb" */
+#define TINYFL_SEMIHOST_MODE_RPB 3 /* "r+b" (update in place) */
 #define TINYFL_SEMIHOST_MODE_WB 5  /* "wb" (create or truncate) */
 
 /* Returns a handle >= 0, or -1. */

@@ -10,7 +10,8 @@ delta term rounded up at build time, so a reflash with another DP configuration 
 correctly: what was spent stays spent.
 
 Used to render tinyfl_config_gen.h, by tests (C == Python) and by the host to predict what a
-device reports.
+device reports. decode_flash_log reads the ledger a board keeps as an append-only log on raw
+flash (firmware/tinyfl_flashlog.c) from an image of that region.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ __all__ = [
     "releases_left",
     "encode_record",
     "decode_record",
+    "decode_flash_log",
 ]
 
 # The orders of the ledger format (version 3): dp-accounting's default RDP orders, fixed here
@@ -216,3 +218,70 @@ def decode_record(record: bytes) -> Ledger:
         raise ValueError("ledger record checksum mismatch")
     rdp = list(struct.unpack_from(f"<{len(RDP_ORDERS)}I", record, _HEADER.size))
     return Ledger(done, last_run, last_round, boots, config_id, rdp)
+
+
+# The ledger as an append-only log on raw NOR flash (firmware/tinyfl_flashlog.c): entry headers
+# with disjoint zero bits, entry lengths in words (header and check word included).
+_H_CHECKPOINT, _H_CURVE, _H_RELEASE, _H_BOOT = 0xFFFFFF00, 0xFFFF00FF, 0xFF00FFFF, 0x00FFFFFF
+_ERASED = 0xFFFFFFFF
+_WORDS = {
+    _H_CHECKPOINT: 7 + len(RDP_ORDERS),
+    _H_CURVE: 2 + len(RDP_ORDERS),
+    _H_RELEASE: 4,
+    _H_BOOT: 2,
+}
+
+
+def _check(seq: int, offset: int, words) -> int:
+    return zlib.crc32(struct.pack(f"<{2 + len(words)}I", seq, offset, *words)) & 0x7FFFFFFF
+
+
+def decode_flash_log(image: bytes, page_size: int) -> Ledger | None:
+    """The ledger a flash log region holds, replayed as the device does: None for a region never
+    committed; ValueError where the device would lock. A torn release at the tail counts."""
+    if page_size % 4 or len(image) % page_size or len(image) // page_size < 2:
+        raise ValueError("flash image is not whole pages of whole words, at least two")
+    n = page_size // 4
+    pages = [struct.unpack_from(f"<{n}I", image, p * page_size) for p in range(len(image) // page_size)]
+    ckpt = _WORDS[_H_CHECKPOINT]
+    valid = [(w[1], p) for p, w in enumerate(pages)
+             if w[0] == _H_CHECKPOINT and w[ckpt - 1] == _check(w[1], 0, w[:ckpt - 1])]
+    if not valid:
+        if all(v == _ERASED for v in pages[0][ckpt:]) and all(v == _ERASED for w in pages[1:] for v in w):
+            return None  # fresh, or the first (empty) checkpoint was cut
+        raise ValueError("flash log has no valid checkpoint")
+    seq, page = max(valid)
+    if [s for s, _ in valid].count(seq) > 1 or pages[page][-1] != _ERASED:
+        raise ValueError("flash log's newest page is ambiguous or superseded")
+    w = pages[page]
+    ledger = Ledger(min(w[2], MAX_RELEASES), w[3], w[4], w[5], 0, list(w[6:6 + len(RDP_ORDERS)]))
+    curve = None
+    off, end = ckpt, n - 1
+    while off < end and w[off] != _ERASED:
+        h = w[off]
+        size = _WORDS.get(h, 0)
+        if h != _H_CHECKPOINT and size and off + size <= end and w[off + size - 1] == _check(seq, 4 * off, w[off:off + size - 1]):
+            if h == _H_CURVE:
+                curve = w[off + 1:off + 1 + len(RDP_ORDERS)]
+            elif h == _H_RELEASE:
+                if curve is None:
+                    raise ValueError("flash log has a release before any curve")
+                ledger.rdp = _charged(ledger.rdp, curve, 1)
+                ledger.releases_done = min(ledger.releases_done + 1, MAX_RELEASES)
+                ledger.last_run, ledger.last_round = w[off + 1], w[off + 2]
+            else:
+                ledger.boot_count += 1
+            off += size
+            continue
+        meant = next((k for k in _WORDS if (~h & k) & _ERASED == 0), None)
+        if meant in (None, _H_CHECKPOINT) or any(v != _ERASED for v in w[off + _WORDS[meant]:end]):
+            raise ValueError(f"flash log is damaged at word {off}")
+        if meant == _H_RELEASE:  # torn: not sent, but counted as spent
+            if curve is None:
+                raise ValueError("flash log has a release before any curve")
+            ledger.rdp = _charged(ledger.rdp, curve, 1)
+            ledger.releases_done = min(ledger.releases_done + 1, MAX_RELEASES)
+        return ledger
+    if any(v != _ERASED for v in w[off:end]):
+        raise ValueError(f"flash log is damaged at word {off}")
+    return ledger
