@@ -443,6 +443,8 @@ def audit(
     try:
         if project is not None and backbone is not None:
             raise ValueError("--backbone: a project is audited with its own backbone")
+        if sets and project is None:
+            raise ValueError("--set needs --project")
         chosen_project = _load_project(project, sets)
         base = chosen_project.dp if chosen_project is not None else DpConfig()
         dp = replace(base, clip=base.clip if clip is None else clip,
