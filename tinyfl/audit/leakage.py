@@ -21,7 +21,9 @@ features for the auxiliary data and for scoring are the host's bit-exact copy of
 C; raw inputs are inverted through the statistics or the float Keras CNN). The attacker's
 auxiliary data is the held-out split (same distribution, never a device's own samples). The
 sigma = 0 level runs the test-only firmware without noise (TINYFL_TEST_NO_NOISE) and the
-attacker is told so.
+attacker is told so. With `project` (a tinyfl.toml), the devices hold the project's training
+windows and run its int8 backbone, the auxiliary data is its held-out windows, and raw input is
+not attacked (tinyfl.audit.subject): its verdict is "not audited".
 """
 from __future__ import annotations
 

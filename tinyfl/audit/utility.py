@@ -12,7 +12,8 @@ rounded and noised by the firmware's own protection code (the audit's ctypes bui
 tinyfl_protect.c). BasicMotions has 40 training windows: a simulated device draws its samples
 from them at random (the same distribution, not the same people), and accuracy is measured on
 the 40 held-out windows through the devices' backbone (the statistics one or the demo's int8
-CNN, its host copy: the features the devices compute).
+CNN, its host copy: the features the devices compute). With `project` (a tinyfl.toml): the
+project's windows through its int8 backbone, the fleet starting from its pretrained head.
 """
 from __future__ import annotations
 
