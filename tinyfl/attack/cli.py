@@ -93,12 +93,14 @@ def _devices_run_stats(run_dir: Path) -> bool:
 
 
 def _project_knowledge(run_dir: Path, config: dict[str, Any], project_path: Path, sets: list[str],
-                       say: Any) -> tuple[Any, tuple[np.ndarray, np.ndarray] | None, dict[str, Any]]:
-    """(backbone, auxiliary data, knowledge notes) from a project: its int8 backbone's host copy
-    and its held-out windows. The run's head must have the project's shape."""
+                       say: Any, invert: bool) -> tuple[Any, Any, tuple[np.ndarray, np.ndarray] | None, dict[str, Any]]:
+    """(backbone, float backbone to invert or None, auxiliary data, knowledge notes) from a
+    project: its int8 backbone's host copy, its float Keras backbone when that is the int8 one's
+    source (tinyfl.audit.subject.float_backbone), its held-out windows. The run's head must have
+    the project's shape."""
     import os
 
-    from ..audit.subject import RAW_INPUT_NOTE
+    from ..audit.subject import RAW_INPUT_NOTE, float_backbone
     from ..project import load_project, prepare_project
     from ..project.data import load_project_data
 
@@ -113,10 +115,11 @@ def _project_knowledge(run_dir: Path, config: dict[str, Any], project_path: Path
     if shape is not None and shape[1] != backbone.n_features:
         raise UsageError(f"the run's head takes {shape[1]} features, project {project.name}'s backbone gives "
                          f"{backbone.n_features}: not a run of this project")
+    invert_with, note = float_backbone(project) if invert else (None, "raw input not attacked (--no-invert)")
     notes = {"backbone": f"project {project.name}: int8 backbone (host copy)",
              "aux": f"project {project.name}: {len(data.y_test)} held-out windows",
-             "raw_input": RAW_INPUT_NOTE}
-    return backbone, (data.x_test, data.y_test), notes
+             "raw_input": note}
+    return backbone, invert_with, (data.x_test, data.y_test), notes
 
 
 def _check_model(run_dir: Path, backbone: Any) -> str | None:
@@ -181,9 +184,10 @@ def _attack(run_dir: Path, aux: str | None, backbone: str, project: Path | None,
     say = (lambda m: typer.echo(m, err=True)) if fmt == "text" else (lambda _m: None)
     notes: dict[str, Any] = {}
     chosen: Any = None
+    invert_with: Any = None
     aux_data: Any = None
     if project is not None:
-        chosen, aux_data, notes = _project_knowledge(run_dir, config, project, sets, say)
+        chosen, invert_with, aux_data, notes = _project_knowledge(run_dir, config, project, sets, say, invert)
         if aux == "none":
             aux_data, notes["aux"] = None, "none"
     else:
@@ -200,7 +204,7 @@ def _attack(run_dir: Path, aux: str | None, backbone: str, project: Path | None,
     if warning:
         say(warning)
     report = attack_run(run_dir, aux=aux_data, backbone=chosen, truth="shards" if truth else None,
-                        invert=invert)
+                        invert=invert, invert_with=invert_with)
     report.knowledge.update(notes)
     if fmt == "json":
         typer.echo(json.dumps(report.to_dict(include_arrays=False), indent=2))

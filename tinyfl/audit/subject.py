@@ -5,7 +5,10 @@ the head its server sends first.
 
 Raw-input inversion needs gradients through the backbone: the int8 C has none, so a project's
 audit scores labels and features and says that raw input was not attacked (`RAW_INPUT_NOTE`).
-Without a project the audit keeps its reference data, BasicMotions (`DEFAULT_DATA`).
+`tinyfl attack --project` inverts through the float Keras backbone when it is the int8 one's
+exact source and costs no training: a project with `keras = "model.keras"` and `epochs = 0`
+(`float_backbone`). Without a project the audit keeps its reference data, BasicMotions
+(`DEFAULT_DATA`).
 """
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_DATA", "RAW_INPUT_NOTE", "ProjectSubject", "project_subject"]
+__all__ = ["DEFAULT_DATA", "RAW_INPUT_NOTE", "ProjectSubject", "float_backbone", "project_subject"]
 
 DEFAULT_DATA = "BasicMotions (40 training and 40 held-out smartwatch IMU windows, 4 classes)"
 RAW_INPUT_NOTE = ("raw input not attacked: the project's backbone is int8 C without gradients to "
-                  "invert (labels and features are)")
+                  "invert, and its float Keras model is kept only for keras = ... with epochs = 0 "
+                  "(labels and features are attacked)")
+FLOAT_NOTE = "raw input inverted through the float Keras backbone of model.keras (the int8 backbone's source)"
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,18 @@ def project_subject(path: str, sets: tuple[str, ...] = ()) -> ProjectSubject:
                           np.asarray(data.y_train, dtype=np.int64), np.asarray(data.x_test, dtype=np.float32),
                           np.asarray(data.y_test, dtype=np.int64), tuple(data.class_names), backbone,
                           np.asarray(backbone.initial_head, dtype=np.float32))
+
+
+def float_backbone(project: Any) -> tuple[Any | None, str]:
+    """(the float Keras backbone, a note) for a project whose int8 backbone was quantized from
+    `model.keras` as given (epochs = 0): its gradients drive raw-input inversion. (None, why
+    not) for any other project: a trained model is not kept, and retraining would not give
+    the same weights."""
+    spec = project.model
+    if not (spec.keras and spec.epochs == 0):
+        return None, RAW_INPUT_NOTE
+    from ..models._tf import keras
+    from ..models.split import split_head
+
+    model = keras.models.load_model(project.resolve(spec.keras), compile=False)
+    return split_head(model)[0], FLOAT_NOTE
