@@ -71,3 +71,30 @@ def test_a_keras_project_is_attacked_down_to_raw_input(tmp_path):
     h_int8 = np.asarray(int8.features(data.x_test), dtype=np.float64)
     assert h_float.shape == h_int8.shape
     assert np.corrcoef(h_float.ravel(), h_int8.ravel())[0, 1] > 0.95
+
+
+def _fake_run(root: Path, config: str, model_hash: int) -> Path:
+    run = root / "run"
+    run.mkdir()
+    (run / "frames.jsonl").write_text("")
+    (run / "config.json").write_text(config)
+    (run / "hellos.jsonl").write_text(json.dumps({"device": "dev1", "t": 0.0, "model_hash": model_hash}) + "\n")
+    return run
+
+
+def test_a_run_of_another_model_is_named_and_a_damaged_record_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from tinyfl.attack.cli import UsageError, _check_model, check_run
+
+    run = _fake_run(tmp_path, json.dumps({"head": {"n_classes": 3, "n_features": 16}}), 0x1234)
+    assert check_run(run, truth=False)["head"] == {"n_classes": 3, "n_features": 16}
+    assert _check_model(run, SimpleNamespace(model_hash=0x1234)) is None
+    warning = _check_model(run, SimpleNamespace(model_hash=0x9999))
+    assert "0x00001234" in warning and "0x00009999" in warning
+    (run / "config.json").write_text("{not json")
+    with pytest.raises(UsageError, match="config.json is damaged"):
+        check_run(run, truth=False)
+    (run / "config.json").write_text("[1, 2]")
+    with pytest.raises(UsageError, match="not a run's configuration"):
+        check_run(run, truth=False)
