@@ -273,7 +273,7 @@ class AuditReport:
                 what = {"label": "Label", "features": "Features", "raw_input": "Raw input"}[leak]
                 if v["verdict"] == NOT_AUDITED:
                     why = self.audited().get(leak, "no attack of this kind could run")
-                    out.append(f"{what}: not audited ({why}).")
+                    out.append(f"{what}: not audited; {why}.")
                 elif v["protected_from"] is None:
                     out.append(f"{what}: leaks at every noise level of the grid.")
                 elif v["leaks_at"]:

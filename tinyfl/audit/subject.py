@@ -22,8 +22,7 @@ __all__ = ["DEFAULT_DATA", "RAW_INPUT_NOTE", "ProjectSubject", "float_backbone",
 
 DEFAULT_DATA = "BasicMotions (40 training and 40 held-out smartwatch IMU windows, 4 classes)"
 RAW_INPUT_NOTE = ("raw input not attacked: the project's backbone is int8 C without gradients to "
-                  "invert, and its float Keras model is kept only for keras = ... with epochs = 0 "
-                  "(labels and features are attacked)")
+                  "invert, and its float Keras model is kept only for keras = ... with epochs = 0")
 FLOAT_NOTE = "raw input inverted through the float Keras backbone of model.keras (the int8 backbone's source)"
 
 
