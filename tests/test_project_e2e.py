@@ -20,7 +20,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ("a", "b", "c", "d", "e")
-FAST_S = 5.0  # a usage error answers well before TensorFlow would have loaded
+# The stand-ins below prove TensorFlow and Keras are never imported; the wall-time bound catches a
+# compiler or a run started before the check (the issue's `audit --board foo`: 60-83 s). About
+# 1-2 s on two idle cores; the bound leaves room for five other engineers' jobs.
+FAST_S = 10.0
 
 
 def _env() -> dict[str, str]:
@@ -222,4 +225,4 @@ def test_bad_input_is_one_fast_line(bad_inputs, args, code, says):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not (root / "imported").exists(), (root / "imported").read_text()  # no TensorFlow, no Keras
     # a loaded machine slows every process alike: compare with starting the command line at all
-    assert seconds < max(FAST_S, 3 * startup), f"{seconds:.1f} s (tinyfl --help: {startup:.1f} s)"
+    assert seconds < max(FAST_S, 4 * startup), f"{seconds:.1f} s (tinyfl --help: {startup:.1f} s)"
