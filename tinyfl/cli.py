@@ -415,12 +415,14 @@ def build(
 @app.command()
 def audit(
     out: Path = typer.Option(Path("audit-report"), help="folder for report.html, report.json and figures"),
-    noise_multiplier: float = typer.Option(1.0, "--noise", help="the configured device's noise multiplier"),
-    clip: float = typer.Option(1.0, help="the configured device's clip bound"),
-    eps_limit: float = typer.Option(50.0, help="the configured device's budget"),
+    noise_multiplier: Optional[float] = typer.Option(None, "--noise", help="the configured device's noise multiplier (default 1, or the project's)"),
+    clip: Optional[float] = typer.Option(None, help="the configured device's clip bound (default 1, or the project's)"),
+    eps_limit: Optional[float] = typer.Option(None, help="the configured device's budget (default 50, or the project's)"),
     board: str = typer.Option("native", help="emulated boards for the device parts: native or qemu"),
     fleet_size: int = typer.Option(100, help="fleet size the privacy/utility statement assumes"),
-    backbone: Optional[str] = typer.Option(None, help="cnn (what the demo ships; default) or stats; --smoke defaults to stats"),
+    backbone: Optional[str] = typer.Option(None, help="cnn (what the demo ships; default) or stats; --smoke defaults to stats; without --project"),
+    project: Optional[Path] = typer.Option(None, "--project", help="audit a project (tinyfl.toml or its folder): its data, backbone, head, DP config and round settings"),
+    sets: List[str] = typer.Option([], "--set", help='override a project key, e.g. "dp.noise_multiplier=2"'),
     smoke: bool = typer.Option(False, help="every part once, small (CI setting, well under a minute)"),
     parts: str = typer.Option(",".join(("dp", "leakage", "utility")), help="comma-separated: dp, leakage, utility"),
     variant: Optional[str] = typer.Option(None, help="DP-audit a deliberately broken test build instead (e.g. "
@@ -429,24 +431,37 @@ def audit(
     fmt: Format = typer.Option(Format.text, "--format"),
 ) -> None:
     """Audit the device's privacy: DP audit of the firmware mechanism, attacks at a grid of
-    noise levels with a verdict per kind of leak, and the privacy/utility curve. Exits 1 when
-    a verdict is FAIL (the DP audit; with --fail-on-leak also a leak at the configured noise),
-    2 when the settings cannot be audited."""
+    noise levels with a verdict per kind of leak, and the privacy/utility curve; with --project
+    on the project's own data, backbone and DP config. Exits 1 when a verdict is FAIL (the DP
+    audit; with --fail-on-leak also a leak at the configured noise), 2 when the settings cannot
+    be audited."""
     from dataclasses import replace
 
     from .audit import AuditConfig, render, run_audit
     from .firmware_config import DpConfig
 
     try:
-        dp = DpConfig(clip=clip, noise_multiplier=noise_multiplier, eps_limit=eps_limit)
+        if project is not None and backbone is not None:
+            raise ValueError("--backbone: a project is audited with its own backbone")
+        if sets and project is None:
+            raise ValueError("--set needs --project")
+        chosen_project = _load_project(project, sets)
+        base = chosen_project.dp if chosen_project is not None else DpConfig()
+        dp = replace(base, clip=base.clip if clip is None else clip,
+                     noise_multiplier=base.noise_multiplier if noise_multiplier is None else noise_multiplier,
+                     eps_limit=base.eps_limit if eps_limit is None else eps_limit)
         chosen: dict[str, Any] = {"backbone": backbone} if backbone else {}
         chosen["parts"] = tuple(p.strip() for p in parts.split(",") if p.strip())
-        config = (AuditConfig.smoke(dp=dp, board=board, fleet_size=fleet_size, **chosen) if smoke
-                  else AuditConfig(dp=dp, board=board, fleet_size=fleet_size, **chosen))
+        if chosen_project is not None:
+            config = AuditConfig.for_project(chosen_project, tuple(sets), smoke=smoke, dp=dp, board=board,
+                                             fleet_size=fleet_size, **chosen)
+        else:
+            config = (AuditConfig.smoke(dp=dp, board=board, fleet_size=fleet_size, **chosen) if smoke
+                      else AuditConfig(dp=dp, board=board, fleet_size=fleet_size, **chosen))
         if variant is not None:
             config = replace(config, dp_audit=replace(config.dp_audit, variant=variant))
         config.validate()
-    except ValueError as exc:
+    except ValueError as exc:  # ProjectError is one too
         typer.echo(f"tinyfl audit: {exc}", err=True)  # one line, never wrapped
         raise typer.Exit(2)
     report = run_audit(config, work_dir=out / "runs", show_progress=fmt is Format.text)
@@ -456,7 +471,9 @@ def audit(
     if fmt is Format.json:
         _emit_json(summary)
     else:
-        table = Table(title=f"leaks at the configured noise z = {noise_multiplier:g}")
+        audited = summary["audited"]
+        console.print(f"audited: {audited['data']}; {audited['backbone']}", soft_wrap=True)
+        table = Table(title=f"leaks at the configured noise z = {config.dp.noise_multiplier:g}")
         for col in ("leak", "verdict"):
             table.add_column(col)
         for leak, verdict in summary["verdicts"].items():

@@ -34,11 +34,12 @@ def interleaved_shards(labels: np.ndarray, n_devices: int, seed: int) -> list[np
 
 def record_run(run_dir: Path, x: np.ndarray, y: np.ndarray, *, board: str, devices: int, rounds: int,
                samples_per_round: int, lr: float, local_epochs: int, batch_size: int, dp: Any,
-               test_seed: int | None, defines: dict | None, seed: int, backbone: Any = None) -> Path:
+               test_seed: int | None, defines: dict | None, seed: int, backbone: Any = None,
+               n_classes: int | None = None) -> Path:
     """Build the firmware with `backbone` (a tinyfl.backbones.Backbone; the statistics one by
     default), give each board its shard, run the aggregator for `rounds` rounds and record
     everything under run_dir (frames.jsonl, config.json, rounds/, boards/shard-<i>.bin as
-    tinyfl.attack.truth_from_shards reads them)."""
+    tinyfl.attack.truth_from_shards reads them). n_classes: the head's (default: from `y`)."""
     from ..backbones import stats_backbone
     from ..emulate import build_firmware, launch_fleet, write_shard
     from ..firmware_config import FirmwareConfig
@@ -49,7 +50,8 @@ def record_run(run_dir: Path, x: np.ndarray, y: np.ndarray, *, board: str, devic
     run_dir.mkdir(parents=True, exist_ok=True)
     n_steps, n_channels = x.shape[1], x.shape[2]
     backbone = backbone if backbone is not None else stats_backbone(n_channels)
-    config = FirmwareConfig(n_classes=int(np.max(y)) + 1, n_features=backbone.n_features,
+    k = int(np.max(y)) + 1 if n_classes is None else n_classes
+    config = FirmwareConfig(n_classes=k, n_features=backbone.n_features,
                             input_channels=n_channels, input_steps=n_steps,
                             samples_per_round=samples_per_round, dp=dp)
     # the backbone's switches (e.g. optimized kernels) do not make a test build; `defines` do

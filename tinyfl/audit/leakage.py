@@ -21,7 +21,9 @@ features for the auxiliary data and for scoring are the host's bit-exact copy of
 C; raw inputs are inverted through the statistics or the float Keras CNN). The attacker's
 auxiliary data is the held-out split (same distribution, never a device's own samples). The
 sigma = 0 level runs the test-only firmware without noise (TINYFL_TEST_NO_NOISE) and the
-attacker is told so.
+attacker is told so. With `project` (a tinyfl.toml), the devices hold the project's training
+windows and run its int8 backbone, the auxiliary data is its held-out windows, and raw input is
+not attacked (tinyfl.audit.subject): its verdict is "not audited".
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ LEAKS = ("label", "features", "raw_input")
 FAIR_BASELINES = ("class mean (recovered label)", "random same class (recovered label)", "global mean")
 ORACLE = "class mean (true label)"
 BLIND_LABEL = "best constant guess (hindsight)"
+NOT_AUDITED = "not audited"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class LeakageConfig:
     test_seed: int | None = None  # test builds only: reproducible device noise
     seed: int = 0
     backbone: str = "stats"  # the devices' frozen backbone: "stats" or "cnn" (tinyfl.backbones)
+    project: str | None = None  # a project's tinyfl.toml: its data, backbone and head instead
+    project_sets: tuple[str, ...] = ()  # its --set overrides
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,10 @@ class LevelResult:
     refusals: dict[str, int] = field(default_factory=dict)  # device answers other than an update
 
     def verdict(self, leak: str) -> str:
-        return "leaks" if any(s.beats_all for s in self.scores if s.leak == leak) else "protected"
+        scored = [s for s in self.scores if s.leak == leak]
+        if not scored:
+            return NOT_AUDITED  # no attack of this kind could run (e.g. no backbone to invert)
+        return "leaks" if any(s.beats_all for s in scored) else "protected"
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -418,14 +426,20 @@ def run_leakage_level(config: LeakageConfig, noise_multiplier: float, run_dir: P
     noiseless = noise_multiplier == 0
     dp = DpConfig(clip=config.clip, noise_multiplier=1.0 if noiseless else noise_multiplier,
                   grid_bits=config.grid_bits, delta=config.delta, eps_limit=1e9)
-    data = load_basic_motions()
-    backbone = audit_backbone(config.backbone, data.x_train.shape[2])
-    stats_levels = backbone.name == "stats"
+    if config.project:  # the project's windows and its int8 backbone (nothing to invert)
+        from .subject import project_subject
+
+        data: Any = project_subject(config.project, config.project_sets)
+        backbone = AuditBackbone(data.backbone, None)
+    else:
+        data = load_basic_motions()
+        backbone = audit_backbone(config.backbone, data.x_train.shape[2])
+    stats_levels = backbone.name == "stats" and not config.project
     record_run(run_dir, data.x_train, data.y_train, backbone=backbone.backbone, board=config.board,
                devices=config.devices, rounds=config.rounds, samples_per_round=config.samples_per_round,
                lr=config.lr, local_epochs=config.local_epochs, batch_size=config.batch_size, dp=dp,
                test_seed=config.test_seed, defines={"TINYFL_TEST_NO_NOISE": None} if noiseless else None,
-               seed=config.seed)
+               seed=config.seed, n_classes=data.n_classes if config.project else None)
     recorded = time.monotonic()
     say(0.1)
 

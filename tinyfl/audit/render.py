@@ -13,7 +13,8 @@ from .leakage import BLIND_LABEL, ORACLE
 
 __all__ = ["render"]
 
-_BACKBONE_NAMES = {"stats": "statistics backbone", "cnn": "int8 CNN backbone (the demo's)"}
+_BACKBONE_NAMES = {"stats": "statistics backbone", "cnn": "int8 CNN backbone (the demo's)",
+                   "project": "the project's int8 backbone"}
 
 _METRICS = (  # (leak, metric, axis label)
     ("label", "label accuracy", "label accuracy"),
@@ -100,7 +101,10 @@ def _metric_figure(report: Any, path: Path, axis: str) -> Path | None:
         ax.set_title(f"{_LEAK_NAMES[leak]}: {verdict} at the configured z")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6.5, loc="best", framealpha=0.7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6.5, loc="best", framealpha=0.7)
+        else:  # e.g. raw input of a project: no backbone to invert, nothing scored
+            ax.text(0.5, 0.5, "not audited", transform=ax.transAxes, ha="center", va="center", color="#777777")
     title = ("leakage against the noise" if axis == "sigma" else
              "leakage against eps (z = 0 has no eps and is left out)")
     fig.suptitle(f"{title}\nopen circles: the attack beats every fair baseline beyond the CI; "
@@ -146,7 +150,8 @@ def _reconstruction_figure(report: Any, path: Path) -> Path | None:
                 ax.legend(fontsize=7, loc="upper right")
             if row == n_rows - 1:
                 ax.set_xlabel("time step")
-    fig.suptitle("BasicMotions windows: originals beside reconstructions from the update", fontsize=10)
+    name = f"project {report.audited()['project']}" if report.config.project else "BasicMotions"
+    fig.suptitle(f"{name} windows: originals beside reconstructions from the update", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -189,7 +194,8 @@ def _utility_figure(report: Any, path: Path) -> Path | None:
     a1.legend(fontsize=7)
     a1.set_title("accuracy against the noise (vertical line: configured z)")
     a2.set_title("accuracy against each device's eps per release")
-    fig.suptitle(f"privacy/utility on BasicMotions, at most {u.config.rounds} rounds (each level stops at the "
+    data_name = f"project {report.audited()['project']}" if u.config.project else "BasicMotions"
+    fig.suptitle(f"privacy/utility on {data_name}, at most {u.config.rounds} rounds (each level stops at the "
                  f"device budget, eps_limit {u.config.eps_limit:g}), "
                  f"{u.config.samples_per_round} sample(s) per device and round; mean of {u.config.repeats} "
                  "fleet(s), band: min-max", fontsize=10)
@@ -304,7 +310,11 @@ def render(report: Any, out_dir: Path | str) -> Path:
         "utility.png": _utility_figure(report, out / "utility.png"),
     }
     claimed = summary["claimed"]
+    audited = summary["audited"]
     parts = [f"<h1>tinyfl privacy audit</h1>",
+             f"<p>Audited: {html.escape(audited['data'])}; {html.escape(audited['backbone'])}"
+             + (f" (project file <code>{html.escape(audited['path'])}</code>)" if audited.get("path") else "")
+             + ".</p>",
              f"<p>Configured device: clip C = {report.config.dp.clip:g}, noise multiplier z = {report.configured_z:g}, "
              f"grid 2^{report.config.dp.grid_bits}, delta = {report.config.dp.delta:g}: eps "
              f"{_fmt(claimed['one_release_rdp'])} per release (RDP; PLD {_fmt(claimed['one_release_pld'])}), "
@@ -323,13 +333,14 @@ def render(report: Any, out_dir: Path | str) -> Path:
                      + "; eps_LB holds with 95% confidence and must not exceed the claim.</p>" + _dp_table(report))
         if figures["dp_audit.png"]:
             parts.append("<img src='dp_audit.png' alt='DP audit'>")
+    data_name = f"project {audited['project']}" if audited.get("project") else "BasicMotions"
     if report.levels:
         lv0 = report.levels[0]
         parts.append(f"<h2>Attack audit</h2><p>{report.config.devices} emulated {html.escape(report.config.board)} devices, "
                      f"{report.config.rounds} rounds, {report.config.samples_per_round} sample(s) per update, "
                      f"{html.escape(_BACKBONE_NAMES.get(report.config.backbone, report.config.backbone))}: "
                      f"{lv0.n_updates} updates per noise level, each attacked with tinyfl.attack (auxiliary data: "
-                     "the held-out BasicMotions windows). A leak is an attack beating every fair baseline beyond "
+                     f"the held-out {html.escape(data_name)} windows). A leak is an attack beating every fair baseline beyond "
                      "the confidence interval.</p>")
         for name in ("leakage_vs_sigma.png", "leakage_vs_eps.png", "reconstructions.png"):
             if figures[name]:

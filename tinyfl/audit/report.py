@@ -19,12 +19,13 @@ from typing import Any, Callable, Iterator
 
 from ..firmware_config import DpConfig
 from .dp import DpAudit, DpAuditConfig
-from .leakage import LEAKS, LeakageConfig, LevelResult
+from .leakage import LEAKS, NOT_AUDITED, LeakageConfig, LevelResult
 from .utility import UtilityConfig, UtilityCurve
 
 __all__ = ["PARTS", "AuditConfig", "AuditReport", "run_audit"]
 
 PARTS = ("dp", "leakage", "utility")
+AUDIT_BOARDS = {"native": "native", "qemu": "qemu-mps2-an386"}  # what the DP audit's boards run on
 Progress = Callable[[str, float], None]
 
 
@@ -55,6 +56,10 @@ class AuditConfig:
     seed: int = 0
     backbone: str = "cnn"  # the attack audit's device backbone: "cnn" (the demo's) or "stats"
     parts: tuple[str, ...] = PARTS
+    # a user's project (its tinyfl.toml) audited instead of BasicMotions: its windows, int8
+    # backbone and pretrained head (tinyfl.audit.subject); `for_project` takes its settings
+    project: str | None = None
+    project_sets: tuple[str, ...] = ()
 
     @classmethod
     def smoke(cls, **overrides: Any) -> AuditConfig:
@@ -63,11 +68,33 @@ class AuditConfig:
                    dp_audit=DpAuditConfig(mechanism_trials=200_000, board_trials=256))
         return replace(base, **overrides)
 
+    @classmethod
+    def for_project(cls, project: Any, sets: tuple[str, ...] = (), *, smoke: bool = False,
+                    **overrides: Any) -> AuditConfig:
+        """The audit of a loaded project (tinyfl.project.Project): its DP config, the samples per
+        round and the round settings its firmware and fleet use; `overrides` win."""
+        fleet = project.fleet.fleet
+        values: dict[str, Any] = dict(dp=project.dp, samples_per_round=project.samples_per_round,
+                                      lr=fleet.lr, local_epochs=fleet.local_epochs, batch_size=fleet.batch_size,
+                                      backbone="project", project=str(project.path), project_sets=tuple(sets))
+        values.update(overrides)
+        return cls.smoke(**values) if smoke else cls(**values)
+
     def validate(self) -> None:
         """Raises ValueError, one line, for a setting that cannot be audited (checked by run_audit
         and the CLI before any work)."""
+        from ..emulate.build import resolve_board
         from ..privacy.accounting import epsilon, releases_allowed
 
+        try:
+            board = resolve_board(self.board)
+        except ValueError:
+            board = None
+        if board not in AUDIT_BOARDS.values():
+            raise ValueError(f"unknown board {self.board!r}: the audit runs on {' or '.join(AUDIT_BOARDS)}")
+        if (self.backbone == "project") != bool(self.project):
+            raise ValueError("the project backbone is a project's: give --project" if not self.project
+                             else f"a project is audited with its own backbone, not {self.backbone!r}")
         dp = self.dp
         if not (math.isfinite(dp.clip) and dp.clip > 0):
             raise ValueError(f"clip must be a positive number, not {dp.clip:g}")
@@ -106,7 +133,8 @@ class AuditConfig:
                              local_epochs=self.local_epochs, batch_size=self.batch_size,
                              clip=self.dp.clip, grid_bits=self.dp.grid_bits, delta=self.dp.delta,
                              alpha=self.alpha, workers=self.workers, test_seed=self.test_seed,
-                             seed=self.seed, backbone=self.backbone)
+                             seed=self.seed, backbone=self.backbone, project=self.project,
+                             project_sets=self.project_sets)
 
     def utility_config(self) -> UtilityConfig:
         sizes = (self.fleet_size,) + tuple(n for n in self.other_fleet_sizes if n != self.fleet_size)
@@ -116,12 +144,29 @@ class AuditConfig:
                              local_epochs=self.local_epochs, batch_size=self.batch_size,
                              clip=self.dp.clip, grid_bits=self.dp.grid_bits,
                              repeats=self.utility_repeats, workers=self.workers, seed=self.seed,
-                             backbone=self.backbone)
+                             backbone=self.backbone, project=self.project, project_sets=self.project_sets)
 
     def dp_audit_config(self) -> DpAuditConfig:
+        shape: dict[str, int] = {}
+        if self.project:  # the mechanism in an image with the project's head size and window
+            from .subject import project_subject
+
+            s = project_subject(self.project, self.project_sets)
+            shape = dict(n_classes=s.n_classes, n_steps=int(s.x_train.shape[1]),
+                         n_channels=int(s.x_train.shape[2]))
         return replace(self.dp_audit, clip=self.dp.clip, grid_bits=self.dp.grid_bits,
                        delta=self.dp.delta, alpha=self.alpha, board=self.board,
-                       configured_noise_multiplier=float(self.dp.noise_multiplier))
+                       configured_noise_multiplier=float(self.dp.noise_multiplier), **shape)
+
+    def audited(self) -> dict[str, Any]:
+        """What was audited: the data and the backbone, in words (the report's first line)."""
+        if self.project:
+            from .subject import project_subject
+
+            return project_subject(self.project, self.project_sets).describe()
+        from .subject import DEFAULT_DATA
+
+        return {"project": None, "data": DEFAULT_DATA, "backbone": f"the {self.backbone} backbone"}
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -141,6 +186,9 @@ class AuditReport:
     utility: UtilityCurve | None
     seconds: dict[str, float]
     work_dir: str = ""
+
+    def audited(self) -> dict[str, Any]:
+        return self.config.audited()
 
     # -- the configured point -----------------------------------------------------------------
     @property
@@ -179,6 +227,10 @@ class AuditReport:
                                                  "baselines": {k: v.to_dict() for k, v in best.baselines.items()}}
             leaking = [lv.noise_multiplier for lv in self.levels if lv.verdict(leak) == "leaks"]
             entry["leaks_at"] = leaking
+            if all(lv.verdict(leak) == NOT_AUDITED for lv in self.levels):
+                entry["protected_from"] = None
+                out[leak] = entry
+                continue
             above = [lv.noise_multiplier for lv in self.levels
                      if not leaking or lv.noise_multiplier > max(leaking)]
             entry["protected_from"] = min(above) if above else None
@@ -211,12 +263,18 @@ class AuditReport:
                 out.append(head + "the updates still leak " + ", ".join(names[k] for k in leaking)
                            + " beyond what an attacker guesses without them.")
             else:
+                audited = [k for k, v in verdicts.items() if v["verdict"] != NOT_AUDITED]
+                kinds = ("label, features and raw input" if len(audited) == len(LEAKS)
+                         else " and ".join(names[k] for k in audited))
                 out.append(head + "no attack beats its baseline beyond the confidence interval "
-                           f"({self.levels[0].n_samples} samples per level): label, features and raw "
-                           "input are protected at this sample size.")
+                           f"({self.levels[0].n_samples} samples per level): {kinds} "
+                           f"{'are' if len(audited) > 1 else 'is'} protected at this sample size.")
             for leak, v in verdicts.items():
                 what = {"label": "Label", "features": "Features", "raw_input": "Raw input"}[leak]
-                if v["protected_from"] is None:
+                if v["verdict"] == NOT_AUDITED:
+                    why = self.audited().get(leak, "no attack of this kind could run")
+                    out.append(f"{what}: not audited; {why}.")
+                elif v["protected_from"] is None:
                     out.append(f"{what}: leaks at every noise level of the grid.")
                 elif v["leaks_at"]:
                     upto = max(v["leaks_at"])
@@ -263,6 +321,7 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         claimed = self.claimed_eps()
         return {
+            "audited": self.audited(),
             "config": self.config.to_dict(),
             "claimed": {k: _finite(float(v)) for k, v in claimed.items()},
             "verdicts": {k: v["verdict"] for k, v in self.leak_verdicts().items()} if self.levels else {},

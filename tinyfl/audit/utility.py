@@ -12,7 +12,8 @@ rounded and noised by the firmware's own protection code (the audit's ctypes bui
 tinyfl_protect.c). BasicMotions has 40 training windows: a simulated device draws its samples
 from them at random (the same distribution, not the same people), and accuracy is measured on
 the 40 held-out windows through the devices' backbone (the statistics one or the demo's int8
-CNN, its host copy: the features the devices compute).
+CNN, its host copy: the features the devices compute). With `project` (a tinyfl.toml): the
+project's windows through its int8 backbone, the fleet starting from its pretrained head.
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class UtilityConfig:
     workers: int = 1
     seed: int = 0
     backbone: str = "stats"  # "stats" or "cnn" (tinyfl.backbones)
+    project: str | None = None  # a project's tinyfl.toml: its windows, backbone and pretrained head
+    project_sets: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,6 +76,16 @@ class UtilityCurve:
         return [rounds_at(self.config.rounds, allowed) for allowed in self.releases_allowed]
 
 
+def project_name(config: UtilityConfig) -> str:
+    from .subject import project_subject
+
+    return project_subject(config.project, config.project_sets).name
+
+
+def backbone_name(config: UtilityConfig) -> str:
+    return "the project's int8" if config.project else config.backbone
+
+
 def rounds_at(rounds: int, allowed: int | None) -> int:
     return rounds if allowed is None else min(rounds, allowed)
 
@@ -85,11 +98,20 @@ def releases_allowed(z: float, config: UtilityConfig) -> int | None:
 
 
 @lru_cache(maxsize=2)
-def _data(backbone: str = "stats") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Features of the training and held-out windows, computed in the parent: spawned workers
-    receive them (tinyfl.audit._pool) and never start TensorFlow."""
+def _data(backbone: str = "stats", project: str | None = None, sets: tuple[str, ...] = ()) -> tuple:
+    """Features of the training and held-out windows, the class count and the head the fleet
+    starts from (None: a seeded random one), computed in the parent: spawned workers receive
+    them (tinyfl.audit._pool) and never start TensorFlow."""
     from ..backbones import cnn_backbone, stats_backbone
     from ..data import load_basic_motions
+
+    if project:  # the project's windows through its int8 backbone, from its pretrained head
+        from .subject import project_subject
+
+        s = project_subject(project, sets)
+        f = s.backbone.features
+        return (np.asarray(f(s.x_train), dtype=np.float32), s.y_train,
+                np.asarray(f(s.x_test), dtype=np.float32), s.y_test, s.n_classes, s.initial_head)
 
     data = load_basic_motions()
     if backbone == "cnn":
@@ -100,7 +122,7 @@ def _data(backbone: str = "stats") -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         raise ValueError(f"unknown backbone {backbone!r} (stats or cnn)")
     return (np.asarray(features(data.x_train), dtype=np.float32), np.asarray(data.y_train),
             np.asarray(features(data.x_test), dtype=np.float32), np.asarray(data.y_test),
-            len(data.class_names))
+            len(data.class_names), None)
 
 
 _worker_data: tuple | None = None  # set in spawned workers: the parent's features, no TensorFlow
@@ -111,8 +133,9 @@ def _init_worker(data: tuple) -> None:
     _worker_data = data
 
 
-def _fleet_data(backbone: str) -> tuple:
-    return _worker_data if _worker_data is not None else _data(backbone)
+def _fleet_data(config: UtilityConfig) -> tuple:
+    return _worker_data if _worker_data is not None else _data(config.backbone, config.project,
+                                                                config.project_sets)
 
 
 def _simulate(job: tuple[int, float, int, int, UtilityConfig]) -> tuple[list[float], int | None]:
@@ -128,15 +151,14 @@ def _simulate_fleet(n_devices: int, z: float, repeat: int, rounds: int,
                     config: UtilityConfig) -> tuple[list[float], int | None]:
     from ..attack.malicious import guard_check
     from ..device_model import grid_step, head_train
-    from ..fleet import initial_head
     from ..privacy import noise_variance
     from .mechanism import mechanism_library
 
-    h_train, y_train, h_test, y_test, n_classes = _fleet_data(config.backbone)
+    h_train, y_train, h_test, y_test, n_classes, start = _fleet_data(config)
     mechanism = mechanism_library()
     n_features = h_train.shape[1]
     rng = np.random.default_rng([config.seed, n_devices, repeat])
-    head = initial_head(n_classes, n_features, config.seed).params.astype(np.float32)
+    head = _start_head(start, n_classes, n_features, config.seed)
     var = None if z == 0 else noise_variance(z, config.grid_bits)
     step = float(grid_step(config.clip, config.grid_bits))
     history: list[float] = []
@@ -157,6 +179,14 @@ def _simulate_fleet(n_devices: int, z: float, repeat: int, rounds: int,
         w, b = head[: n_classes * n_features].reshape(n_classes, n_features), head[n_classes * n_features:]
         history.append(float(np.mean(np.argmax(h_test @ w.T + b, axis=1) == y_test)))
     return history, None
+
+
+def _start_head(start: np.ndarray | None, n_classes: int, n_features: int, seed: int) -> np.ndarray:
+    from ..fleet import initial_head
+
+    if start is not None:
+        return np.asarray(start, dtype=np.float32)
+    return initial_head(n_classes, n_features, seed).params.astype(np.float32)
 
 
 def _run_jobs(jobs: list[Any], workers: int, progress: Callable[[float], None] | None,
@@ -184,12 +214,10 @@ def _run_jobs(jobs: list[Any], workers: int, progress: Callable[[float], None] |
 
 def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
                   progress: Callable[[float], None] | None = None) -> UtilityCurve:
-    from ..fleet import initial_head
-
     started = time.monotonic()
-    data = _data(config.backbone)
-    h_train, _, h_test, y_test, k = data
-    head0 = initial_head(k, h_train.shape[1], config.seed).params
+    data = _data(config.backbone, config.project, config.project_sets)
+    h_train, _, h_test, y_test, k, start = data
+    head0 = _start_head(start, k, h_train.shape[1], config.seed)
     w0, b0 = head0[: k * h_train.shape[1]].reshape(k, -1), head0[k * h_train.shape[1]:]
     initial = float(np.mean(np.argmax(h_test @ w0.T + b0, axis=1) == y_test))
     allowed = [releases_allowed(float(z), config) for z in noise_levels]
@@ -212,10 +240,12 @@ def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
             stops = [r for _, r in runs if r is not None]
             refused.setdefault(n, []).append(min(stops) if stops else None)
     budget = ", ".join(f"z = {z:g}: {rounds[float(z)]}" for z in noise_levels)
+    name = "BasicMotions" if not config.project else f"project {project_name(config)}"
+    start_from = "" if start is None else ", starting from the project's pretrained head"
     notes = [f"FedAvg of {', '.join(map(str, config.fleet_sizes))} simulated devices, at most {config.rounds} "
-             f"rounds, {config.samples_per_round} sample(s) per device and round drawn from the 40 BasicMotions "
-             f"training windows; accuracy on the 40 held-out windows ({config.backbone} backbone), mean of "
-             f"{config.repeats} independent fleet(s) per point",
+             f"rounds, {config.samples_per_round} sample(s) per device and round drawn from the {len(h_train)} {name} "
+             f"training windows; accuracy on the {len(h_test)} held-out windows ({backbone_name(config)} backbone"
+             f"{start_from}), mean of {config.repeats} independent fleet(s) per point",
              f"each device stops at its budget (eps_limit {config.eps_limit:g} at delta {config.delta:g}, RDP, "
              f"replace relation), so the fleet trains this many rounds per level: {budget} (z = 0 is the "
              "noise-free test build, no budget)"]
