@@ -101,3 +101,16 @@ def test_synthetic_is_reproducible() -> None:
     b = make_synthetic_windows(seed=3)
     np.testing.assert_array_equal(a.x_train, b.x_train)
     assert a.x_train.shape == (64, 32, 3)
+
+
+def test_load_csv_refuses_nan_and_a_single_class(tmp_path):
+    from tinyfl.data import load_csv
+
+    nan = tmp_path / "nan.csv"
+    nan.write_text("a,1,2\nb,3,nan\na,5,6\nb,7,8\n")
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        load_csv(nan, sample_shape=(2,), test_fraction=0.25)
+    one = tmp_path / "one.csv"
+    one.write_text("".join(f"a,{i},{i + 1}\n" for i in range(8)))
+    with pytest.raises(ValueError, match="fewer than 2 classes"):
+        load_csv(one, sample_shape=(2,), test_fraction=0.25)

@@ -84,7 +84,7 @@ def test_data_with_nan_is_refused(project_dir):
         x = d["x_train"].copy()
     x[3, 5, 1] = np.nan
     _rewrite(project_dir, x_train=x)
-    with pytest.raises(ProjectError, match="x_train holds 1 NaN"):
+    with pytest.raises(ProjectError, match="training samples hold 1 NaN"):
         load_project_data(load_project(project_dir))
 
 
@@ -92,7 +92,7 @@ def test_single_class_data_is_refused(project_dir):
     with np.load(project_dir / "data" / "windows.npz") as d:
         y = np.zeros_like(d["y_train"])
     _rewrite(project_dir, y_train=y)
-    with pytest.raises(ProjectError, match="1 class"):
+    with pytest.raises(ProjectError, match="fewer than 2 classes"):
         load_project_data(load_project(project_dir))
 
 

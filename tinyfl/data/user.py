@@ -101,6 +101,12 @@ def _build(
     y_test: np.ndarray,
     names: tuple[str, ...] | None,
 ) -> Dataset:
+    for name, x in (("training", x_train), ("test", x_test)):
+        bad = int(np.count_nonzero(~np.isfinite(np.asarray(x, dtype=np.float64))))
+        if bad:
+            raise ValueError(f"the {name} samples hold {bad} NaN or infinite values")
+    if len(np.unique(np.asarray(y_train))) < 2:
+        raise ValueError("the training samples hold fewer than 2 classes: a classifier needs at least 2")
     if names is not None:
         # Labels are already indices into the given class names.
         yi_train = np.asarray(y_train, dtype=np.int64)

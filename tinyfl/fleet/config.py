@@ -3,8 +3,8 @@
     [fleet]                      # how rounds run
     rounds = 3
     lr = 0.05                    # device SGD learning rate
-    local_epochs = 1
-    batch_size = 1
+    local_epochs = 5
+    batch_size = 5
     deadline_s = 30.0            # per round: updates after this are left out
     server_lr = 1.0              # global += server_lr * mean(update)
     chunk = 240                  # largest frame payload the host sends
@@ -71,8 +71,8 @@ class RoundSpec:
 
     rounds: int = 3
     lr: float = 0.05
-    local_epochs: int = 1
-    batch_size: int = 1
+    local_epochs: int = 5  # the demo's settings: one default for every command
+    batch_size: int = 5
     deadline_s: float = 30.0
     server_lr: float = 1.0
     chunk: int = MAX_CHUNK
