@@ -144,9 +144,16 @@ def options_from_fleet(config: Any, dp: DpConfig | None = None, **extra: Any) ->
 
 
 def split_shards(y: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
-    """Indices for n devices, shuffled with `seed`, as equal as possible."""
-    order = np.random.default_rng(seed).permutation(len(y))
-    return [np.sort(part) for part in np.array_split(order, n)]
+    """Indices for n devices, shuffled with `seed`, as equal as possible. With more devices than
+    windows every device still gets one: the windows are dealt out again (with replacement
+    across devices, never twice to one device)."""
+    if len(y) == 0:
+        raise ValueError("no training windows to shard")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    while len(order) < n:
+        order = np.concatenate([order, rng.permutation(len(y))])
+    return [np.unique(part) for part in np.array_split(order, n)]
 
 
 def prepare(options: DemoOptions, say: Callable[[str], None]) -> tuple[Any, Backbone, FirmwareConfig]:
