@@ -15,10 +15,12 @@ extern "C" { /* C99, also included from the C++ glue */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyfl_ledger.h"
 #include "tinyfl_status.h"
 
 #define TINYFL_FLASH_SLOT_HEADER 16u
-#define TINYFL_FLASH_SLOT_IMAGE_MAX 256u /* header + record, rounded up to 4 bytes */
+/* header + record, rounded up to 4 bytes; the record it exists for is the ledger's */
+#define TINYFL_FLASH_SLOT_IMAGE_MAX ((TINYFL_FLASH_SLOT_HEADER + TINYFL_LEDGER_SIZE + 3u) & ~3u)
 
 typedef struct {
     void *user;

@@ -1,7 +1,8 @@
 // Arduino Nano 33 BLE / BLE Sense (nRF52840, ArduinoCore-mbed): the chip-specific hooks.
 //
 // Entropy: the RNG peripheral with digital bias correction (CONFIG.DERCEN) on, read one byte per
-// VALRDY event; used once at boot to seed the runtime's ChaCha20 generator.
+// VALRDY event; read only at boot, for the runtime's start-up health tests and then the seed of
+// its ChaCha20 generator (TINYFL_ENTROPY_BOOT_BYTES in 64-byte reads, about 130 ms in all).
 // Ledger: two 4 KB pages at the top of the internal flash, written in turn through mbed's
 // FlashIAP (tinyfl_flash_slots.h); refused when the program image reaches those pages.
 // Device id: the factory-programmed FICR DEVICEID.

@@ -220,7 +220,9 @@ static void flash_checks(void)
     memset(flash, 0x00, sizeof(flash));
     check("slots_damaged", tinyfl_flash_slots_read(&fs, got, sizeof(got)) == TINYFL_E_TRUNCATED,
           "damage read as fresh");
-    check("slots_too_long", tinyfl_flash_slots_write(&fs, flash, 250) == TINYFL_E_ARG, "record over the slot image");
+    check("slots_too_long",
+          tinyfl_flash_slots_write(&fs, flash, TINYFL_FLASH_SLOT_IMAGE_MAX - TINYFL_FLASH_SLOT_HEADER + 1u) == TINYFL_E_ARG,
+          "record over the slot image");
 }
 
 static void reply_stderr(void *user, const uint8_t *text, size_t len)

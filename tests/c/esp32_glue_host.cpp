@@ -81,7 +81,8 @@ uint32_t esp_random(void)
 }
 
 // --- Preferences (NVS): one namespace, one record ---------------------------------------
-static uint8_t nvs_value[256];
+// Room for blobs of a few KB, as real NVS (the ledger record is 652 bytes).
+static uint8_t nvs_value[4096];
 static size_t nvs_len;
 static bool nvs_has;
 

@@ -5,7 +5,7 @@
 // Fakes: Serial and the clock as in glue_host_common.h; the LSM9DS1 gives a reading every
 // 10 ms; FlashIAP is 1 MB of RAM with NOR semantics (erase to 0xFF in 4 KB sectors, program only
 // clears bits, both checked for alignment); the RNG peripheral produces a byte every 120 us
-// of micros() after TASKS_START, and only while CONFIG.DERCEN (bias correction) is on.
+// of micros() between TASKS_START and TASKS_STOP, and only while CONFIG.DERCEN (bias correction) is on.
 // The image end (__etext etc.) comes from the link (--defsym), so a test can make the program
 // image overlap the ledger pages.
 #include <Arduino.h>
@@ -22,20 +22,32 @@ NRF_FICR_Type tinyfl_standin_ficr = {{0, 0, 0, 0}, 4096, 256, {0}, {0x5EED0042u,
 NRF_RNG_Type tinyfl_standin_rng = {};
 
 // The peripheral advances with the fake microsecond clock (the glue times its wait with
-// micros()): a byte every 120 us after TASKS_START, and only with bias correction on. No
-// thread, so a loaded machine cannot make it late.
+// micros()): a byte every 120 us while started, and only with bias correction on. Its tasks act
+// when written (tinyfl_standin_task), so a STOP at the end of one read and the START of the next
+// are seen in order. No thread, so a loaded machine cannot make it late.
 static unsigned long fake_us;
 static unsigned long rng_last_us;
+static bool rng_running;
 static FILE *rng_noise;
+
+void tinyfl_standin_task::operator=(uint32_t value)
+{
+    written = value;
+    if (value != 1u) {
+        return; // only writing 1 triggers a task
+    }
+    if (this == &tinyfl_standin_rng.TASKS_START) {
+        rng_running = true;
+        rng_last_us = fake_us; // the first value comes 120 us after the start
+    } else if (this == &tinyfl_standin_rng.TASKS_STOP) {
+        rng_running = false;
+    }
+}
 
 static void rng_tick(void)
 {
     NRF_RNG_Type *r = &tinyfl_standin_rng;
-    if (r->TASKS_STOP) {
-        r->TASKS_START = 0;
-        r->TASKS_STOP = 0;
-    }
-    if (r->TASKS_START && (r->CONFIG & RNG_CONFIG_DERCEN_Msk) && r->EVENTS_VALRDY == 0 &&
+    if (rng_running && (r->CONFIG & RNG_CONFIG_DERCEN_Msk) && r->EVENTS_VALRDY == 0 &&
         fake_us - rng_last_us >= 120u) {
         *(volatile uint32_t *)&r->VALUE = (uint32_t)fgetc(rng_noise) & 0xFFu;
         r->EVENTS_VALRDY = 1;

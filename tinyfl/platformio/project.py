@@ -53,6 +53,38 @@ LINKS = ("serial", "ble")
 
 _MODEL_PREFIX = "tinyfl_model_"
 
+LINK_ORDER_SCRIPT = "tinyfl_link_order.py"
+LINK_ORDER_OPTION = "custom_tinyfl_link_order"
+# A PlatformIO pre-script: the program's objects are sorted by the source paths listed in the
+# env's custom_tinyfl_link_order (objects of other sources, such as `pio test`'s, keep their
+# order after them).
+_LINK_ORDER_TEXT = f"""# {BANNER}
+# Links the objects in the order of tinyfl.emulate.build (listed in platformio.ini, option
+# {LINK_ORDER_OPTION}), so that this image is the one tinyfl builds itself.
+import os
+
+Import("env")
+
+_ORDER = env.GetProjectOption("{LINK_ORDER_OPTION}", "").split()
+_PROGRAM = env["BUILDERS"]["Program"]
+
+
+def _rank(obj):
+    sources = getattr(obj, "sources", None)
+    if not sources:
+        return len(_ORDER)
+    path = os.path.relpath(sources[0].srcnode().get_abspath(), env.subst("$PROJECT_DIR"))
+    path = path.replace(os.sep, "/")
+    return _ORDER.index(path) if path in _ORDER else len(_ORDER)
+
+
+def _program_in_link_order(env, target, source, **kw):
+    return _PROGRAM(env, target, sorted(env.Flatten(source), key=_rank), **kw)
+
+
+env.AddMethod(_program_in_link_order, "Program")
+"""
+
 
 @dataclass(frozen=True)
 class PioEnv:
@@ -82,6 +114,10 @@ class PioBoard:
     root_files: tuple[str, ...] = ()  # from glue_dir into the project folder (a linker script)
     # The BLE link (link="ble"): the board's BLE glue file, its library; None: serial only.
     ble: tuple[str, str] | None = None
+    # Link the objects in tinyfl.emulate.build's order (QEMU board): PlatformIO's own order
+    # (libraries, then src/) moves alignment padding, so the image would differ from
+    # build_firmware's by a few bytes.
+    emulate_link_order: bool = False
 
 
 _ARDUINO_COMMON = BOARDS_DIR / "arduino-common"
@@ -138,6 +174,7 @@ def _qemu_board() -> PioBoard:
         tests_dir=QEMU_PLATFORM_DIR / "project-tests",
         root_files=(spec.linker_script.name,),
         envs=(env,),
+        emulate_link_order=True,
     )
 
 
@@ -222,7 +259,8 @@ def with_link(board: PioBoard, link: str) -> PioBoard:
     return replace(board, envs=envs)
 
 
-def render_ini(board: PioBoard, defines: Mapping[str, object], sample_rate_hz: float) -> str:
+def render_ini(board: PioBoard, defines: Mapping[str, object], sample_rate_hz: float,
+               link_order: Iterable[str] = ()) -> str:
     common = ["-DTINYFL_PIO_PROJECT", f"-DTINYFL_SAMPLE_RATE_HZ={sample_rate_hz!r}f",
               *_define_flags(defines)]
     lines = [f"; {BANNER.format(board=board.name)}", ";",
@@ -236,7 +274,10 @@ def render_ini(board: PioBoard, defines: Mapping[str, object], sample_rate_hz: f
         lines += ["build_flags =", "    ${tinyfl.build_flags}"] + [f"    {f}" for f in env.build_flags]
         if env.lib_deps:
             lines += ["lib_deps ="] + [f"    {d}" for d in env.lib_deps]
-        for key, value in env.options:
+        options = env.options
+        if link_order:
+            options += (("extra_scripts", f"pre:{LINK_ORDER_SCRIPT}"), (LINK_ORDER_OPTION, tuple(link_order)))
+        for key, value in options:
             if isinstance(value, tuple):
                 lines += [f"{key} ="] + [f"    {_ini_value(v)}" for v in value]
             else:
@@ -275,6 +316,12 @@ def _runtime_files() -> list[tuple[Path, str]]:
     return files
 
 
+def _model_path(src: Path) -> str:
+    """Where a model source goes under lib/tinyfl/src: firmware's files keep their path."""
+    firmware = FIRMWARE_DIR.resolve()
+    return src.relative_to(firmware).as_posix() if src.is_relative_to(firmware) else f"model/{src.name}"
+
+
 def _model_files(model_sources: Iterable[Path]) -> list[tuple[Path, str]]:
     """The model's .c files and the headers next to them; kernels keep their kernels/ path."""
     out: dict[str, Path] = {}
@@ -282,13 +329,26 @@ def _model_files(model_sources: Iterable[Path]) -> list[tuple[Path, str]]:
     for src in (Path(p).resolve() for p in model_sources):
         if not src.is_file():
             raise FileNotFoundError(f"model source not found: {src}")
-        if src.is_relative_to(firmware):
-            out[src.relative_to(firmware).as_posix()] = src
-            continue
-        out[f"model/{src.name}"] = src
-        for header in sorted(src.parent.glob("*.h")):
-            out[f"model/{header.name}"] = header
+        out[_model_path(src)] = src
+        if not src.is_relative_to(firmware):
+            for header in sorted(src.parent.glob("*.h")):
+                out[f"model/{header.name}"] = header
     return [(path, rel) for rel, path in sorted(out.items())]
+
+
+def _emulate_link_order(board: PioBoard, model_sources: Iterable[Path]) -> list[str]:
+    """The project's sources (paths from the project folder) in the order
+    tinyfl.emulate.build.build_firmware links them: runtime, board support, board, model."""
+    from ..emulate.build import _runtime_sources, board_spec
+
+    spec = board_spec(board.name)
+    firmware = FIRMWARE_DIR.resolve()
+    order = [f"lib/tinyfl/src/{p.resolve().relative_to(firmware).as_posix()}" for p in _runtime_sources()]
+    if board.support_lib is not None:
+        order += [f"lib/{board.support_lib[0]}/src/{p.name}" for p in spec.support_sources]
+    order += [f"src/{p.name}" for p in spec.sources]
+    order += [f"lib/tinyfl/src/{_model_path(Path(p).resolve())}" for p in model_sources]
+    return order
 
 
 def _put(path: Path, data: bytes, written: list[Path]) -> None:
@@ -337,7 +397,10 @@ def write_project(
     sources = [Path(p) for p in (model_sources or [FIRMWARE_DIR / "tinyfl_model_stats.c"])]
     written: list[Path] = []
 
-    _put(out / "platformio.ini", render_ini(spec, dict(defines or {}), sample_rate_hz).encode(), written)
+    link_order = _emulate_link_order(spec, sources) if spec.emulate_link_order else []
+    _put(out / "platformio.ini", render_ini(spec, dict(defines or {}), sample_rate_hz, link_order).encode(), written)
+    if link_order:
+        _put(out / LINK_ORDER_SCRIPT, _LINK_ORDER_TEXT.format(board=spec.name).encode(), written)
     lib = out / "lib" / "tinyfl"
     _put(lib / "library.json", _library_json(spec, config).encode(), written)
     for src, rel in _runtime_files() + _model_files(sources):

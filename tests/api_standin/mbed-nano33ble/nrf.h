@@ -6,9 +6,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(TINYFL_STANDIN_HOST_REGISTERS) && defined(__cplusplus)
+/* Host runs of the glue: a task register triggers its task when written, as on the chip (a
+ * plain variable could not tell START-after-STOP from STOP-after-START). The test's fake
+ * peripheral defines what a write does. */
+struct tinyfl_standin_task {
+    uint32_t written;
+    void operator=(uint32_t value);
+};
+#define TINYFL_STANDIN_TASK tinyfl_standin_task
+#else
+#define TINYFL_STANDIN_TASK volatile uint32_t
+#endif
+
 typedef struct {
-    volatile uint32_t TASKS_START;   /* 0x000 */
-    volatile uint32_t TASKS_STOP;    /* 0x004 */
+    TINYFL_STANDIN_TASK TASKS_START; /* 0x000 */
+    TINYFL_STANDIN_TASK TASKS_STOP;  /* 0x004 */
     volatile const uint32_t RESERVED[62];
     volatile uint32_t EVENTS_VALRDY; /* 0x100 */
     volatile const uint32_t RESERVED1[63];
@@ -30,6 +43,7 @@ typedef struct {
 } NRF_FICR_Type;
 
 #ifdef __cplusplus
+static_assert(offsetof(NRF_RNG_Type, TASKS_STOP) == 0x004, "RNG TASKS_STOP offset");
 static_assert(offsetof(NRF_RNG_Type, EVENTS_VALRDY) == 0x100, "RNG EVENTS_VALRDY offset");
 static_assert(offsetof(NRF_RNG_Type, CONFIG) == 0x504, "RNG CONFIG offset");
 static_assert(offsetof(NRF_RNG_Type, VALUE) == 0x508, "RNG VALUE offset");
