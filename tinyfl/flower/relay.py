@@ -4,8 +4,8 @@ whose bytes travel in batches through a transport (Flower messages, or a direct 
 The unchanged Aggregator drives DeviceSessions over these links: it writes a board's frames and
 reads with timeouts as it would on a serial port. A pump thread gathers every byte written
 since the last exchange, sends each gateway one request with all of its boards' bytes, and
-hands the bytes of the replies to the links. While a session is reading (it waits for an
-answer) the pump keeps exchanging, so a gateway's boards are polled as long as somebody waits
+hands the bytes of the replies to the links. While a session is blocked in a read (it waits
+for an answer) the pump keeps exchanging, so a gateway's boards are polled as long as somebody waits
 for them. Round nonces, decoding and every check stay on the server: a gateway only moves
 bytes.
 """
@@ -20,10 +20,10 @@ from .exchange import BoardReply, ExchangeError, Request
 
 __all__ = ["RelayHub", "RelayLink", "Transport"]
 
+GATHER_S = 0.05  # how long the pump waits for more writes before an exchange goes out
+
 # gateway -> request  ->  gateway -> reply, or a one-line reason the gateway gave none
 Transport = Callable[[Mapping[str, Request]], Mapping[str, "BoardReply | str"]]
-
-LISTEN_S = 1.0  # a link read within this long counts as waiting for its board
 
 
 class RelayLink:
@@ -35,7 +35,7 @@ class RelayLink:
         self.inbox = bytearray()
         self.down = ""  # why the gateway's link to the board failed
         self.closed = False
-        self.last_read = 0.0
+        self.readers = 0  # threads waiting in read(): somebody waits for this board
 
     def write(self, data: bytes) -> None:
         if self.closed or self.down:
@@ -73,6 +73,7 @@ class RelayHub:
         self._closing = False
         self.exchanges = 0  # requests sent, all gateways
         self.failed: dict[str, int] = {}  # gateway -> exchanges without a usable reply
+        self.exchange_s: list[float] = []  # how long each batched exchange took
         self._thread = threading.Thread(target=self._pump, name="tinyfl-relay", daemon=True)
         self._thread.start()
 
@@ -104,14 +105,16 @@ class RelayHub:
     def _read(self, link: RelayLink, max_bytes: int, timeout: float) -> bytes:
         deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
-            link.last_read = time.monotonic()
+            link.readers += 1
             self._cond.notify_all()
-            while not link.inbox and not link.down and not link.closed:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return b""
-                self._cond.wait(min(left, LISTEN_S / 2))
-                link.last_read = time.monotonic()
+            try:
+                while not link.inbox and not link.down and not link.closed:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return b""
+                    self._cond.wait(left)
+            finally:
+                link.readers -= 1
             if link.inbox:
                 data = bytes(link.inbox[:max_bytes])
                 del link.inbox[:max_bytes]
@@ -124,14 +127,20 @@ class RelayHub:
             self._cond.notify_all()
 
     # --- the pump -----------------------------------------------------------------------
+    def _has_work(self) -> bool:
+        return bool(self._out) or bool(self._reopen) or any(
+            link.readers > 0 and not link.inbox and not link.closed and not link.down
+            for link in self._links.values())
+
     def _requests(self) -> dict[str, Request]:
         """What every gateway with work gets now (call with the lock held)."""
-        now = time.monotonic()
         requests: dict[str, Request] = {}
         for key, link in self._links.items():
             gateway, board = key
             out = self._out.pop(key, None)
-            listening = not link.closed and not link.down and now - link.last_read < LISTEN_S
+            # waiting for bytes it does not have yet (bytes just delivered are being read)
+            listening = (not link.closed and not link.down and link.readers > 0
+                         and not link.inbox)
             if out or key in self._reopen or listening:
                 request = requests.setdefault(gateway, Request(window_s=self.window_s))
                 if out:
@@ -144,15 +153,26 @@ class RelayHub:
     def _pump(self) -> None:
         while True:
             with self._cond:
-                while not self._closing and not (requests := self._requests()):
+                while not self._closing and not self._has_work():
                     self._cond.wait(0.1)
                 if self._closing:
                     return
+                # the fleet's sessions write at about the same moment: gather them all into
+                # this exchange rather than sending the first alone
+                self._cond.wait(GATHER_S)
+                requests = self._requests()
+                if not requests:
+                    continue
             self.exchanges += len(requests)
+            started = time.monotonic()
             try:
                 replies = dict(self.transport(requests))
             except Exception as exc:  # noqa: BLE001 - a transport failure loses one exchange
                 replies = {g: f"transport failed: {type(exc).__name__}: {exc}" for g in requests}
+            self.exchange_s.append(time.monotonic() - started)
+            if self.on_event is not None:
+                self.on_event("relay_exchange", gateways=len(requests),
+                              seconds=round(self.exchange_s[-1], 3))
             with self._cond:
                 for gateway in requests:
                     self._deliver(gateway, replies.get(gateway, "no reply"))

@@ -103,7 +103,8 @@ def run_relayed(config: FleetConfig, gateways: Gateways, run_dir: str | Path, *,
             DeviceSpec(link=s.url, name=s.name) for s in sessions))
         aggregator = Aggregator(config, sessions, run_dir, evaluate=evaluate,
                                 progress=progress, initial=initial, hello_timeout=hello_timeout,
-                                allow_test_builds=allow_test_builds, epsilon=epsilon)
+                                allow_test_builds=allow_test_builds, epsilon=epsilon,
+                                recheck_timeout=hello_timeout)
         # gateways that gave no usable reply go into the run's events, like link failures
         hub.on_event = lambda kind, **d: _record_event(aggregator, kind, d)
         for kind, detail in hub_events:
