@@ -76,7 +76,11 @@ class GatewayBoards:
                 self.down[board] = exc.detail
         until = time.monotonic() + request.window_s
         live = [b for b in self.links if b not in self.down]
-        for board, data in zip(live, self._pool.map(lambda b: self._listen(b, until), live)):
+        if request.window_s > 0:
+            heard = list(self._pool.map(lambda b: self._listen(b, until), live))
+        else:  # what has arrived already: no waiting, so no thread per board
+            heard = [self._listen(b, until) for b in live]
+        for board, data in zip(live, heard):
             if data:
                 reply.received[board] = data
         reply.down = {b: r for b, r in self.down.items()}
