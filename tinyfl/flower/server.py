@@ -77,13 +77,15 @@ def _record_event(aggregator: Aggregator, kind: str, detail: dict[str, Any]) -> 
 
 def run_relayed(config: FleetConfig, gateways: Gateways, run_dir: str | Path, *,
                 window_s: float = 1.0, hello_timeout: float = 30.0,
+                recheck_timeout: float | None = None,
                 progress: Callable[[Any], None] | None = None,
                 evaluate: Callable[[np.ndarray], dict[str, Any]] | None = None,
                 initial: Head | None = None, allow_test_builds: bool = False,
                 epsilon: Callable[[float, int, float], float] | None = None) -> RunSummary:
     """Runs config.fleet.rounds rounds over every board of every gateway, recorded in run_dir.
 
-    Devices are named "<gateway>/<board>" and ordered by (gateway, board) as listed, which is
+    hello_timeout: the first hellos; recheck_timeout (default hello_timeout): later hellos,
+    which over Flower take a few exchanges too. Devices are named "<gateway>/<board>" and ordered by (gateway, board) as listed, which is
     the order updates are summed in (the recorded device order)."""
     boards = gateways.describe()
     if not boards:
@@ -104,7 +106,8 @@ def run_relayed(config: FleetConfig, gateways: Gateways, run_dir: str | Path, *,
         aggregator = Aggregator(config, sessions, run_dir, evaluate=evaluate,
                                 progress=progress, initial=initial, hello_timeout=hello_timeout,
                                 allow_test_builds=allow_test_builds, epsilon=epsilon,
-                                recheck_timeout=hello_timeout)
+                                recheck_timeout=(hello_timeout if recheck_timeout is None
+                                                 else recheck_timeout))
         # gateways that gave no usable reply go into the run's events, like link failures
         hub.on_event = lambda kind, **d: _record_event(aggregator, kind, d)
         for kind, detail in hub_events:
