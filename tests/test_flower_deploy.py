@@ -18,6 +18,7 @@ from tinyfl.emulate import build_firmware, launch_fleet, write_shard
 from tinyfl.fleet import RunReader, privacy_from_record, recompute_globals
 from tinyfl.links import open_link
 
+TINYFL = [sys.executable, "-m", "tinyfl.cli"]
 TEST_SEED = 4242
 ROUNDS = 2
 # Flower's nodes poll every 3 s and start a process per message: an exchange takes ~10 s, so a
@@ -49,7 +50,7 @@ def boards_setup(tmp_path_factory):
 
 def _serve(urls: list[str], run_dir: Path) -> None:
     """`tinyfl serve` itself, on the same boards."""
-    cmd = [sys.executable, "-m", "tinyfl.cli", "serve", "--allow-test-builds",
+    cmd = TINYFL + ["serve", "--allow-test-builds",
            "--run-dir", str(run_dir), "--format", "json"]
     for url in urls:
         cmd += ["--link", url]
@@ -59,10 +60,15 @@ def _serve(urls: list[str], run_dir: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def _gateway_toml(path: Path, urls: list[str], names: list[str]) -> Path:
+    path.write_text("".join(f'[[devices]]\nname = "{n}"\nlink = "{u}"\n' for n, u in zip(names, urls)))
+    return path
+
+
 def test_two_gateways_two_boards_each_match_tinyfl_serve(boards_setup, tmp_path: Path) -> None:
+    """Started as a user would: `tinyfl flower gateway` twice, then `tinyfl flower serve`."""
     _require_flower()
-    from tinyfl.flower import BoardServer, GatewayBoards
-    from tinyfl.flower.deploy import Deployment
+    from tinyfl.flower.deploy import free_port
 
     config, firmware, shards = boards_setup
     with launch_fleet("native", 4, firmware, shards, tmp_path / "serve-boards") as fleet:
@@ -70,18 +76,31 @@ def test_two_gateways_two_boards_each_match_tinyfl_serve(boards_setup, tmp_path:
     serve_head = RunReader(tmp_path / "serve").result_head(ROUNDS).params
 
     run_dir = tmp_path / "flower"
-    with launch_fleet("native", 4, firmware, shards, tmp_path / "flower-boards") as fleet, \
-            Deployment(tmp_path / "deploy") as deployment:
-        deployment.start_superlink()
-        for g, pair in enumerate(((0, 1), (2, 3)), start=1):
-            boards = GatewayBoards(f"gw{g}", {f"dev{i + 1}": open_link(fleet.urls[i])
-                                              for i in pair})
-            deployment.start_gateway(BoardServer(boards).start())
-        output = deployment.run({"gateways": 2, "run-dir": str(run_dir),
-                                 "overrides": ";".join(OVERRIDES), "window-s": 2.0,
-                                 "allow-test-builds": True}, timeout=400)
-    assert '"round": 2' in output, output[-2000:]
-    summary = json.loads((run_dir / "summary.json").read_text())
+    superlink = f"127.0.0.1:{free_port()}"
+    gateways: list[subprocess.Popen] = []
+    with launch_fleet("native", 4, firmware, shards, tmp_path / "flower-boards") as fleet:
+        try:
+            for g, pair in enumerate(((0, 1), (2, 3)), start=1):
+                toml = _gateway_toml(tmp_path / f"gw{g}.toml", [fleet.urls[i] for i in pair],
+                                     [f"dev{i + 1}" for i in pair])
+                gateways.append(subprocess.Popen(
+                    TINYFL + ["flower", "gateway", "--fleet", str(toml), "--name", f"gw{g}",
+                              "--superlink", superlink, "--workdir", str(tmp_path / f"gw{g}")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            cmd = TINYFL + ["flower", "serve", "--start-superlink", "--superlink", superlink,
+                            "--gateways", "2", "--run-dir", str(run_dir), "--allow-test-builds",
+                            "--window-s", "2", "--format", "json"]
+            for item in OVERRIDES:
+                cmd += ["--run-config", item]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+        finally:
+            for proc in gateways:
+                proc.terminate()  # the gateway stops its SuperNode and closes its links
+            for proc in gateways:
+                proc.wait(timeout=30)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)  # stdout is pure JSON
+    assert summary == json.loads((run_dir / "summary.json").read_text())
     assert summary["rounds_completed"] == ROUNDS and not summary["failure"]
     reader = RunReader(run_dir)
     names = ["gw1/dev1", "gw1/dev2", "gw2/dev3", "gw2/dev4"]

@@ -11,8 +11,8 @@ from typing import Mapping
 import numpy as np
 import pytest
 
-from tests.fakes.fake_device import FakeDevice, stand_in_epsilon
-from tests.fakes.harness import fleet_config, run_fleet, running
+from fakes.fake_device import FakeDevice, stand_in_epsilon
+from fakes.harness import fleet_config, run_fleet, running
 from tinyfl.fleet import Outcome, RunReader, recompute_globals
 from tinyfl.flower import GatewayBoards, LocalGateways, Request, run_relayed
 from tinyfl.flower.exchange import (MAX_REPLY_BYTES, BoardReply, ExchangeError, encode_request,

@@ -97,3 +97,22 @@ def test_simulation_options_are_checked() -> None:
         SimOptions(devices=0).validate()
     with pytest.raises(ValueError, match="samples_per_round"):
         SimOptions(samples_per_round=50, shard_size=20).validate()
+
+
+def test_cli_simulate_json_is_pure_and_bad_options_exit_2(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "tinyfl.cli", "flower", "simulate"]
+    done = subprocess.run(cli + ["--devices", "12", "--per-gateway", "5", "--rounds", "1",
+                                 "--run-dir", str(tmp_path / "run"), "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["gateways"] == 3 and out["rounds"][0]["accepted"] == 12 and out["eps_agree"]
+    again = subprocess.run(cli + ["--devices", "12", "--run-dir", str(tmp_path / "run")],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    bad = subprocess.run(cli + ["--devices", "0"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "devices must be" in bad.stderr
