@@ -1,10 +1,10 @@
-"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu fleet_loss fleet_scale kernels attacks audit]`."""
+"""Run the benchmarks and print their figures: `python -m bench [wire train_step fleet_cpu fleet_loss fleet_scale kernels attacks audit flower]`."""
 from __future__ import annotations
 
 import importlib
 import sys
 
-ALL = ("wire", "train_step", "fleet_cpu", "fleet_loss", "fleet_scale", "kernels", "attacks", "audit")
+ALL = ("wire", "train_step", "fleet_cpu", "fleet_loss", "fleet_scale", "kernels", "attacks", "audit", "flower")
 
 
 def main(names: list[str]) -> None:

@@ -69,9 +69,12 @@ class SimResult:
     eps_agree: bool = True
     run_dir: str = ""
     failure: str = ""
+    # device -> (windows, labels) of its shard in replay order: to score attacks, never sent
+    truth: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "options": asdict(self.options)}
+        out = {k: v for k, v in asdict(self).items() if k != "truth"}
+        return {**out, "options": asdict(self.options)}
 
 
 def simulate(options: SimOptions, run_dir: str | Path, *,
@@ -90,6 +93,7 @@ def simulate(options: SimOptions, run_dir: str | Path, *,
                   delta=options.delta, eps_limit=options.eps_limit)
 
     gateways: dict[str, GatewayBoards] = {}
+    truth: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     n_gw = -(-options.devices // options.per_gateway)
     width = len(str(n_gw))
     for g in range(n_gw):
@@ -103,6 +107,11 @@ def simulate(options: SimOptions, run_dir: str | Path, *,
                 test_seed=options.test_seed, model_hash=MODEL_HASH)
         name = f"gw{g:0{width}d}"
         gateways[name] = GatewayBoards(name, boards)
+        for board in boards:
+            i = int(board[1:])
+            idx = np.random.default_rng([options.seed, i]).choice(
+                len(train_f), size=options.shard_size, replace=False)
+            truth[f"{name}/{board}"] = (data.x_train[idx], data.y_train[idx].astype(np.int64))
 
     def evaluate(params: np.ndarray) -> dict[str, Any]:
         k, f = n_classes, train_f.shape[1]
@@ -142,7 +151,7 @@ def simulate(options: SimOptions, run_dir: str | Path, *,
                      accuracy_after=accuracies[-1], rounds=rounds,
                      eps_device_max=max((p.eps_device or 0.0) for p in summary.privacy),
                      eps_agree=all(p.agrees for p in summary.privacy), run_dir=str(run_dir),
-                     failure=summary.failure)
+                     failure=summary.failure, truth=truth)
 
 
 def _cpu() -> float:
