@@ -179,3 +179,46 @@ def test_gateway_answers_a_malformed_request_in_one_line() -> None:
             assert gateway.handle({"op": "describe"}) == {"gateway": "g", "boards": "a"}
         finally:
             gateway.close()
+
+
+def test_a_round_is_one_batched_exchange(tmp_path: Path) -> None:
+    """Every board's frames for a step travel in one request per gateway: hellos, one exchange
+    per round, the closing hellos."""
+    calls: list[dict[str, int]] = []
+
+    def counting(exchange):
+        def wrapped(requests):
+            calls.append({g: len(r.out) for g, r in requests.items()})
+            return exchange(requests)
+        return wrapped
+
+    with running(*[FakeDevice(i) for i in range(6)]) as fakes:
+        summary = _run(fakes, {"gwA": [0, 1, 2], "gwB": [3, 4, 5]}, tmp_path / "run",
+                       wrap=counting, rounds=3)
+    assert all(len(r.accepted) == 6 for r in summary.rounds)
+    # hellos, 3 rounds, closing hellos; a thread that stalls past the gathering time may
+    # split one step in two, not more
+    assert len(calls) <= 1 + 3 + 1 + 1, calls
+    assert sum(c == {"gwA": 3, "gwB": 3} for c in calls) >= 4, calls
+
+
+def test_the_local_socket_to_the_gateway_is_loopback_and_bounded() -> None:
+    from tinyfl.flower import BoardServer, ask_gateway
+    from tinyfl.flower.gateway import _from_json
+
+    with running(FakeDevice(0)) as fakes:
+        server = BoardServer(GatewayBoards("g", {"a": open_link(fakes[0].url)})).start()
+        try:
+            assert ask_gateway(server.address, {"op": "describe"}) == {"gateway": "g",
+                                                                        "boards": "a"}
+            reply = ask_gateway(server.address, encode_request(
+                Request(out={"a": b""}, window_s=0.3)))
+            assert set(reply) <= {"in:a"}
+        finally:
+            server.close()
+            server.boards.close()
+    with pytest.raises(ExchangeError, match="loopback"):
+        ask_gateway("10.1.2.3:9000", {"op": "describe"})
+    for bad in (b"[1]", b'{"in:a": {"b": "zz"}}', b'{"in:a": [1]}', b'{"x": {"c": 1}}'):
+        with pytest.raises(ExchangeError):
+            _from_json(bad)

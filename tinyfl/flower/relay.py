@@ -20,7 +20,8 @@ from .exchange import BoardReply, ExchangeError, Request
 
 __all__ = ["RelayHub", "RelayLink", "Transport"]
 
-GATHER_S = 0.05  # how long the pump waits for more writes before an exchange goes out
+GATHER_S = 0.1  # an exchange goes out once no session has written for this long
+MAX_GATHER_S = 1.0  # or after this long, however many still write
 
 # gateway -> request  ->  gateway -> reply, or a one-line reason the gateway gave none
 Transport = Callable[[Mapping[str, Request]], Mapping[str, "BoardReply | str"]]
@@ -71,6 +72,7 @@ class RelayHub:
         self._out: dict[tuple[str, str], bytearray] = {}
         self._reopen: set[tuple[str, str]] = set()
         self._closing = False
+        self._last_write = 0.0
         self.exchanges = 0  # requests sent, all gateways
         self.failed: dict[str, int] = {}  # gateway -> exchanges without a usable reply
         self.exchange_s: list[float] = []  # how long each batched exchange took
@@ -100,6 +102,7 @@ class RelayHub:
     def _queue(self, link: RelayLink, data: bytes) -> None:
         with self._cond:
             self._out.setdefault((link.gateway, link.board), bytearray()).extend(data)
+            self._last_write = time.monotonic()
             self._cond.notify_all()
 
     def _read(self, link: RelayLink, max_bytes: int, timeout: float) -> bytes:
@@ -158,8 +161,14 @@ class RelayHub:
                 if self._closing:
                     return
                 # the fleet's sessions write at about the same moment: gather them all into
-                # this exchange rather than sending the first alone
-                self._cond.wait(GATHER_S)
+                # this exchange (until the writes pause) rather than sending the first alone
+                give_up = time.monotonic() + MAX_GATHER_S
+                while not self._closing:
+                    now = time.monotonic()
+                    quiet_at = self._last_write + GATHER_S
+                    if now >= quiet_at or now >= give_up:
+                        break
+                    self._cond.wait(min(quiet_at, give_up) - now)
                 requests = self._requests()
                 if not requests:
                     continue
