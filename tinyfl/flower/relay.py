@@ -67,7 +67,9 @@ class RelayHub:
         self.transport = transport
         self.window_s = window_s
         self.on_event = on_event
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # readers wait on it for bytes
+        self._wake = threading.Condition(self._lock)  # the pump waits on it for work
         self._links: dict[tuple[str, str], RelayLink] = {}
         self._out: dict[tuple[str, str], bytearray] = {}
         self._reopen: set[tuple[str, str]] = set()
@@ -89,12 +91,13 @@ class RelayHub:
                 self._reopen.add(key)  # the gateway opens its own link to the board again
             self._links[key] = link
             self._out.pop(key, None)
-            self._cond.notify_all()
+            self._wake.notify()
             return link
 
     def close(self) -> None:
         with self._cond:
             self._closing = True
+            self._wake.notify()
             self._cond.notify_all()
         self._thread.join(timeout=30)
 
@@ -103,13 +106,13 @@ class RelayHub:
         with self._cond:
             self._out.setdefault((link.gateway, link.board), bytearray()).extend(data)
             self._last_write = time.monotonic()
-            self._cond.notify_all()
+            self._wake.notify()
 
     def _read(self, link: RelayLink, max_bytes: int, timeout: float) -> bytes:
         deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
             link.readers += 1
-            self._cond.notify_all()
+            self._wake.notify()
             try:
                 while not link.inbox and not link.down and not link.closed:
                     left = deadline - time.monotonic()
@@ -157,7 +160,7 @@ class RelayHub:
         while True:
             with self._cond:
                 while not self._closing and not self._has_work():
-                    self._cond.wait(0.1)
+                    self._wake.wait(0.1)
                 if self._closing:
                     return
                 # the fleet's sessions write at about the same moment: gather them all into
@@ -168,7 +171,7 @@ class RelayHub:
                     quiet_at = self._last_write + GATHER_S
                     if now >= quiet_at or now >= give_up:
                         break
-                    self._cond.wait(min(quiet_at, give_up) - now)
+                    self._wake.wait(min(quiet_at, give_up) - now)
                 requests = self._requests()
                 if not requests:
                     continue
