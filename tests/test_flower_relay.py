@@ -222,3 +222,14 @@ def test_the_local_socket_to_the_gateway_is_loopback_and_bounded() -> None:
     for bad in (b"[1]", b'{"in:a": {"b": "zz"}}', b'{"in:a": [1]}', b'{"x": {"c": 1}}'):
         with pytest.raises(ExchangeError):
             _from_json(bad)
+
+
+def test_a_relayed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    with running(*[FakeDevice(i) for i in range(2)]) as fakes:
+        first = _run(fakes, {"gwA": [0], "gwB": [1]}, tmp_path / "run", rounds=1)
+        second = _run(fakes, {"gwA": [0], "gwB": [1]}, tmp_path / "run", rounds=3)
+    assert first.rounds_completed == 1 and second.resumed_at == 2
+    assert second.rounds_completed == 3
+    assert [len(r.accepted) for r in second.rounds] == [2, 2, 2]
+    np.testing.assert_array_equal(recompute_globals(tmp_path / "run")[3], second.final.params)
+    assert all(p.releases_host == 3 and p.agrees for p in second.privacy)
