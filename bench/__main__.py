@@ -17,6 +17,7 @@ ALL = (  # one a line: branches add theirs without colliding
     "secagg",
     "rv32",
     "ble",
+    "flower",
 )
 
 

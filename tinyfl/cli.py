@@ -489,10 +489,12 @@ def audit(
 
 def _register_subcommands() -> None:
     from .attack.cli import register as register_attack
+    from .flower.cli import register as register_flower
     from .project.cli import register as register_project
 
     register_attack(app)
     register_project(app)
+    register_flower(app)
 
 
 _register_subcommands()

@@ -189,6 +189,9 @@ class Aggregator:
     epsilon: (noise_multiplier, releases, delta) -> eps; default tinyfl.privacy.accounting.
     allow_test_builds: admit devices whose hello says TEST_BUILD (fixed seed or a broken
     mechanism: their updates are not private). Off by default.
+    recheck_timeout: the wait for a hello after a reconnect, for a device that has not said
+    hello yet, and at the end of the run (default min(hello_timeout, 2 s); a relayed link
+    whose bytes take seconds to come back needs more).
     """
 
     def __init__(self, config: FleetConfig, sessions: Sequence[DeviceSession],
@@ -197,7 +200,8 @@ class Aggregator:
                  progress: Callable[[RoundReport], None] | None = None,
                  initial: Head | None = None, hello_timeout: float = 10.0,
                  epsilon: Callable[[float, int, float], float] | None = None,
-                 allow_test_builds: bool = False) -> None:
+                 allow_test_builds: bool = False,
+                 recheck_timeout: float | None = None) -> None:
         names = [s.name for s in sessions]
         if not names:
             raise ValueError("no devices: the fleet needs at least one session")
@@ -211,6 +215,8 @@ class Aggregator:
         self.progress = progress
         self.initial = initial
         self.hello_timeout = hello_timeout
+        self.recheck_timeout = (min(hello_timeout, 2.0) if recheck_timeout is None
+                                else recheck_timeout)
         self.epsilon = epsilon or _default_epsilon
         self.allow_test_builds = allow_test_builds
         recorders = {id(s.recorder): s.recorder for s in self.sessions if s.recorder is not None}
@@ -392,7 +398,7 @@ class Aggregator:
                 self.progress(report)
 
         final_hellos = self._hello_all(pool, [s for s in self.sessions if s.alive],
-                                       min(self.hello_timeout, 2.0))
+                                       self.recheck_timeout)
         privacy = privacy_from_record(self.run_dir, self.epsilon)
         rounds = [RoundReport.from_dict(r) for r in state["history"]]
         summary = RunSummary(
@@ -431,13 +437,13 @@ class Aggregator:
             if not session.reconnect():
                 return Outcome.SKIPPED, "link is down and could not be reopened"
             try:
-                session.hello(min(self.hello_timeout, 2.0))
+                session.hello(self.recheck_timeout)
             except SessionError as exc:
                 return Outcome.SKIPPED, f"reconnected but no hello: {exc.detail}"
         hello = session.last_hello
         if hello is None:
             try:
-                hello = session.hello(min(self.hello_timeout, 2.0))
+                hello = session.hello(self.recheck_timeout)
             except SessionError as exc:
                 return Outcome.SKIPPED, f"no hello: {exc.detail}"
         refusal = self._refusal(hello)

@@ -1,0 +1,132 @@
+"""A simulated board: the Python model of the device (tinyfl.device_model) behind a Link.
+
+It speaks the wire protocol like a test build of the firmware (fixed seed TINYFL_TEST_SEED):
+hello on request, a refusal of a (run, round) it already released for, the same update again
+for a resend, the RDP ledger of tinyfl.privacy.ledger charged before the update leaves, and
+each round's samples taken from its shard in order, wrapping around, as the native board takes
+them from its shard file. Everything is answered when written: read() never waits.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..device_model import ChaCha20Drbg, device_round, fixed_seed_bytes, grid_step
+from ..device_model.release_policy import DeviceState, apply
+from ..firmware_config import DpConfig
+from ..privacy.ledger import curve_for
+from ..privacy.noise import effective_noise_multiplier
+from ..wire import (MAX_CHUNK, BudgetExhausted, Error, FrameDecoder, GlobalModel, Hello,
+                    HelloRequest, Status, Update, encode_message)
+
+__all__ = ["ModelDevice"]
+
+TEST_BUILD = 0x01
+
+
+class ModelDevice:
+    """One modelled board. features: its shard's backbone features (n, n_features), float32;
+    labels: (n,). samples_per_round as compiled into the firmware."""
+
+    def __init__(self, name: str, device_id: int, features: np.ndarray, labels: np.ndarray, *,
+                 n_classes: int, samples_per_round: int, dp: DpConfig, test_seed: int,
+                 model_hash: int = 0, firmware_hash: int = 0) -> None:
+        self.url = f"model://{name}"
+        self.device_id = device_id
+        self.features = np.asarray(features, dtype=np.float32)
+        self.labels = np.asarray(labels)
+        self.n_classes, self.n_features = n_classes, self.features.shape[1]
+        self.samples_per_round = samples_per_round
+        self.dp = dp
+        self.model_hash, self.firmware_hash = model_hash, firmware_hash
+        self.state = DeviceState(curve_for(dp.noise_multiplier, dp.delta, dp.eps_limit))
+        self.drbg = ChaCha20Drbg(fixed_seed_bytes(test_seed, device_id))
+        self.cursor = 0
+        self.refusals = [0] * len(Status)
+        self._decoder = FrameDecoder()
+        self._out = bytearray()
+        self._seq = 0
+        self._cached: Update | None = None
+        self.closed = False
+
+    # --- Link ---------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        for item in self._decoder.feed(data):
+            self._handle(item.message)
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        data = bytes(self._out[:max_bytes])
+        del self._out[:max_bytes]
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+
+    # --- the device ---------------------------------------------------------------------
+    def _send(self, message: object) -> None:
+        self._out += encode_message(message, self._seq, MAX_CHUNK)
+        self._seq = (self._seq + 1) & 0xFFFF
+
+    def _refuse(self, code: Status, round_number: int, detail: int = 0) -> None:
+        self.refusals[int(code)] += 1
+        self._send(Error(code=int(code), round=round_number, detail=detail))
+
+    def hello(self) -> Hello:
+        ledger, curve = self.state.ledger, self.state.curve
+        return Hello(device_id=self.device_id, firmware_hash=self.firmware_hash,
+                     model_hash=self.model_hash, n_classes=self.n_classes,
+                     n_features=self.n_features, clip=self.dp.clip,
+                     noise_multiplier=effective_noise_multiplier(self.dp.noise_multiplier),
+                     grid_bits=self.dp.grid_bits, delta=self.dp.delta,
+                     eps_limit=self.dp.eps_limit, eps_spent=ledger.eps(curve),
+                     releases_done=ledger.releases_done,
+                     releases_max=ledger.releases_max(curve), flags=TEST_BUILD,
+                     max_chunk=MAX_CHUNK, last_run=ledger.last_run,
+                     last_round=ledger.last_round, refusals=np.asarray(self.refusals))
+
+    def _handle(self, message: object) -> None:
+        if message is None:
+            return  # a frame that did not decode: the firmware drops it too
+        if isinstance(message, HelloRequest):
+            self._send(self.hello())
+            return
+        if not isinstance(message, GlobalModel):
+            self._refuse(Status.TYPE, 0)
+            return
+        gm = message
+        if (gm.n_classes, gm.n_features) != (self.n_classes, self.n_features):
+            self._refuse(Status.SHAPE, gm.round, self.n_classes)
+            return
+        decision = apply(self.state, gm.run, gm.round, gm.nonce)
+        if decision == "resend" and self._cached is not None:
+            self._send(self._cached)
+            return
+        if decision == "ROUND":
+            self._refuse(Status.ROUND, gm.round, self.state.ledger.last_round)
+            return
+        if decision == "BUDGET":
+            self.refusals[int(Status.BUDGET)] += 1
+            ledger = self.state.ledger
+            self._send(BudgetExhausted(round=gm.round, eps_spent=ledger.eps(self.state.curve),
+                                       eps_limit=self.dp.eps_limit,
+                                       releases_done=ledger.releases_done))
+            return
+        if decision != "release":
+            self._refuse(Status[decision], gm.round)
+            return
+        n = len(self.labels)
+        idx = (self.cursor + np.arange(self.samples_per_round)) % n
+        self.cursor = (self.cursor + self.samples_per_round) % n
+        _, values = device_round(np.asarray(gm.params, dtype=np.float32), self.features[idx],
+                                 self.labels[idx], n_classes=self.n_classes,
+                                 n_features=self.n_features, lr=float(gm.lr),
+                                 epochs=int(gm.local_epochs), batch=int(gm.batch_size),
+                                 clip=self.dp.clip, grid_bits=self.dp.grid_bits,
+                                 noise_multiplier=self.dp.noise_multiplier, drbg=self.drbg)
+        ledger = self.state.ledger
+        self._cached = Update(run=gm.run, round=gm.round, nonce=gm.nonce,
+                              sample_count=len(idx),
+                              grid_step=float(grid_step(self.dp.clip, self.dp.grid_bits)),
+                              eps_spent=ledger.eps(self.state.curve),
+                              releases_done=ledger.releases_done, n_classes=self.n_classes,
+                              n_features=self.n_features, values=np.asarray(values))
+        self._send(self._cached)
