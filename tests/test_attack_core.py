@@ -209,3 +209,12 @@ def test_likelihood_attack_under_noise_is_honest_about_baselines(motions):
         baseline.append(A.centered_cosine(A.class_mean_baseline(est.labels, aux), train[i:i + 1], center)[0])
     assert not A.compare(attack, baseline).beats
     assert A.summarize(np.array(hits)).method == "clopper-pearson"
+
+
+def test_clopper_pearson_is_exact_and_survives_large_counts():
+    from tinyfl.attack.metrics import clopper_pearson
+
+    small = clopper_pearson(7, 10)  # the textbook interval for 7 of 10 at 95%
+    assert small.lo == pytest.approx(0.3475, abs=1e-4) and small.hi == pytest.approx(0.9333, abs=1e-4)
+    large = clopper_pearson(2500, 5000)  # summing binomial terms overflows a float here
+    assert large.lo < 0.5 < large.hi and large.hi - large.lo < 0.03

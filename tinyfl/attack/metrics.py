@@ -71,33 +71,16 @@ def bootstrap_ci(values: Any, *, alpha: float = 0.05, n_boot: int = 2000, seed: 
 
 
 def clopper_pearson(successes: int, trials: int, *, alpha: float = 0.05) -> Interval:
-    """Exact binomial interval for a rate (tails by bisection, no scipy needed)."""
+    """Exact binomial interval for a rate, from the beta quantiles (scipy): also for tens of
+    thousands of trials, where summing binomial terms overflows a float."""
+    from scipy.stats import beta
+
     if trials <= 0:
         return Interval(float("nan"), 0.0, 1.0, 0, "clopper-pearson")
     n, k = int(trials), int(successes)
-
-    def upper_tail(p: float) -> float:  # P(X >= k)
-        return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
-
-    def solve(target: float, tail_from: int) -> float:
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            tail = upper_tail(mid) if tail_from == k else 1.0 - _lower_cdf(n, k, mid)
-            if tail < target:
-                lo = mid
-            else:
-                hi = mid
-        return 0.5 * (lo + hi)
-
-    lo = 0.0 if k == 0 else solve(alpha / 2, k)
-    hi = 1.0 if k == n else solve(1 - alpha / 2, k + 1)
+    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
     return Interval(k / n, lo, hi, n, "clopper-pearson")
-
-
-def _lower_cdf(n: int, k: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p)."""
-    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(0, k + 1))
 
 
 def summarize(values: Any, *, alpha: float = 0.05, seed: int = 0) -> Interval:
