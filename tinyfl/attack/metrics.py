@@ -9,7 +9,6 @@ mean of the auxiliary features (`centered_cosine`).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
