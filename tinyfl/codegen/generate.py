@@ -373,6 +373,11 @@ def _render_c(info: _Info, consts: list[str], calls: list[tuple[str, str]]) -> s
         "#if defined(__GNUC__)\n#define TINYFL_GEN_ALIGN __attribute__((aligned(16)))\n"
         "#define TINYFL_GEN_NOINLINE __attribute__((noinline))\n"
         "#else\n#define TINYFL_GEN_ALIGN\n#define TINYFL_GEN_NOINLINE\n#endif\n\n"
+        "/* Per-step timing for benchmarks (bench/c/model_profile_main.c defines the function). */\n"
+        "#if defined(TINYFL_MODEL_PROFILE) && TINYFL_MODEL_PROFILE\n"
+        "void tinyfl_model_profile_step(uint32_t step);\n"
+        "#define TINYFL_GEN_STEP_DONE(step) tinyfl_model_profile_step(step)\n"
+        "#else\n#define TINYFL_GEN_STEP_DONE(step) ((void)0)\n#endif\n\n"
     )
     out.extend(c + "\n" for c in consts)
     body = [
@@ -380,10 +385,13 @@ def _render_c(info: _Info, consts: list[str], calls: list[tuple[str, str]]) -> s
         "    tinyfl_status st;\n",
         "    if (window == NULL || features == NULL || arena == NULL) {\n        return TINYFL_E_ARG;\n    }\n",
     ]
+    step = 0
     for comment, call in calls:
         body.append(f"    /* {comment_text(comment)} */\n")
         if call:
             body.append(f"    st = {call};\n    if (st != TINYFL_OK) {{\n        return st;\n    }}\n")
+            body.append(f"    TINYFL_GEN_STEP_DONE({step}u);\n")
+            step += 1
     body.append("    return TINYFL_OK;\n}\n\n")
     out.extend(body)
     arena_len = max(info.arena, 4)
