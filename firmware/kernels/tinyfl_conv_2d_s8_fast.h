@@ -9,15 +9,20 @@
 #include "tinyfl_fast_common.h"
 #include "tinyfl_kernels.h"
 
-static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast(
+/* Exactly one of filter (int8) and wide (pre-widened, see tinyfl_fast_widen_weights) is set;
+ * each caller passes a constant NULL, so the unused branch compiles away. */
+static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast_any(
     const tinyfl_conv_params *params, const tinyfl_dims *input_dims, const int8_t *input,
-    const tinyfl_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+    const tinyfl_dims *filter_dims, const int8_t *filter, const int16_t *wide, const int32_t *bias,
     const int32_t *multipliers, const int32_t *shifts, const tinyfl_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    if (params->dilation_h != 1 || params->dilation_w != 1) {
+    if (wide != NULL && (params->dilation_h != 1 || params->dilation_w != 1 || in_c % 4 != 0)) {
+        return TINYFL_E_ARG; /* the generator widens only what this kernel takes */
+    }
+    if (wide == NULL && (params->dilation_h != 1 || params->dilation_w != 1)) {
         return tinyfl_conv_2d_s8(params, input_dims, input, filter_dims, filter, bias, multipliers,
                                  shifts, output_dims, output);
     }
@@ -38,7 +43,7 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast(
                 const int32_t fx1 = in_w - ix0 < f_w ? in_w - ix0 : f_w;
                 const int32_t run = (fx1 - fx0) * in_c;
                 const int8_t *x_first = input + ((b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * in_c;
-                const int8_t *w_first = filter + (fy0 * f_w + fx0) * in_c;
+                const int32_t w_first = (fy0 * f_w + fx0) * in_c;
                 int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
                 int32_t oc = 0;
                 const int32_t oc_blocks = out_c & ~3; /* whole groups of four */
@@ -51,11 +56,15 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast(
                         acc[3] = bias[oc + 3];
                     }
                     const int8_t *xp = x_first;
-                    const int8_t *wp = w_first + oc * filter_stride;
+                    int32_t wi = w_first + oc * filter_stride;
                     for (int32_t fy = fy0; fy < fy1; ++fy) {
-                        tinyfl_fast_dot4(xp, wp, filter_stride, run, offset, acc);
+                        if (wide != NULL) {
+                            tinyfl_fast_dot4_wide(xp, wide + wi, filter_stride, run, offset, acc);
+                        } else {
+                            tinyfl_fast_dot4(xp, filter + wi, filter_stride, run, offset, acc);
+                        }
                         xp += in_w * in_c;
-                        wp += f_w * in_c;
+                        wi += f_w * in_c;
                     }
                     tinyfl_fast_output4(out + oc, acc, multipliers + oc, shifts + oc, rq,
                                         params->output_offset, params->act_min, params->act_max);
@@ -63,11 +72,12 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast(
                 for (; oc < out_c; ++oc) {
                     int32_t acc = bias != NULL ? bias[oc] : 0;
                     const int8_t *xp = x_first;
-                    const int8_t *wp = w_first + oc * filter_stride;
+                    int32_t wi = w_first + oc * filter_stride;
                     for (int32_t fy = fy0; fy < fy1; ++fy) {
-                        acc = tinyfl_fast_dot1(xp, wp, run, offset, acc);
+                        acc = wide != NULL ? tinyfl_fast_dot1_wide(xp, wide + wi, run, offset, acc)
+                                           : tinyfl_fast_dot1(xp, filter + wi, run, offset, acc);
                         xp += in_w * in_c;
-                        wp += f_w * in_c;
+                        wi += f_w * in_c;
                     }
                     out[oc] = tinyfl_fast_output(acc, multipliers[oc], shifts[oc], rq, params->output_offset,
                                                  params->act_min, params->act_max);
@@ -76,6 +86,25 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast(
         }
     }
     return TINYFL_OK;
+}
+
+static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast(
+    const tinyfl_conv_params *params, const tinyfl_dims *input_dims, const int8_t *input,
+    const tinyfl_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+    const int32_t *multipliers, const int32_t *shifts, const tinyfl_dims *output_dims, int8_t *output)
+{
+    return tinyfl_conv_2d_s8_fast_any(params, input_dims, input, filter_dims, filter, NULL, bias,
+                                      multipliers, shifts, output_dims, output);
+}
+
+/* The same on pre-widened weights: input channels a multiple of 4, no dilation. */
+static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast_wide(
+    const tinyfl_conv_params *params, const tinyfl_dims *input_dims, const int8_t *input,
+    const tinyfl_dims *filter_dims, const int16_t *filter, const int32_t *bias,
+    const int32_t *multipliers, const int32_t *shifts, const tinyfl_dims *output_dims, int8_t *output)
+{
+    return tinyfl_conv_2d_s8_fast_any(params, input_dims, input, filter_dims, NULL, filter, bias,
+                                      multipliers, shifts, output_dims, output);
 }
 
 #endif /* TINYFL_CONV_2D_S8_FAST_H */
