@@ -177,7 +177,8 @@ tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);
  *
  * TINYFL_KERNELS_WIDE_WEIGHTS (default 1 with the fast kernels; define it 0 to save the flash):
  * the generated model holds the weights of every CONV_2D (input channels a multiple of 4, no
- * dilation) and FULLY_CONNECTED (inputs a multiple of 4) twice under #if, int8 and pre-widened
+ * dilation), DEPTHWISE_CONV_2D (channels a multiple of 4, depth multiplier 1, no dilation) and
+ * FULLY_CONNECTED (inputs a multiple of 4) twice under #if, int8 and pre-widened
  * int16; this selects which one is compiled and which kernel the TINYFL_<OP>_WIDE names call.
  * Pre-widened weights take twice the flash and save the inner loop's weight widening. */
 #if defined(TINYFL_KERNELS_OPTIMIZED) && TINYFL_KERNELS_OPTIMIZED
@@ -210,9 +211,11 @@ tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);
 #endif
 #if TINYFL_KERNELS_WIDE_WEIGHTS
 #define TINYFL_CONV_2D_S8_WIDE tinyfl_conv_2d_s8_fast_wide
+#define TINYFL_DEPTHWISE_CONV_2D_S8_WIDE tinyfl_depthwise_conv_2d_s8_fast_wide
 #define TINYFL_FULLY_CONNECTED_S8_WIDE tinyfl_fully_connected_s8_fast_wide
 #else
 #define TINYFL_CONV_2D_S8_WIDE TINYFL_CONV_2D_S8
+#define TINYFL_DEPTHWISE_CONV_2D_S8_WIDE TINYFL_DEPTHWISE_CONV_2D_S8
 #define TINYFL_FULLY_CONNECTED_S8_WIDE TINYFL_FULLY_CONNECTED_S8
 #endif
 

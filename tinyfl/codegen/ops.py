@@ -70,9 +70,12 @@ def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
     mults, shifts = quant.conv_per_channel_multipliers(inp.scale, flt.scales, out.scale, out_c)
     act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
     # Pre-widened weights where the fast kernel takes them (see ctx.weights_array).
-    wide = not depthwise and in_c % 4 == 0 and dh == 1 and dw == 1
+    if depthwise:
+        wide = mult == 1 and out_c % 4 == 0 and dh == 1 and dw == 1
+    else:
+        wide = in_c % 4 == 0 and dh == 1 and dw == 1
     if wide:
-        f_name = ctx.weights_array(op, "filter", flt.data.reshape(out_c, -1))
+        f_name = ctx.weights_array(op, "filter", flt.data.reshape(-1 if depthwise else out_c, 4 if depthwise else -1))
     else:
         f_name, _ = ctx.const_array(op, "filter", "int8_t", flt.data.reshape(-1))
     bias = bias_array(op, ctx, op.inputs[2] if len(op.inputs) > 2 else -1, out_c)
@@ -87,7 +90,7 @@ def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
         f"static const tinyfl_dims tinyfl_op{op.index}_flt = {dims_literal(flt)};\n"
         f"static const tinyfl_dims tinyfl_op{op.index}_out = {dims_literal(out)};\n"
     )
-    fn = "TINYFL_DEPTHWISE_CONV_2D_S8" if depthwise else "TINYFL_CONV_2D_S8_WIDE" if wide else "TINYFL_CONV_2D_S8"
+    fn = ("TINYFL_DEPTHWISE_CONV_2D_S8" if depthwise else "TINYFL_CONV_2D_S8") + ("_WIDE" if wide else "")
     call = (
         f"{fn}(&{p_name}, &tinyfl_op{op.index}_in, {ctx.ptr(inp.index)}, &tinyfl_op{op.index}_flt, "
         f"{f_name}, {bias}, {m_name}, {s_name}, &tinyfl_op{op.index}_out, {ctx.ptr(out.index)})"
