@@ -339,7 +339,9 @@ static int random_conv_like(uint32_t trial, int depthwise)
     in.c = depthwise ? rng_range(1, 9) : rng_range(1, 12);
     const int32_t mult = depthwise ? rng_range(1, 4) == 1 ? 2 : 1 : 1;
     const int32_t out_c = depthwise ? in.c * mult : rng_range(1, 11);
-    const int32_t fh = rng_range(1, in.h < 4 ? in.h : 4), fw = rng_range(1, in.w < 5 ? in.w : 5);
+    const int pointwise = rng_range(0, 3) == 0; /* 1x1 filters: the fast kernels' own path */
+    const int32_t fh = pointwise ? 1 : rng_range(1, in.h < 4 ? in.h : 4);
+    const int32_t fw = pointwise ? 1 : rng_range(1, in.w < 5 ? in.w : 5);
     const int same = rng_range(0, 1);
     p.stride_h = rng_range(1, 3);
     p.stride_w = rng_range(1, 3);

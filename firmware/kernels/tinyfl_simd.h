@@ -10,8 +10,10 @@
 
 #if defined(__GNUC__)
 #define TINYFL_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TINYFL_ALIGN8 __attribute__((aligned(8))) /* word pairs read with one LDRD */
 #else
 #define TINYFL_ALWAYS_INLINE inline
+#define TINYFL_ALIGN8
 #endif
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
