@@ -33,6 +33,12 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
                     x_wide[i / 2] = tinyfl_sxtab16(offset2, xv);
                     x_wide[i / 2 + 1] = tinyfl_sxtab16_ror8(offset2, xv);
                 }
+                /* Read the pixel through an opaque pointer: otherwise GCC splits the unrolled
+                 * array into scalars and spills them, twice the loads. */
+                const uint32_t *xw = x_wide;
+#if defined(__GNUC__)
+                __asm__("" : "+r"(xw) : : "memory");
+#endif
                 int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
                 int32_t oc = 0;
                 for (; oc + 4 <= out_c; oc += 4) {
@@ -46,7 +52,7 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
                     const int16_t *w0 = wide + oc * in_c, *w1 = w0 + in_c, *w2 = w1 + in_c, *w3 = w2 + in_c;
                     TINYFL_UNROLL_SMALL
                     for (int32_t i = 0; i < in_c; i += 4) {
-                        const uint32_t xe = x_wide[i / 2], xo = x_wide[i / 2 + 1];
+                        const uint32_t xe = xw[i / 2], xo = xw[i / 2 + 1];
                         uint32_t we, wo;
                         tinyfl_load_wide4(w0 + i, &we, &wo);
                         a0 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a0));
@@ -67,7 +73,7 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
                     for (int32_t i = 0; i < in_c; i += 4) {
                         uint32_t we, wo;
                         tinyfl_load_wide4(w + i, &we, &wo);
-                        acc = tinyfl_smlad(x_wide[i / 2 + 1], wo, tinyfl_smlad(x_wide[i / 2], we, acc));
+                        acc = tinyfl_smlad(xw[i / 2 + 1], wo, tinyfl_smlad(xw[i / 2], we, acc));
                     }
                     out[oc] = tinyfl_fast_output(acc, multipliers[oc], shifts[oc], params->requant_short,
                                                  params->output_offset, params->act_min, params->act_max);
