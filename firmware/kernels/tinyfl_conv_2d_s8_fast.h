@@ -122,6 +122,7 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast_any(
                 const int32_t fx0 = ix0 < 0 ? -ix0 : 0;
                 const int32_t fx1 = in_w - ix0 < f_w ? in_w - ix0 : f_w;
                 const int32_t run = (fx1 - fx0) * in_c;
+                const int full_row = fx0 == 0 && fx1 == f_w;
                 const int8_t *x_first = input + ((b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * in_c;
                 const int32_t w_first = (fy0 * f_w + fx0) * in_c;
                 int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
@@ -138,8 +139,14 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_conv_2d_s8_fast_any(
                     const int8_t *xp = x_first;
                     int32_t wi = w_first + oc * filter_stride;
                     for (int32_t fy = fy0; fy < fy1; ++fy) {
+                        /* Whole filter rows of int8 weights (every pixel away from the left and
+                         * right edges) get a run of constant length, so the compiler drops the
+                         * loop and tail of short runs (first layers: 1-3 input channels). The
+                         * wide path is already unrolled; a second copy only costs there. */
                         if (wide != NULL) {
                             tinyfl_fast_dot4_wide(xp, wide + wi, filter_stride, run, offset, acc);
+                        } else if (full_row) {
+                            tinyfl_fast_dot4(xp, filter + wi, filter_stride, f_w * in_c, offset, acc);
                         } else {
                             tinyfl_fast_dot4(xp, filter + wi, filter_stride, run, offset, acc);
                         }
