@@ -15,12 +15,13 @@
  *                  with inputs a multiple of 4 also through the pre-widened-weight kernels;
  *                  ADD (random rescaling, broadcast, activation) through its lookup table;
  *                  QUANTIZE on random floats: halves, near-halves, out of range, random bits
- *                  (NaN, infinities, subnormals)
+ *                  (NaN, infinities, subnormals); AVERAGE_POOL_2D of random windows
  * Every mode ends with `PASS <mode> <count>`; a mismatch prints `FAIL ...` and exits 1. */
 #include <stdint.h>
 #include <string.h>
 
 #include "kernels/tinyfl_add_s8_fast.h"
+#include "kernels/tinyfl_avg_pool_2d_s8_fast.h"
 #include "kernels/tinyfl_conv_2d_s8_fast.h"
 #include "kernels/tinyfl_quantize_f32_s8_fast.h"
 #include "kernels/tinyfl_depthwise_conv_2d_s8_fast.h"
@@ -519,17 +520,57 @@ static int random_quantize(uint32_t trial)
     return report_mismatch("random quantize", trial, count);
 }
 
+static int random_avg_pool(uint32_t trial)
+{
+    tinyfl_pool_params p;
+    tinyfl_dims in, out;
+    in.n = rng_range(1, 2);
+    in.h = rng_range(1, 20);
+    in.w = rng_range(1, 20);
+    in.c = rng_range(1, 12);
+    const int same = rng_range(0, 1);
+    p.filter_h = rng_range(1, in.h);
+    p.filter_w = rng_range(1, in.w);
+    p.stride_h = rng_range(1, 3);
+    p.stride_w = rng_range(1, 3);
+    out.n = in.n;
+    out.h = out_size(same, in.h, p.filter_h, p.stride_h);
+    out.w = out_size(same, in.w, p.filter_w, p.stride_w);
+    out.c = in.c;
+    if (out.h < 1 || out.w < 1 || in.n * in.h * in.w * in.c > MAX_IN || out.n * out.h * out.w * out.c > MAX_OUT) {
+        return -1;
+    }
+    p.pad_h = pad_of(same, in.h, p.filter_h, p.stride_h, out.h);
+    p.pad_w = pad_of(same, in.w, p.filter_w, p.stride_w, out.w);
+    p.act_min = rng_range(0, 1) ? -128 : rng_range(-128, 0);
+    p.act_max = rng_range(0, 1) ? 127 : rng_range(p.act_min, 127);
+    /* Sometimes every value at an extreme: the 16-bit lane sums at their limits. */
+    const int32_t extreme = rng_range(0, 3);
+    const int32_t lo = extreme == 1 ? 127 : -128, hi = extreme == 0 ? -128 : 127;
+    fill_s8(input_buf, in.n * in.h * in.w * in.c, lo, hi);
+    const int32_t n_out = out.n * out.h * out.w * out.c;
+    memset(out_fast, 0x2A, (size_t)n_out);
+    const tinyfl_status s1 = tinyfl_avg_pool_2d_s8(&p, &in, input_buf, &out, out_plain);
+    const tinyfl_status s2 = tinyfl_avg_pool_2d_s8_fast(&p, &in, input_buf, &out, out_fast);
+    if (s1 != s2) {
+        out_text("FAIL status\n");
+        return 1;
+    }
+    return s1 == TINYFL_OK ? report_mismatch("random average pool", trial, n_out) : 0;
+}
+
 static int run_random(uint32_t trials)
 {
     uint32_t done = 0;
     for (uint32_t t = 0; done < trials; ++t) {
         int r;
-        switch (t % 5u) {
+        switch (t % 6u) {
         case 0: r = random_conv_like(t, 0); break;
         case 1: r = random_conv_like(t, 1); break;
         case 2: r = random_fc(t); break;
         case 3: r = random_add(t); break;
-        default: r = random_quantize(t); break;
+        case 4: r = random_quantize(t); break;
+        default: r = random_avg_pool(t); break;
         }
         if (r > 0) {
             return 1;

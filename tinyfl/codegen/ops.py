@@ -177,7 +177,7 @@ def _pool(op: Operator, ctx: Context, fn: str) -> Lowered:
 
 
 def lower_average_pool_2d(op: Operator, ctx: Context) -> Lowered:
-    return _pool(op, ctx, "tinyfl_avg_pool_2d_s8")
+    return _pool(op, ctx, "TINYFL_AVG_POOL_2D_S8")
 
 
 def lower_max_pool_2d(op: Operator, ctx: Context) -> Lowered:
