@@ -1,0 +1,48 @@
+"""The full-size MLPerf Tiny backbones of bench/kernels_models.py (Keras, fixed seeds, cached
+conversions) on the emulated Cortex-M4F with the fast kernels: every feature bit equal to the
+tflite-micro interpreter's, and instructions per inference (deterministic under -icount) at most
+0.7 x TFLM + CMSIS-NN measured the same way (PERF_NOTES.md), the goal of issue 13."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+from tinyfl.paths import REPO_ROOT
+
+pytest.importorskip("tensorflow")
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("tinyfl_bench_kernels_models",
+                                                  REPO_ROOT / "bench" / "kernels_models.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fnv1a(values: np.ndarray) -> int:
+    h = 2166136261
+    for byte in np.ascontiguousarray(values, dtype=np.float32).tobytes():
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+@pytest.mark.parametrize("name", ["kws_ds_cnn", "anomaly_autoencoder", "resnet8", "vww_mobilenet_v1"])
+def test_full_size_backbone_fast_on_cortex_m4(qemu, name: str) -> None:
+    from codegen_helpers import reference_outputs
+    from tinyfl.codegen import read_tflite
+
+    bench = _bench()
+    tflite = bench.backbone_tflite(name)
+    model = read_tflite(tflite)
+    shape = tuple(model.tensors[model.inputs[0]].shape[1:])
+    fig = bench.measure(name, tflite, shape, n_windows=1, profile=False,
+                        builds={"fast": {"TINYFL_KERNELS_OPTIMIZED": 1}})
+    expected = reference_outputs(tflite, bench.bench_windows(shape, 1)).reshape(-1)
+    assert fig.hashes["fast"] == _fnv1a(expected), f"{name}: features differ from tflite-micro"
+    ratio = fig.instructions["fast"] / bench.TFLM_CMSIS_NN[name]
+    assert ratio <= bench.TARGET_RATIO, (name, fig.instructions["fast"], ratio)
