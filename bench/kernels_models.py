@@ -133,12 +133,18 @@ class ModelFigures:
     name: str
     macs: int
     weight_bytes: int
+    wide_weight_bytes: int  # flash the pre-widened weights add (TINYFL_KERNELS_WIDE_WEIGHTS)
+    add_table_bytes: int  # flash of the fast ADD's tables
     instructions: dict[str, float] = field(default_factory=dict)  # build -> per inference
     steps: dict[str, list[tuple[str, str, int, float]]] = field(default_factory=dict)  # build -> (op, layer, macs, instr)
     hashes: dict[str, int] = field(default_factory=dict)
 
 
-BUILDS = {"plain": {}, "fast": {"TINYFL_KERNELS_OPTIMIZED": 1}}
+BUILDS = {
+    "plain": {},
+    "fast": {"TINYFL_KERNELS_OPTIMIZED": 1},
+    "fast_int8_weights": {"TINYFL_KERNELS_OPTIMIZED": 1, "TINYFL_KERNELS_WIDE_WEIGHTS": 0},
+}
 
 
 def _run(gen, tag: str, defines: dict, windows_file: Path, n: int, profile: bool) -> tuple[float, int, dict[int, float]]:
@@ -171,12 +177,12 @@ def measure(name: str, tflite: bytes, shape: tuple[int, ...], *, n_windows: int 
     directory.mkdir(parents=True, exist_ok=True)
     windows_file = directory / f"{name}_windows.f32"
     windows_file.write_bytes(bench_windows(shape, n_windows).tobytes())
-    fig = ModelFigures(name, gen.macs, gen.weight_bytes)
+    fig = ModelFigures(name, gen.macs, gen.weight_bytes, gen.wide_weight_bytes, gen.add_table_bytes)
     for label, defines in (builds or BUILDS).items():
         total, digest, _ = _run(gen, f"{name}-{label}", defines, windows_file, n_windows, False)
         fig.instructions[label] = total
         fig.hashes[label] = digest
-        if profile:
+        if profile and label != "fast_int8_weights":
             _, _, steps = _run(gen, f"{name}-{label}-prof", defines, windows_file, n_windows, True)
             fig.steps[label] = [(s.op, s.layer, s.macs, steps.get(k, 0.0)) for k, s in enumerate(gen.steps)]
     if len(set(fig.hashes.values())) != 1:
@@ -206,7 +212,9 @@ def _by_op(steps: list[tuple[str, str, int, float]]) -> dict[str, tuple[int, flo
 
 
 def print_figures(fig: ModelFigures, *, per_layer: bool = False) -> None:
-    print(f"\n{fig.name}: {fig.macs:,} MACs, {fig.weight_bytes:,} bytes of constants")
+    print(f"\n{fig.name}: {fig.macs:,} MACs, {fig.weight_bytes:,} bytes of constants; the fast build "
+          f"adds {fig.wide_weight_bytes:,} bytes of pre-widened weights (none with "
+          f"TINYFL_KERNELS_WIDE_WEIGHTS=0) and {fig.add_table_bytes:,} bytes of ADD tables")
     for label, total in fig.instructions.items():
         print(f"  {label:<6} {total / 1e6:8.3f} M instructions per inference ({total / fig.macs:.2f} per MAC)")
     for label, steps in fig.steps.items():
@@ -248,14 +256,20 @@ def main(argv: list[str] | None = None) -> None:
         fig = measure(name, tflite, shape, n_windows=args.windows, profile=not args.no_profile)
         print_figures(fig, per_layer=args.per_layer)
         rows.append(fig)
-    print("\n| backbone | MACs | tinyfl plain | tinyfl fast | TFLM + CMSIS-NN | fast / TFLM |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("\nInstructions per inference; TFLM + CMSIS-NN and 'issue 13' quoted (PERF_NOTES.md, issue 13);")
+    print("'int8 weights' = fast kernels with TINYFL_KERNELS_WIDE_WEIGHTS=0 (no extra flash).")
+    print("| backbone | MACs | plain | fast, issue 13 | fast | fast, int8 weights | TFLM + CMSIS-NN "
+          "| fast / TFLM | extra flash of fast |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for fig in rows:
         tflm = TFLM_CMSIS_NN.get(fig.name)
-        ratio = f"{fig.instructions['fast'] / tflm:.2f}" if tflm else "-"
+        before = ISSUE_13_FAST.get(fig.name)
+        ratio = f"{fig.instructions['fast'] / tflm:.3f}" if tflm else "-"
         tflm_text = f"{tflm / 1e6:.3f}M" if tflm else "-"
-        print(f"| {fig.name} | {fig.macs:,} | {fig.instructions['plain'] / 1e6:.3f}M | "
-              f"{fig.instructions['fast'] / 1e6:.3f}M | {tflm_text} | {ratio} |")
+        before_text = f"{before / 1e6:.3f}M" if before else "-"
+        print(f"| {fig.name} | {fig.macs:,} | {fig.instructions['plain'] / 1e6:.3f}M | {before_text} | "
+              f"{fig.instructions['fast'] / 1e6:.3f}M | {fig.instructions['fast_int8_weights'] / 1e6:.3f}M | "
+              f"{tflm_text} | {ratio} | {fig.wide_weight_bytes + fig.add_table_bytes:,} B |")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,11 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
     const int16_t *wide, const int32_t *bias, const int32_t *multipliers, const int32_t *shifts,
     const tinyfl_dims *output_dims, int8_t *output)
 {
-    const int32_t in_w = input_dims->w, in_c = input_dims->c, in_h = input_dims->h;
+    const int32_t in_w = input_dims->w, in_h = input_dims->h;
+    /* The caller checked in_c against the buffer; bounding it here again tells the compiler so
+     * (it folds away for a layer's constant shape). */
+    const int32_t in_c = input_dims->c < TINYFL_FAST_POINTWISE_MAX_CHANNELS ? input_dims->c
+                                                                            : TINYFL_FAST_POINTWISE_MAX_CHANNELS;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     const uint32_t offset2 = tinyfl_simd_dup16(params->input_offset);
     uint32_t x_wide[TINYFL_FAST_POINTWISE_MAX_CHANNELS / 2] TINYFL_ALIGN8;
@@ -41,6 +45,7 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
 #endif
                 int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
                 int32_t oc = 0;
+                const int16_t *w_oc = wide; /* advanced per channel (no oc * in_c products) */
                 for (; oc + 4 <= out_c; oc += 4) {
                     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
                     if (bias != NULL) {
@@ -49,7 +54,8 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
                         a2 = bias[oc + 2];
                         a3 = bias[oc + 3];
                     }
-                    const int16_t *w0 = wide + oc * in_c, *w1 = w0 + in_c, *w2 = w1 + in_c, *w3 = w2 + in_c;
+                    const int16_t *w0 = w_oc, *w1 = w0 + in_c, *w2 = w1 + in_c, *w3 = w2 + in_c;
+                    w_oc = w3 + in_c;
                     TINYFL_UNROLL_SMALL
                     for (int32_t i = 0; i < in_c; i += 4) {
                         const uint32_t xe = xw[i / 2], xo = xw[i / 2 + 1];
@@ -69,7 +75,8 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
                 }
                 for (; oc < out_c; ++oc) {
                     int32_t acc = bias != NULL ? bias[oc] : 0;
-                    const int16_t *w = wide + oc * in_c;
+                    const int16_t *w = w_oc;
+                    w_oc += in_c;
                     for (int32_t i = 0; i < in_c; i += 4) {
                         uint32_t we, wo;
                         tinyfl_load_wide4(w + i, &we, &wo);
@@ -81,6 +88,12 @@ static TINYFL_ALWAYS_INLINE void tinyfl_conv_2d_s8_fast_pointwise(
             }
         }
     }
+    /* The stack copy held activations derived from sensor data; the barrier keeps the clearing
+     * from being dropped as a dead store. */
+    memset(x_wide, 0, (size_t)in_c * 2u);
+#if defined(__GNUC__)
+    __asm__ volatile("" : : "r"(x_wide) : "memory");
+#endif
 }
 
 /* Exactly one of filter (int8) and wide (pre-widened, see tinyfl_fast_widen_weights) is set;

@@ -55,6 +55,8 @@ class GeneratedModel:
     # Flash the pre-widened weights add when built with TINYFL_KERNELS_WIDE_WEIGHTS (the
     # default of the fast kernels): one more byte per weight of every widened layer.
     wide_weight_bytes: int = 0
+    # Flash of the fast ADD's lookup tables (fast builds only): 2 KB per ADD.
+    add_table_bytes: int = 0
 
     @property
     def io_bytes(self) -> int:
@@ -93,6 +95,7 @@ class _Ctx:
         self.consts: list[str] = []
         self.weight_bytes = 0
         self.wide_weight_bytes = 0  # extra flash of the pre-widened copies, when compiled
+        self.add_table_bytes = 0  # the fast ADD's lookup tables (fast builds only)
 
     def tensor(self, index: int) -> Tensor:
         return self.model.tensors[index]
@@ -288,6 +291,7 @@ def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
         kernel_files=tuple(sorted(kernel_files)),
         steps=tuple(steps),
         wide_weight_bytes=ctx.wide_weight_bytes,
+        add_table_bytes=ctx.add_table_bytes,
     )
 
 

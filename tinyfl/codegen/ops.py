@@ -228,6 +228,7 @@ def lower_add(op: Operator, ctx: Context) -> Lowered:
     table = int_array("int32_t", f"{p[:-len('_params')]}_table",
                       quant.add_table(-a.zero_point, -b.zero_point, params))
     consts.append(f"#if TINYFL_KERNELS_FAST\n{table}#endif\n")
+    ctx.add_table_bytes += 512 * 4
     call = (f"TINYFL_ADD_S8(&{p}, {p[:-len('_params')]}_table, {out.size}u, {ptrs[0]}, {ptrs[1]}, "
             f"{b.size}u, {ctx.ptr(out.index)})")
     return Lowered(tuple(consts), call, 0)
