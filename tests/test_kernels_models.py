@@ -46,3 +46,26 @@ def test_full_size_backbone_fast_on_cortex_m4(qemu, name: str) -> None:
     assert fig.hashes["fast"] == _fnv1a(expected), f"{name}: features differ from tflite-micro"
     ratio = fig.instructions["fast"] / bench.TFLM_CMSIS_NN[name]
     assert ratio <= bench.TARGET_RATIO, (name, fig.instructions["fast"], ratio)
+
+
+@pytest.mark.parametrize("name", ["kws_ds_cnn", "resnet8"])
+def test_fast_kernels_on_int8_weights_bit_exact_on_the_host(name: str) -> None:
+    """The generated C holds both weight layouts; the fast build with
+    TINYFL_KERNELS_WIDE_WEIGHTS=0 (int8 weights, no extra flash) is as exact as the default, and
+    the generator counts the flash the pre-widened copies and the ADD tables add."""
+    from codegen_helpers import mlperf_tiny_tflite, reference_outputs
+    from tinyfl.codegen import generate, read_tflite
+    from tinyfl.codegen.host import build_host_model, run_host_model
+
+    tflite = mlperf_tiny_tflite(name)
+    gen = generate(tflite, name=name)
+    assert "#if TINYFL_KERNELS_WIDE_WEIGHTS" in gen.c_source and gen.wide_weight_bytes > 0
+    assert gen.add_table_bytes == (2048 * 3 if name == "resnet8" else 0)
+    model = read_tflite(tflite)
+    shape = model.tensors[model.inputs[0]].shape[1:]
+    x = np.random.default_rng(6).normal(0.0, 2.0, (48, *shape)).astype(np.float32)
+    expected = reference_outputs(tflite, x).reshape(len(x), -1)
+    for wide in (True, False):
+        exe = build_host_model(gen, tag=f"int8w_{name}_{wide}", optimized=True, wide_weights=wide)
+        ours = run_host_model(exe, x, gen.feature_len)
+        assert (ours.view(np.uint32) == expected.view(np.uint32)).all(), (name, wide)
