@@ -22,7 +22,8 @@ from tinyfl.toolchain import cached_output, compile_host
 ANCHOR = REPO_ROOT / "bench" / "c" / "kernels_anchor.c"
 KERNEL_SOURCES = [FIRMWARE_DIR / "kernels" / f for f in
                   ("tinyfl_conv_2d_s8.c", "tinyfl_depthwise_conv_2d_s8.c", "tinyfl_fully_connected_s8.c",
-                   "tinyfl_add_s8.c", "tinyfl_quantize_f32_s8.c", "tinyfl_avg_pool_2d_s8.c")]
+                   "tinyfl_add_s8.c", "tinyfl_quantize_f32_s8.c", "tinyfl_avg_pool_2d_s8.c",
+                   "tinyfl_max_pool_2d_s8.c")]
 HEADERS = sorted((FIRMWARE_DIR / "kernels").glob("*.h"))
 INT32_MIN = -(1 << 31)
 

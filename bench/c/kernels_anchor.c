@@ -15,13 +15,15 @@
  *                  with inputs a multiple of 4 also through the pre-widened-weight kernels;
  *                  ADD (random rescaling, broadcast, activation) through its lookup table;
  *                  QUANTIZE on random floats: halves, near-halves, out of range, random bits
- *                  (NaN, infinities, subnormals); AVERAGE_POOL_2D of random windows
+ *                  (NaN, infinities, subnormals); AVERAGE_POOL_2D and MAX_POOL_2D of
+ *                  random windows
  * Every mode ends with `PASS <mode> <count>`; a mismatch prints `FAIL ...` and exits 1. */
 #include <stdint.h>
 #include <string.h>
 
 #include "kernels/tinyfl_add_s8_fast.h"
 #include "kernels/tinyfl_avg_pool_2d_s8_fast.h"
+#include "kernels/tinyfl_max_pool_2d_s8_fast.h"
 #include "kernels/tinyfl_conv_2d_s8_fast.h"
 #include "kernels/tinyfl_quantize_f32_s8_fast.h"
 #include "kernels/tinyfl_depthwise_conv_2d_s8_fast.h"
@@ -520,7 +522,7 @@ static int random_quantize(uint32_t trial)
     return report_mismatch("random quantize", trial, count);
 }
 
-static int random_avg_pool(uint32_t trial)
+static int random_pool(uint32_t trial)
 {
     tinyfl_pool_params p;
     tinyfl_dims in, out;
@@ -550,13 +552,17 @@ static int random_avg_pool(uint32_t trial)
     fill_s8(input_buf, in.n * in.h * in.w * in.c, lo, hi);
     const int32_t n_out = out.n * out.h * out.w * out.c;
     memset(out_fast, 0x2A, (size_t)n_out);
-    const tinyfl_status s1 = tinyfl_avg_pool_2d_s8(&p, &in, input_buf, &out, out_plain);
-    const tinyfl_status s2 = tinyfl_avg_pool_2d_s8_fast(&p, &in, input_buf, &out, out_fast);
+    const int average = trial % 12u == 5u; /* every other pooling trial (see run_random) */
+    const tinyfl_status s1 = average ? tinyfl_avg_pool_2d_s8(&p, &in, input_buf, &out, out_plain)
+                                     : tinyfl_max_pool_2d_s8(&p, &in, input_buf, &out, out_plain);
+    const tinyfl_status s2 = average ? tinyfl_avg_pool_2d_s8_fast(&p, &in, input_buf, &out, out_fast)
+                                     : tinyfl_max_pool_2d_s8_fast(&p, &in, input_buf, &out, out_fast);
     if (s1 != s2) {
         out_text("FAIL status\n");
         return 1;
     }
-    return s1 == TINYFL_OK ? report_mismatch("random average pool", trial, n_out) : 0;
+    return s1 == TINYFL_OK ? report_mismatch(average ? "random average pool" : "random max pool", trial, n_out)
+                           : 0;
 }
 
 static int run_random(uint32_t trials)
@@ -570,7 +576,7 @@ static int run_random(uint32_t trials)
         case 2: r = random_fc(t); break;
         case 3: r = random_add(t); break;
         case 4: r = random_quantize(t); break;
-        default: r = random_avg_pool(t); break;
+        default: r = random_pool(t); break;
         }
         if (r > 0) {
             return 1;

@@ -188,7 +188,9 @@ tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);
 #include "tinyfl_add_s8_fast.h"
 #include "tinyfl_quantize_f32_s8_fast.h"
 #include "tinyfl_avg_pool_2d_s8_fast.h"
+#include "tinyfl_max_pool_2d_s8_fast.h"
 #define TINYFL_KERNELS_FAST 1
+#define TINYFL_MAX_POOL_2D_S8 tinyfl_max_pool_2d_s8_fast
 #define TINYFL_AVG_POOL_2D_S8 tinyfl_avg_pool_2d_s8_fast
 #define TINYFL_QUANTIZE_F32_S8 tinyfl_quantize_f32_s8_fast
 #define TINYFL_ADD_S8(params, table, count, in1, in2, in2_count, out) \
@@ -202,6 +204,7 @@ tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);
 #else
 #define TINYFL_KERNELS_FAST 0
 #define TINYFL_AVG_POOL_2D_S8 tinyfl_avg_pool_2d_s8
+#define TINYFL_MAX_POOL_2D_S8 tinyfl_max_pool_2d_s8
 #define TINYFL_QUANTIZE_F32_S8 tinyfl_quantize_f32_s8
 /* The generated lookup table exists only in fast builds (#if TINYFL_KERNELS_FAST). */
 #define TINYFL_ADD_S8(params, table, count, in1, in2, in2_count, out) \

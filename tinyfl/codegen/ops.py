@@ -181,7 +181,7 @@ def lower_average_pool_2d(op: Operator, ctx: Context) -> Lowered:
 
 
 def lower_max_pool_2d(op: Operator, ctx: Context) -> Lowered:
-    return _pool(op, ctx, "tinyfl_max_pool_2d_s8")
+    return _pool(op, ctx, "TINYFL_MAX_POOL_2D_S8")
 
 
 def lower_mean(op: Operator, ctx: Context) -> Lowered:
