@@ -23,6 +23,10 @@ ANCHOR_SOURCES = [
     KERNELS / "tinyfl_conv_2d_s8.c",
     KERNELS / "tinyfl_depthwise_conv_2d_s8.c",
     KERNELS / "tinyfl_fully_connected_s8.c",
+    KERNELS / "tinyfl_add_s8.c",
+    KERNELS / "tinyfl_quantize_f32_s8.c",
+    KERNELS / "tinyfl_avg_pool_2d_s8.c",
+    KERNELS / "tinyfl_max_pool_2d_s8.c",
 ]
 
 # PERF_NOTES.md: CMSIS-NN -O2, CMSIS-NN -Os, a plain-C TFLM-style reference at -O2.

@@ -21,7 +21,9 @@ from tinyfl.toolchain import cached_output, compile_host
 
 ANCHOR = REPO_ROOT / "bench" / "c" / "kernels_anchor.c"
 KERNEL_SOURCES = [FIRMWARE_DIR / "kernels" / f for f in
-                  ("tinyfl_conv_2d_s8.c", "tinyfl_depthwise_conv_2d_s8.c", "tinyfl_fully_connected_s8.c")]
+                  ("tinyfl_conv_2d_s8.c", "tinyfl_depthwise_conv_2d_s8.c", "tinyfl_fully_connected_s8.c",
+                   "tinyfl_add_s8.c", "tinyfl_quantize_f32_s8.c", "tinyfl_avg_pool_2d_s8.c",
+                   "tinyfl_max_pool_2d_s8.c")]
 HEADERS = sorted((FIRMWARE_DIR / "kernels").glob("*.h"))
 INT32_MIN = -(1 << 31)
 
@@ -62,7 +64,10 @@ def test_random_layers_bit_exact_on_cortex_m4(anchor_elf) -> None:
 
     code, out = run_semihosted(anchor_elf, ["random", "1500", "9"], timeout=120)
     assert code == 0, out
-    assert "PASS random 1500" in out
+    assert "PASS random 1500 " in out
+    # Convolutions with input channels a multiple of 4 and fully connected layers with inputs a
+    # multiple of 4 also ran through the pre-widened-weight kernels (tinyfl_*_fast_wide).
+    assert int(out.split("PASS random 1500 wide ")[1].split()[0]) >= 80, out
 
 
 def test_fast_kernels_beat_cmsis_nn_on_the_anchor_layers(anchor_elf) -> None:
@@ -84,7 +89,21 @@ def test_fast_kernels_beat_cmsis_nn_on_the_anchor_layers(anchor_elf) -> None:
 
 def test_fast_kernels_portable_c_on_the_host(anchor_host) -> None:
     assert "PASS check 30" in _run_host(anchor_host, "check", "5", "3")
-    assert "PASS random 20000" in _run_host(anchor_host, "random", "20000", "4")
+    out = _run_host(anchor_host, "random", "20000", "4")
+    assert "PASS random 20000 " in out
+    assert int(out.split("wide ")[1].split()[0]) >= 1200, out
+
+
+def test_widened_weights_layout_matches_the_c_kernels() -> None:
+    """quant.widen_weights (the generator) writes what tinyfl_fast_widen_weights (the C side,
+    used by the random-layer checks) writes: w0 w2 w1 w3 per run of four, as int16."""
+    rows = np.arange(-8, 16, dtype=np.int8).reshape(2, 12)
+    wide = quant.widen_weights(rows)
+    assert wide.dtype == np.int16
+    assert wide[:8].tolist() == [-8, -6, -7, -5, -4, -2, -3, -1]
+    assert sorted(wide.tolist()) == sorted(rows.reshape(-1).tolist())
+    with pytest.raises(ValueError, match="multiple of 4"):
+        quant.widen_weights(np.zeros((2, 6), dtype=np.int8))
 
 
 def _mbqm(x: int, m: int, shift: int) -> int:
@@ -121,3 +140,27 @@ def test_short_requantization_is_exact() -> None:
         assert ok == quant.requant_short_ok([m], [s]), (m, s)
         if ok:
             assert value == _mbqm(x, m, s), (x, m, s)
+
+
+def test_add_table_of_the_generator_equals_the_c_kernels() -> None:
+    """The fast ADD's lookup table, as the generator writes it (quant.add_table, Python
+    integers), equals tinyfl_add_s8_table (the C reference rescaling) for PrepareAdd parameters
+    of random scales, and at the extremes of the offsets."""
+    src = REPO_ROOT / "tests" / "c" / "add_table_driver.c"
+    exe = cached_output("add_table", [src, *HEADERS])
+    if not exe.exists():
+        compile_host([src], exe, include_dirs=status_include_dirs())
+    rng = np.random.default_rng(8)
+    records, expected = [], []
+    for k in range(300):
+        s1, s2, so = (float(v) for v in rng.uniform(0.001, 0.5, 3))
+        params = quant.add_params(s1, s2, so)
+        off1, off2 = (128, -127) if k == 0 else (int(rng.integers(-127, 129)), int(rng.integers(-127, 129)))
+        records.append([off1, off2, 0, params["left_shift"], params["input1_multiplier"], params["input1_shift"],
+                        params["input2_multiplier"], params["input2_shift"], params["output_multiplier"],
+                        params["output_shift"], -128, 127])
+        expected.append(quant.add_table(off1, off2, params))
+    data = np.array(records, dtype=np.int64).astype(np.int32)
+    proc = subprocess.run([str(exe)], input=data.tobytes(), capture_output=True, check=True)
+    got = np.frombuffer(proc.stdout, dtype=np.int32).reshape(len(records), 512)
+    assert (got == np.array(expected, dtype=np.int64)).all()

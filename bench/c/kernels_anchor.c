@@ -10,12 +10,22 @@
  *                  inputs; fast output must equal reference output byte for byte
  *   random N SEED  N random layers (shapes, strides, padding, dilation, depth multiplier,
  *                  activation, multipliers that do or do not allow the short requantization),
- *                  the fast kernels compiled for any shape (no constant specialization)
+ *                  the fast kernels compiled for any shape (no constant specialization);
+ *                  convolutions with input channels a multiple of 4 and fully connected layers
+ *                  with inputs a multiple of 4 also through the pre-widened-weight kernels;
+ *                  ADD (random rescaling, broadcast, activation) through its lookup table;
+ *                  QUANTIZE on random floats: halves, near-halves, out of range, random bits
+ *                  (NaN, infinities, subnormals); AVERAGE_POOL_2D and MAX_POOL_2D of
+ *                  random windows
  * Every mode ends with `PASS <mode> <count>`; a mismatch prints `FAIL ...` and exits 1. */
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/tinyfl_add_s8_fast.h"
+#include "kernels/tinyfl_avg_pool_2d_s8_fast.h"
+#include "kernels/tinyfl_max_pool_2d_s8_fast.h"
 #include "kernels/tinyfl_conv_2d_s8_fast.h"
+#include "kernels/tinyfl_quantize_f32_s8_fast.h"
 #include "kernels/tinyfl_depthwise_conv_2d_s8_fast.h"
 #include "kernels/tinyfl_fully_connected_s8_fast.h"
 #include "kernels/tinyfl_kernels.h"
@@ -34,8 +44,10 @@ static uint32_t counter_now(void) { return tinyfl_an386_counter(); }
 
 #if defined(__GNUC__)
 #define BENCH_NOINLINE __attribute__((noinline))
+#define BENCH_ALIGN16 __attribute__((aligned(16)))
 #else
 #define BENCH_NOINLINE
+#define BENCH_ALIGN16
 #endif
 
 static void out_u32(uint32_t v)
@@ -115,6 +127,8 @@ static int8_t input_buf[MAX_IN + 4];
 static int8_t out_plain[MAX_OUT];
 static int8_t out_fast[MAX_OUT];
 static int8_t filter_buf[MAX_FILTER];
+static int16_t filter_wide[MAX_FILTER] BENCH_ALIGN16;
+static uint32_t wide_done; /* random layers also run through the pre-widened-weight kernels */
 static int32_t bias_buf[MAX_CH];
 static int32_t mult_buf[MAX_CH];
 static int32_t shift_buf[MAX_CH];
@@ -328,7 +342,9 @@ static int random_conv_like(uint32_t trial, int depthwise)
     in.c = depthwise ? rng_range(1, 9) : rng_range(1, 12);
     const int32_t mult = depthwise ? rng_range(1, 4) == 1 ? 2 : 1 : 1;
     const int32_t out_c = depthwise ? in.c * mult : rng_range(1, 11);
-    const int32_t fh = rng_range(1, in.h < 4 ? in.h : 4), fw = rng_range(1, in.w < 5 ? in.w : 5);
+    const int pointwise = rng_range(0, 3) == 0; /* 1x1 filters: the fast kernels' own path */
+    const int32_t fh = pointwise ? 1 : rng_range(1, in.h < 4 ? in.h : 4);
+    const int32_t fw = pointwise ? 1 : rng_range(1, in.w < 5 ? in.w : 5);
     const int same = rng_range(0, 1);
     p.stride_h = rng_range(1, 3);
     p.stride_w = rng_range(1, 3);
@@ -376,8 +392,27 @@ static int random_conv_like(uint32_t trial, int depthwise)
         out_text("FAIL status\n");
         return 1;
     }
-    return report_mismatch(depthwise ? "random depthwise" : "random conv", trial,
-                           out.n * out.h * out.w * out.c);
+    const int32_t n_out = out.n * out.h * out.w * out.c;
+    if (report_mismatch(depthwise ? "random depthwise" : "random conv", trial, n_out)) {
+        return 1;
+    }
+    /* The pre-widened-weight kernels, where the generator would use them. */
+    if (p.dilation_h != 1 || (depthwise ? mult != 1 || out_c % 4 != 0 : in.c % 4 != 0)) {
+        return 0;
+    }
+    tinyfl_fast_widen_weights(filter_buf, flt.n * fh * fw * flt.c, filter_wide);
+    memset(out_fast, 0x2A, (size_t)n_out);
+    const tinyfl_status s3 =
+        depthwise ? tinyfl_depthwise_conv_2d_s8_fast_wide(&p, &in, input_buf, &flt, filter_wide, bias, mult_buf,
+                                                          shift_buf, &out, out_fast)
+                  : tinyfl_conv_2d_s8_fast_wide(&p, &in, input_buf, &flt, filter_wide, bias, mult_buf, shift_buf,
+                                                &out, out_fast);
+    if (s3 != TINYFL_OK) {
+        out_text("FAIL status\n");
+        return 1;
+    }
+    ++wide_done;
+    return report_mismatch(depthwise ? "random depthwise wide" : "random conv wide", trial, n_out);
 }
 
 static int random_fc(uint32_t trial)
@@ -403,7 +438,131 @@ static int random_fc(uint32_t trial)
         out_text("FAIL status\n");
         return 1;
     }
-    return report_mismatch("random fc", trial, batches * n_out);
+    if (report_mismatch("random fc", trial, batches * n_out) || n_in % 4 != 0) {
+        return report_mismatch("random fc", trial, batches * n_out);
+    }
+    tinyfl_fast_widen_weights(filter_buf, n_in * n_out, filter_wide);
+    memset(out_fast, 0x2A, (size_t)(batches * n_out));
+    if (tinyfl_fully_connected_s8_fast_wide(&p, batches, n_in, n_out, input_buf, filter_wide, bias, mult_buf,
+                                            shift_buf, n_params, out_fast) != TINYFL_OK) {
+        out_text("FAIL status\n");
+        return 1;
+    }
+    ++wide_done;
+    return report_mismatch("random fc wide", trial, batches * n_out);
+}
+
+static int32_t add_table[512];
+
+static int random_add(uint32_t trial)
+{
+    tinyfl_add_params p;
+    const int32_t count = rng_range(1, 300);
+    const int32_t count2 = rng_range(0, 5) == 0 ? 1 : count;
+    p.input1_offset = -rng_range(-128, 127);
+    p.input2_offset = -rng_range(-128, 127);
+    p.output_offset = rng_range(-128, 127);
+    p.left_shift = 20;
+    /* PrepareAdd's ranges: inputs at most half the larger scale (shift <= 0), the output a
+     * small multiplier; sometimes 2^30 exactly, which the short requantization cannot take. */
+    p.input1_multiplier = (int32_t)(0x40000000u | (rng_next() & 0x3FFFFFFFu));
+    p.input1_shift = rng_range(0, 1) ? 0 : rng_range(-8, -1);
+    p.input2_multiplier = (int32_t)(0x40000000u | (rng_next() & 0x3FFFFFFFu));
+    p.input2_shift = rng_range(-8, 0);
+    p.output_multiplier = rng_range(0, 4) == 0 ? 1 << 30 : (int32_t)(0x40000000u | (rng_next() & 0x3FFFFFFFu));
+    p.output_shift = rng_range(-24, -14);
+    p.act_min = rng_range(0, 1) ? -128 : rng_range(-128, 0);
+    p.act_max = rng_range(0, 1) ? 127 : rng_range(p.act_min, 127);
+    fill_s8(input_buf, count, -128, 127);
+    fill_s8(filter_buf, count2, -128, 127);
+    tinyfl_add_s8_table(&p, add_table);
+    memset(out_fast, 0x2A, (size_t)count);
+    const tinyfl_status s1 = tinyfl_add_s8(&p, (size_t)count, input_buf, filter_buf, (size_t)count2, out_plain);
+    const tinyfl_status s2 = tinyfl_add_s8_fast(&p, add_table, (size_t)count, input_buf, filter_buf,
+                                                (size_t)count2, out_fast);
+    if (s1 != TINYFL_OK || s2 != TINYFL_OK) {
+        out_text("FAIL status\n");
+        return 1;
+    }
+    return report_mismatch("random add", trial, count);
+}
+
+static float quantize_in[300];
+
+static int random_quantize(uint32_t trial)
+{
+    const int32_t count = rng_range(1, 300);
+    uint32_t scale_bits = 0x3C000000u + (rng_next() & 0x03FFFFFFu); /* about 0.008 to 0.5 */
+    float scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    const int32_t zero_point = rng_range(-128, 127);
+    for (int32_t i = 0; i < count; ++i) {
+        const int32_t k = rng_range(-300, 300);
+        uint32_t bits;
+        switch (rng_range(0, 4)) {
+        case 0: quantize_in[i] = ((float)k + 0.5f) * scale; break; /* ties */
+        case 1: /* one ulp either side of a tie */
+            quantize_in[i] = ((float)k + 0.5f) * scale;
+            memcpy(&bits, &quantize_in[i], sizeof bits);
+            bits += rng_range(0, 1) ? 1u : 0xFFFFFFFFu;
+            memcpy(&quantize_in[i], &bits, sizeof bits);
+            break;
+        case 2: quantize_in[i] = (float)k * scale * 0.37f; break;
+        case 3: bits = rng_next(); memcpy(&quantize_in[i], &bits, sizeof bits); break;
+        default: quantize_in[i] = (float)rng_range(-1000000, 1000000) * 1e-3f; break;
+        }
+    }
+    memset(out_fast, 0x2A, (size_t)count);
+    const tinyfl_status s1 = tinyfl_quantize_f32_s8((size_t)count, quantize_in, scale, zero_point, out_plain);
+    const tinyfl_status s2 = tinyfl_quantize_f32_s8_fast((size_t)count, quantize_in, scale, zero_point, out_fast);
+    if (s1 != TINYFL_OK || s2 != TINYFL_OK) {
+        out_text("FAIL status\n");
+        return 1;
+    }
+    return report_mismatch("random quantize", trial, count);
+}
+
+static int random_pool(uint32_t trial)
+{
+    tinyfl_pool_params p;
+    tinyfl_dims in, out;
+    in.n = rng_range(1, 2);
+    in.h = rng_range(1, 20);
+    in.w = rng_range(1, 20);
+    in.c = rng_range(1, 12);
+    const int same = rng_range(0, 1);
+    p.filter_h = rng_range(1, in.h);
+    p.filter_w = rng_range(1, in.w);
+    p.stride_h = rng_range(1, 3);
+    p.stride_w = rng_range(1, 3);
+    out.n = in.n;
+    out.h = out_size(same, in.h, p.filter_h, p.stride_h);
+    out.w = out_size(same, in.w, p.filter_w, p.stride_w);
+    out.c = in.c;
+    if (out.h < 1 || out.w < 1 || in.n * in.h * in.w * in.c > MAX_IN || out.n * out.h * out.w * out.c > MAX_OUT) {
+        return -1;
+    }
+    p.pad_h = pad_of(same, in.h, p.filter_h, p.stride_h, out.h);
+    p.pad_w = pad_of(same, in.w, p.filter_w, p.stride_w, out.w);
+    p.act_min = rng_range(0, 1) ? -128 : rng_range(-128, 0);
+    p.act_max = rng_range(0, 1) ? 127 : rng_range(p.act_min, 127);
+    /* Sometimes every value at an extreme: the 16-bit lane sums at their limits. */
+    const int32_t extreme = rng_range(0, 3);
+    const int32_t lo = extreme == 1 ? 127 : -128, hi = extreme == 0 ? -128 : 127;
+    fill_s8(input_buf, in.n * in.h * in.w * in.c, lo, hi);
+    const int32_t n_out = out.n * out.h * out.w * out.c;
+    memset(out_fast, 0x2A, (size_t)n_out);
+    const int average = trial % 12u == 5u; /* every other pooling trial (see run_random) */
+    const tinyfl_status s1 = average ? tinyfl_avg_pool_2d_s8(&p, &in, input_buf, &out, out_plain)
+                                     : tinyfl_max_pool_2d_s8(&p, &in, input_buf, &out, out_plain);
+    const tinyfl_status s2 = average ? tinyfl_avg_pool_2d_s8_fast(&p, &in, input_buf, &out, out_fast)
+                                     : tinyfl_max_pool_2d_s8_fast(&p, &in, input_buf, &out, out_fast);
+    if (s1 != s2) {
+        out_text("FAIL status\n");
+        return 1;
+    }
+    return s1 == TINYFL_OK ? report_mismatch(average ? "random average pool" : "random max pool", trial, n_out)
+                           : 0;
 }
 
 static int run_random(uint32_t trials)
@@ -411,10 +570,13 @@ static int run_random(uint32_t trials)
     uint32_t done = 0;
     for (uint32_t t = 0; done < trials; ++t) {
         int r;
-        switch (t % 3u) {
+        switch (t % 6u) {
         case 0: r = random_conv_like(t, 0); break;
         case 1: r = random_conv_like(t, 1); break;
-        default: r = random_fc(t); break;
+        case 2: r = random_fc(t); break;
+        case 3: r = random_add(t); break;
+        case 4: r = random_quantize(t); break;
+        default: r = random_pool(t); break;
         }
         if (r > 0) {
             return 1;
@@ -423,6 +585,8 @@ static int run_random(uint32_t trials)
     }
     out_text("PASS random ");
     out_u32(done);
+    out_text(" wide ");
+    out_u32(wide_done);
     out_text("\n");
     return 0;
 }

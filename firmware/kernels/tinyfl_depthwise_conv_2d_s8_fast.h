@@ -12,8 +12,23 @@
 
 /* acc[k] += taps of channels c..c+3 over filter rows fy0..fy1-1 and columns fx0..fx1-1;
  * x_origin = the input at (iy0, ix0, channel c), w = the filter at channel c. */
+/* The filter word of channels c..c+3 at tap t as SXTB16/SXTB16-ROR8 would give it: from int8
+ * weights (w) or from pre-widened ones (wide, tinyfl_fast_widen_weights layout: one LDRD). */
+static TINYFL_ALWAYS_INLINE void tinyfl_fast_dw_weights(const int8_t *w, const int16_t *wide, int32_t t,
+                                                        uint32_t *we, uint32_t *wo)
+{
+    if (wide != NULL) {
+        tinyfl_load_wide4(wide + t, we, wo);
+    } else {
+        const uint32_t wv = tinyfl_load_s8x4(w + t);
+        *we = tinyfl_sxtb16(wv);
+        *wo = tinyfl_sxtb16_ror8(wv);
+    }
+}
+
 static TINYFL_ALWAYS_INLINE void tinyfl_fast_dw_taps4(const int8_t *input, int32_t x_origin,
-                                                      const int8_t *w, int32_t fy0, int32_t fy1,
+                                                      const int8_t *w, const int16_t *wide,
+                                                      int32_t fy0, int32_t fy1,
                                                       int32_t fx0, int32_t fx1, int32_t in_w,
                                                       int32_t in_c, int32_t f_w, int32_t out_c,
                                                       uint32_t offset2, int32_t acc[4])
@@ -22,9 +37,9 @@ static TINYFL_ALWAYS_INLINE void tinyfl_fast_dw_taps4(const int8_t *input, int32
     for (int32_t fy = fy0; fy < fy1; ++fy) {
         for (int32_t fx = fx0; fx < fx1; ++fx) {
             const uint32_t xv = tinyfl_load_s8x4(input + x_origin + (fy * in_w + fx) * in_c);
-            const uint32_t wv = tinyfl_load_s8x4(w + (fy * f_w + fx) * out_c);
+            uint32_t we, wo;
+            tinyfl_fast_dw_weights(w, wide, (fy * f_w + fx) * out_c, &we, &wo);
             const uint32_t xe = tinyfl_sxtab16(offset2, xv), xo = tinyfl_sxtab16_ror8(offset2, xv);
-            const uint32_t we = tinyfl_sxtb16(wv), wo = tinyfl_sxtb16_ror8(wv);
             a0 = tinyfl_smlabb(xe, we, a0); /* channel c     (byte 0) */
             a1 = tinyfl_smlabb(xo, wo, a1); /* channel c + 1 (byte 1) */
             a2 = tinyfl_smlatt(xe, we, a2); /* channel c + 2 (byte 2) */
@@ -39,7 +54,8 @@ static TINYFL_ALWAYS_INLINE void tinyfl_fast_dw_taps4(const int8_t *input, int32
 
 /* The same over the whole filter; its constant bounds let the compiler unroll every tap. */
 static TINYFL_ALWAYS_INLINE void tinyfl_fast_dw_taps4_all(const int8_t *input, int32_t x_origin,
-                                                          const int8_t *w, int32_t f_h, int32_t f_w,
+                                                          const int8_t *w, const int16_t *wide,
+                                                          int32_t f_h, int32_t f_w,
                                                           int32_t in_w, int32_t in_c, int32_t out_c,
                                                           uint32_t offset2, int32_t acc[4])
 {
@@ -49,9 +65,9 @@ static TINYFL_ALWAYS_INLINE void tinyfl_fast_dw_taps4_all(const int8_t *input, i
         TINYFL_UNROLL_SMALL
         for (int32_t fx = 0; fx < f_w; ++fx) {
             const uint32_t xv = tinyfl_load_s8x4(input + x_origin + (fy * in_w + fx) * in_c);
-            const uint32_t wv = tinyfl_load_s8x4(w + (fy * f_w + fx) * out_c);
+            uint32_t we, wo;
+            tinyfl_fast_dw_weights(w, wide, (fy * f_w + fx) * out_c, &we, &wo);
             const uint32_t xe = tinyfl_sxtab16(offset2, xv), xo = tinyfl_sxtab16_ror8(offset2, xv);
-            const uint32_t we = tinyfl_sxtb16(wv), wo = tinyfl_sxtb16_ror8(wv);
             a0 = tinyfl_smlabb(xe, we, a0);
             a1 = tinyfl_smlabb(xo, wo, a1);
             a2 = tinyfl_smlatt(xe, we, a2);
@@ -64,15 +80,21 @@ static TINYFL_ALWAYS_INLINE void tinyfl_fast_dw_taps4_all(const int8_t *input, i
     acc[3] = a3;
 }
 
-static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_depthwise_conv_2d_s8_fast(
+/* Exactly one of filter and wide (pre-widened, channels a multiple of 4) is set; each caller
+ * passes a constant NULL, so the unused branch compiles away. */
+static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_depthwise_conv_2d_s8_fast_any(
     const tinyfl_conv_params *params, const tinyfl_dims *input_dims, const int8_t *input,
-    const tinyfl_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+    const tinyfl_dims *filter_dims, const int8_t *filter, const int16_t *wide, const int32_t *bias,
     const int32_t *multipliers, const int32_t *shifts, const tinyfl_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    if (params->depth_multiplier != 1 || params->dilation_h != 1 || params->dilation_w != 1) {
+    if (wide != NULL && (params->depth_multiplier != 1 || params->dilation_h != 1 ||
+                         params->dilation_w != 1 || out_c % 4 != 0)) {
+        return TINYFL_E_ARG; /* the generator widens only what this kernel takes */
+    }
+    if (wide == NULL && (params->depth_multiplier != 1 || params->dilation_h != 1 || params->dilation_w != 1)) {
         return tinyfl_depthwise_conv_2d_s8(params, input_dims, input, filter_dims, filter, bias,
                                            multipliers, shifts, output_dims, output);
     }
@@ -105,11 +127,13 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_depthwise_conv_2d_s8_fast(
                         acc[3] = bias[c + 3];
                     }
                     if (interior) {
-                        tinyfl_fast_dw_taps4_all(input, origin + c, filter + c, f_h, f_w, in_w, in_c, out_c,
-                                                 offset2, acc);
+                        tinyfl_fast_dw_taps4_all(input, origin + c, filter != NULL ? filter + c : NULL,
+                                                 wide != NULL ? wide + c : NULL, f_h, f_w, in_w, in_c,
+                                                 out_c, offset2, acc);
                     } else {
-                        tinyfl_fast_dw_taps4(input, origin + c, filter + c, fy0, fy1, fx0, fx1, in_w, in_c,
-                                             f_w, out_c, offset2, acc);
+                        tinyfl_fast_dw_taps4(input, origin + c, filter != NULL ? filter + c : NULL,
+                                             wide != NULL ? wide + c : NULL, fy0, fy1, fx0, fx1, in_w,
+                                             in_c, f_w, out_c, offset2, acc);
                     }
                     tinyfl_fast_output4(out + c, acc, multipliers + c, shifts + c, rq,
                                         params->output_offset, params->act_min, params->act_max);
@@ -129,6 +153,25 @@ static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_depthwise_conv_2d_s8_fast(
         }
     }
     return TINYFL_OK;
+}
+
+static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_depthwise_conv_2d_s8_fast(
+    const tinyfl_conv_params *params, const tinyfl_dims *input_dims, const int8_t *input,
+    const tinyfl_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+    const int32_t *multipliers, const int32_t *shifts, const tinyfl_dims *output_dims, int8_t *output)
+{
+    return tinyfl_depthwise_conv_2d_s8_fast_any(params, input_dims, input, filter_dims, filter, NULL, bias,
+                                                multipliers, shifts, output_dims, output);
+}
+
+/* The same on pre-widened weights: channels a multiple of 4, depth multiplier 1, no dilation. */
+static TINYFL_ALWAYS_INLINE tinyfl_status tinyfl_depthwise_conv_2d_s8_fast_wide(
+    const tinyfl_conv_params *params, const tinyfl_dims *input_dims, const int8_t *input,
+    const tinyfl_dims *filter_dims, const int16_t *filter, const int32_t *bias,
+    const int32_t *multipliers, const int32_t *shifts, const tinyfl_dims *output_dims, int8_t *output)
+{
+    return tinyfl_depthwise_conv_2d_s8_fast_any(params, input_dims, input, filter_dims, NULL, filter, bias,
+                                                multipliers, shifts, output_dims, output);
 }
 
 #endif /* TINYFL_DEPTHWISE_CONV_2D_S8_FAST_H */

@@ -73,6 +73,106 @@ static TINYFL_ALWAYS_INLINE int32_t tinyfl_fast_dot1(const int8_t *x, const int8
     return acc;
 }
 
+/* Pre-widened weights ("wide" layout, TINYFL_KERNELS_WIDE_WEIGHTS): each run of four int8
+ * weights w0 w1 w2 w3 is stored as the int16 words (w0, w2) and (w1, w3), the lanes SMLAD pairs
+ * with SXTAB16's even and odd input bytes, so the inner loop loads weights without widening them.
+ * A row's length is a multiple of 4; tinyfl.codegen.quant.widen_weights() writes the same. */
+static inline void tinyfl_fast_widen_weights(const int8_t *w, int32_t n, int16_t *out)
+{
+    for (int32_t i = 0; i + 4 <= n; i += 4) {
+        out[i] = w[i];
+        out[i + 1] = w[i + 2];
+        out[i + 2] = w[i + 1];
+        out[i + 3] = w[i + 3];
+    }
+}
+
+/* Two words of wide weights at p, which is 8-byte aligned (rows and runs start at multiples of
+ * four weights in 16-byte aligned arrays): one LDRD. */
+static TINYFL_ALWAYS_INLINE void tinyfl_load_wide4(const int16_t *p, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t v[2];
+#if defined(__GNUC__)
+    p = (const int16_t *)__builtin_assume_aligned(p, 8);
+#endif
+    memcpy(v, p, sizeof v);
+    *lo = v[0];
+    *hi = v[1];
+}
+
+/* tinyfl_fast_dot4 on wide weights; n is a multiple of 4, w_stride counts int16 values. For
+ * convolution rows (short, constant): unrolled, the weight offsets become LDRD immediates. */
+static TINYFL_ALWAYS_INLINE void tinyfl_fast_dot4_wide(const int8_t *x, const int16_t *w, int32_t w_stride,
+                                                       int32_t n, int32_t offset, int32_t acc[4])
+{
+    const uint32_t offset2 = tinyfl_simd_dup16(offset);
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int16_t *w0 = w, *w1 = w + w_stride, *w2 = w + 2 * w_stride, *w3 = w + 3 * w_stride;
+    TINYFL_UNROLL_SMALL
+    for (int32_t i = 0; i < n; i += 4) {
+        const uint32_t xv = tinyfl_load_s8x4(x + i);
+        const uint32_t xe = tinyfl_sxtab16(offset2, xv);
+        const uint32_t xo = tinyfl_sxtab16_ror8(offset2, xv);
+        uint32_t we, wo;
+        tinyfl_load_wide4(w0 + i, &we, &wo);
+        a0 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a0));
+        tinyfl_load_wide4(w1 + i, &we, &wo);
+        a1 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a1));
+        tinyfl_load_wide4(w2 + i, &we, &wo);
+        a2 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a2));
+        tinyfl_load_wide4(w3 + i, &we, &wo);
+        a3 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a3));
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* The same as a plain loop: long fully connected rows, whose stride is out of LDRD's reach
+ * (unrolling them only adds address arithmetic). */
+static TINYFL_ALWAYS_INLINE void tinyfl_fast_dot4_wide_rolled(const int8_t *x, const int16_t *w,
+                                                              int32_t w_stride, int32_t n, int32_t offset,
+                                                              int32_t acc[4])
+{
+    const uint32_t offset2 = tinyfl_simd_dup16(offset);
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int16_t *w0 = w, *w1 = w + w_stride, *w2 = w + 2 * w_stride, *w3 = w + 3 * w_stride;
+    for (int32_t i = 0; i < n; i += 4) {
+        const uint32_t xv = tinyfl_load_s8x4(x + i);
+        const uint32_t xe = tinyfl_sxtab16(offset2, xv);
+        const uint32_t xo = tinyfl_sxtab16_ror8(offset2, xv);
+        uint32_t we, wo;
+        tinyfl_load_wide4(w0 + i, &we, &wo);
+        a0 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a0));
+        tinyfl_load_wide4(w1 + i, &we, &wo);
+        a1 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a1));
+        tinyfl_load_wide4(w2 + i, &we, &wo);
+        a2 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a2));
+        tinyfl_load_wide4(w3 + i, &we, &wo);
+        a3 = tinyfl_smlad(xo, wo, tinyfl_smlad(xe, we, a3));
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* tinyfl_fast_dot1 on wide weights; n is a multiple of 4. */
+static TINYFL_ALWAYS_INLINE int32_t tinyfl_fast_dot1_wide(const int8_t *x, const int16_t *w, int32_t n,
+                                                          int32_t offset, int32_t acc)
+{
+    const uint32_t offset2 = tinyfl_simd_dup16(offset);
+    for (int32_t i = 0; i < n; i += 4) {
+        const uint32_t xv = tinyfl_load_s8x4(x + i);
+        uint32_t we, wo;
+        tinyfl_load_wide4(w + i, &we, &wo);
+        acc = tinyfl_smlad(tinyfl_sxtab16(offset2, xv), we, acc);
+        acc = tinyfl_smlad(tinyfl_sxtab16_ror8(offset2, xv), wo, acc);
+    }
+    return acc;
+}
+
 /* One output value: requantize (short exact form when the generator said every channel
  * allows it), add the output zero point, clamp to the fused activation (act_min >= -128 and
  * act_max <= 127 always: saturating to int8 first changes nothing, and is one SSAT). */

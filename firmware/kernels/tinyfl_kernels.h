@@ -14,7 +14,7 @@
 #include "tinyfl_status.h"
 
 /* Generated models check this and refuse to compile against other kernels. */
-#define TINYFL_KERNELS_VERSION 3
+#define TINYFL_KERNELS_VERSION 4
 
 typedef struct {
     int32_t n, h, w, c;
@@ -173,18 +173,56 @@ tinyfl_status tinyfl_copy_s8(size_t count, const int8_t *input, int8_t *output);
 /* Build-time kernel choice. Generated models call the TINYFL_<OP> names: the reference kernels
  * above, or with -DTINYFL_KERNELS_OPTIMIZED=1 the fast ones (tinyfl_*_fast.h: inline, so each
  * layer gets a copy specialized to its constant shapes; Cortex-M4 DSP instructions, portable C
- * elsewhere). Both give the same bits. */
+ * elsewhere). Both give the same bits.
+ *
+ * TINYFL_KERNELS_WIDE_WEIGHTS (default 1 with the fast kernels; define it 0 to save the flash):
+ * the generated model holds the weights of every CONV_2D (input channels a multiple of 4, no
+ * dilation), DEPTHWISE_CONV_2D (channels a multiple of 4, depth multiplier 1, no dilation) and
+ * FULLY_CONNECTED (inputs a multiple of 4) twice under #if, int8 and pre-widened
+ * int16; this selects which one is compiled and which kernel the TINYFL_<OP>_WIDE names call.
+ * Pre-widened weights take twice the flash and save the inner loop's weight widening. */
 #if defined(TINYFL_KERNELS_OPTIMIZED) && TINYFL_KERNELS_OPTIMIZED
 #include "tinyfl_conv_2d_s8_fast.h"
 #include "tinyfl_depthwise_conv_2d_s8_fast.h"
 #include "tinyfl_fully_connected_s8_fast.h"
+#include "tinyfl_add_s8_fast.h"
+#include "tinyfl_quantize_f32_s8_fast.h"
+#include "tinyfl_avg_pool_2d_s8_fast.h"
+#include "tinyfl_max_pool_2d_s8_fast.h"
+#define TINYFL_KERNELS_FAST 1
+#define TINYFL_MAX_POOL_2D_S8 tinyfl_max_pool_2d_s8_fast
+#define TINYFL_AVG_POOL_2D_S8 tinyfl_avg_pool_2d_s8_fast
+#define TINYFL_QUANTIZE_F32_S8 tinyfl_quantize_f32_s8_fast
+#define TINYFL_ADD_S8(params, table, count, in1, in2, in2_count, out) \
+    tinyfl_add_s8_fast(params, table, count, in1, in2, in2_count, out)
 #define TINYFL_CONV_2D_S8 tinyfl_conv_2d_s8_fast
 #define TINYFL_DEPTHWISE_CONV_2D_S8 tinyfl_depthwise_conv_2d_s8_fast
 #define TINYFL_FULLY_CONNECTED_S8 tinyfl_fully_connected_s8_fast
+#ifndef TINYFL_KERNELS_WIDE_WEIGHTS
+#define TINYFL_KERNELS_WIDE_WEIGHTS 1
+#endif
 #else
+#define TINYFL_KERNELS_FAST 0
+#define TINYFL_AVG_POOL_2D_S8 tinyfl_avg_pool_2d_s8
+#define TINYFL_MAX_POOL_2D_S8 tinyfl_max_pool_2d_s8
+#define TINYFL_QUANTIZE_F32_S8 tinyfl_quantize_f32_s8
+/* The generated lookup table exists only in fast builds (#if TINYFL_KERNELS_FAST). */
+#define TINYFL_ADD_S8(params, table, count, in1, in2, in2_count, out) \
+    tinyfl_add_s8(params, count, in1, in2, in2_count, out)
 #define TINYFL_CONV_2D_S8 tinyfl_conv_2d_s8
 #define TINYFL_DEPTHWISE_CONV_2D_S8 tinyfl_depthwise_conv_2d_s8
 #define TINYFL_FULLY_CONNECTED_S8 tinyfl_fully_connected_s8
+#undef TINYFL_KERNELS_WIDE_WEIGHTS
+#define TINYFL_KERNELS_WIDE_WEIGHTS 0 /* the reference kernels take int8 weights only */
+#endif
+#if TINYFL_KERNELS_WIDE_WEIGHTS
+#define TINYFL_CONV_2D_S8_WIDE tinyfl_conv_2d_s8_fast_wide
+#define TINYFL_DEPTHWISE_CONV_2D_S8_WIDE tinyfl_depthwise_conv_2d_s8_fast_wide
+#define TINYFL_FULLY_CONNECTED_S8_WIDE tinyfl_fully_connected_s8_fast_wide
+#else
+#define TINYFL_CONV_2D_S8_WIDE TINYFL_CONV_2D_S8
+#define TINYFL_DEPTHWISE_CONV_2D_S8_WIDE TINYFL_DEPTHWISE_CONV_2D_S8
+#define TINYFL_FULLY_CONNECTED_S8_WIDE TINYFL_FULLY_CONNECTED_S8
 #endif
 
 #endif /* TINYFL_KERNELS_H */

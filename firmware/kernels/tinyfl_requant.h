@@ -47,7 +47,9 @@ static inline int32_t tinyfl_multiply_by_quantized_multiplier(int32_t x, int32_t
 static inline int32_t tinyfl_requant_short(int32_t x, int32_t multiplier, int32_t shift)
 {
     const uint32_t negative = (uint32_t)x >> 31;
-    const uint32_t high = ((uint32_t)1 << (-shift - 2)) - negative;
+    /* 2^(e - 2) as 2^30 >> (shift + 32): two instructions (ADD, LSR) with 2^30 kept in a
+     * register across a layer, where 1 << (-shift - 2) takes three. */
+    const uint32_t high = ((uint32_t)1 << 30 >> (shift + 32)) - negative;
     const uint32_t low = ((uint32_t)x & 0x80000000u) | 0x40000000u;
     int64_t acc = (int64_t)(((uint64_t)high << 32) | low);
     acc += (int64_t)x * (int64_t)multiplier;

@@ -10,8 +10,10 @@
 
 #if defined(__GNUC__)
 #define TINYFL_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TINYFL_ALIGN8 __attribute__((aligned(8))) /* word pairs read with one LDRD */
 #else
 #define TINYFL_ALWAYS_INLINE inline
+#define TINYFL_ALIGN8
 #endif
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -75,7 +77,38 @@ static TINYFL_ALWAYS_INLINE int32_t tinyfl_smlatt(uint32_t a, uint32_t b, int32_
     return __smlatt((int32_t)a, (int32_t)b, acc);
 }
 
+/* Per byte, the larger / smaller of two signed int8 lanes: SSUB8 sets a GE flag per byte where
+ * a >= b, SEL picks by those flags (one asm block, so nothing comes between the two). */
+static TINYFL_ALWAYS_INLINE uint32_t tinyfl_max_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+static TINYFL_ALWAYS_INLINE uint32_t tinyfl_min_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
 #else /* portable C with the same results */
+
+static TINYFL_ALWAYS_INLINE uint32_t tinyfl_pick_s8x4(uint32_t a, uint32_t b, int larger)
+{
+    uint32_t r = 0;
+    for (int k = 0; k < 4; ++k) {
+        const int32_t x = (int8_t)(uint8_t)(a >> (8 * k)), y = (int8_t)(uint8_t)(b >> (8 * k));
+        const int32_t v = (larger ? x >= y : x <= y) ? x : y;
+        r |= ((uint32_t)v & 0xFFu) << (8 * k);
+    }
+    return r;
+}
+
+static TINYFL_ALWAYS_INLINE uint32_t tinyfl_max_s8x4(uint32_t a, uint32_t b) { return tinyfl_pick_s8x4(a, b, 1); }
+
+static TINYFL_ALWAYS_INLINE uint32_t tinyfl_min_s8x4(uint32_t a, uint32_t b) { return tinyfl_pick_s8x4(a, b, 0); }
 
 static TINYFL_ALWAYS_INLINE uint32_t tinyfl_simd_lane(int32_t v) { return (uint32_t)v & 0xFFFFu; }
 

@@ -15,13 +15,14 @@ import numpy as np
 
 from ..paths import FIRMWARE_DIR, build_dir
 from . import ops as _ops
+from . import quant
 from .cwriter import Identifiers, comment_text, float_literal, int_array
 from .fold import fold_constants
 from .planner import Buffer, check_plan, plan_memory
 from .tflite_reader import Model, Operator, Tensor, read_tflite
 
-GENERATOR_FORMAT = 3  # bump when the generated C's shape changes
-KERNELS_VERSION = 3  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
+GENERATOR_FORMAT = 4  # bump when the generated C's shape changes
+KERNELS_VERSION = 4  # must equal TINYFL_KERNELS_VERSION in firmware/kernels/tinyfl_kernels.h
 MAX_TENSOR_BYTES = 16 << 20  # no microcontroller holds a larger activation
 C_NAME = "tinyfl_model_gen.c"
 H_NAME = "tinyfl_model_gen.h"
@@ -51,6 +52,11 @@ class GeneratedModel:
     model_hash: int
     kernel_files: tuple[str, ...]
     steps: tuple[StepInfo, ...] = field(default_factory=tuple)
+    # Flash the pre-widened weights add when built with TINYFL_KERNELS_WIDE_WEIGHTS (the
+    # default of the fast kernels): one more byte per weight of every widened layer.
+    wide_weight_bytes: int = 0
+    # Flash of the fast ADD's lookup tables (fast builds only): 2 KB per ADD.
+    add_table_bytes: int = 0
 
     @property
     def io_bytes(self) -> int:
@@ -88,6 +94,8 @@ class _Ctx:
         self.idents = Identifiers()
         self.consts: list[str] = []
         self.weight_bytes = 0
+        self.wide_weight_bytes = 0  # extra flash of the pre-widened copies, when compiled
+        self.add_table_bytes = 0  # the fast ADD's lookup tables (fast builds only)
 
     def tensor(self, index: int) -> Tensor:
         return self.model.tensors[index]
@@ -105,6 +113,20 @@ class _Ctx:
         self.consts.append(decl)
         self.weight_bytes += int(values.size) * (1 if c_type == "int8_t" else 4)
         return name, decl
+
+    def weights_array(self, op: Operator, suffix: str, rows: np.ndarray) -> str:
+        """int8 weights, plus (rows a multiple of 4 long) the pre-widened int16 copy under
+        TINYFL_KERNELS_WIDE_WEIGHTS: one name, the build compiles one of the two."""
+        name = self.idents.new(f"tinyfl_op{op.index}_{suffix}")
+        narrow = int_array("int8_t", name, rows.reshape(-1).tolist(), align="TINYFL_GEN_ALIGN")
+        self.weight_bytes += int(rows.size)
+        if rows.shape[-1] % 4 != 0:
+            self.consts.append(narrow)
+            return name
+        wide = int_array("int16_t", name, quant.widen_weights(rows).tolist(), align="TINYFL_GEN_ALIGN")
+        self.consts.append(f"#if TINYFL_KERNELS_WIDE_WEIGHTS\n{wide}#else\n{narrow}#endif\n")
+        self.wide_weight_bytes += int(rows.size)
+        return name
 
     def fail(self, op: Operator, why: str) -> UnsupportedModelError:
         return UnsupportedModelError(f"{_describe(self.model, op)}: {why}")
@@ -216,7 +238,7 @@ def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
         kernel_files.add("tinyfl_quantize_f32_s8.c")
         calls.append((
             f"quantize the float window into {t_in.name}",
-            f"tinyfl_quantize_f32_s8({input_len}u, window, {float_literal(t_in.scale)}, "
+            f"TINYFL_QUANTIZE_F32_S8({input_len}u, window, {float_literal(t_in.scale)}, "
             f"{t_in.zero_point}, {ctx.ptr(t_in.index)})",
         ))
         steps.append(StepInfo(-1, "QUANTIZE", t_in.name, 0, plan.offsets.get(in_root)))
@@ -268,6 +290,8 @@ def generate(tflite: bytes, *, name: str = "backbone") -> GeneratedModel:
         model_hash=model_hash,
         kernel_files=tuple(sorted(kernel_files)),
         steps=tuple(steps),
+        wide_weight_bytes=ctx.wide_weight_bytes,
+        add_table_bytes=ctx.add_table_bytes,
     )
 
 
@@ -373,6 +397,11 @@ def _render_c(info: _Info, consts: list[str], calls: list[tuple[str, str]]) -> s
         "#if defined(__GNUC__)\n#define TINYFL_GEN_ALIGN __attribute__((aligned(16)))\n"
         "#define TINYFL_GEN_NOINLINE __attribute__((noinline))\n"
         "#else\n#define TINYFL_GEN_ALIGN\n#define TINYFL_GEN_NOINLINE\n#endif\n\n"
+        "/* Per-step timing for benchmarks (bench/c/model_profile_main.c defines the function). */\n"
+        "#if defined(TINYFL_MODEL_PROFILE) && TINYFL_MODEL_PROFILE\n"
+        "void tinyfl_model_profile_step(uint32_t step);\n"
+        "#define TINYFL_GEN_STEP_DONE(step) tinyfl_model_profile_step(step)\n"
+        "#else\n#define TINYFL_GEN_STEP_DONE(step) ((void)0)\n#endif\n\n"
     )
     out.extend(c + "\n" for c in consts)
     body = [
@@ -380,10 +409,13 @@ def _render_c(info: _Info, consts: list[str], calls: list[tuple[str, str]]) -> s
         "    tinyfl_status st;\n",
         "    if (window == NULL || features == NULL || arena == NULL) {\n        return TINYFL_E_ARG;\n    }\n",
     ]
+    step = 0
     for comment, call in calls:
         body.append(f"    /* {comment_text(comment)} */\n")
         if call:
             body.append(f"    st = {call};\n    if (st != TINYFL_OK) {{\n        return st;\n    }}\n")
+            body.append(f"    TINYFL_GEN_STEP_DONE({step}u);\n")
+            step += 1
     body.append("    return TINYFL_OK;\n}\n\n")
     out.extend(body)
     arena_len = max(info.arena, 4)

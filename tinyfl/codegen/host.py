@@ -80,11 +80,15 @@ def _status_header_text() -> str:
 
 
 def build_host_model(
-    gen: GeneratedModel, *, tag: str = "model", opt: str = "-O2", optimized: bool = False
+    gen: GeneratedModel, *, tag: str = "model", opt: str = "-O2", optimized: bool = False,
+    wide_weights: bool = True,
 ) -> Path:
     """Compile the generated model + its kernels + the stdin/stdout driver; cached by content.
-    optimized builds the fast kernels (TINYFL_KERNELS_OPTIMIZED; portable C on the host)."""
+    optimized builds the fast kernels (TINYFL_KERNELS_OPTIMIZED; portable C on the host);
+    wide_weights=False builds them on the int8 weights (TINYFL_KERNELS_WIDE_WEIGHTS=0)."""
     defines = {"TINYFL_KERNELS_OPTIMIZED": 1} if optimized else {}
+    if optimized and not wide_weights:
+        defines["TINYFL_KERNELS_WIDE_WEIGHTS"] = 0
     key = [gen.c_source, gen.h_source, DRIVER_C, opt, repr(sorted(defines.items()))]
     key += list(gen.kernel_sources) + sorted((FIRMWARE_DIR / "kernels").glob("*.h"))
     key.append(_status_header_text())

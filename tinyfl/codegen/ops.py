@@ -28,6 +28,7 @@ from .ops_common import (
     require_int8,
     check_weights,
 )
+from .cwriter import int_array
 from .ops_layout import lower_concatenation, lower_pad, lower_reduce_max, lower_transpose
 from .tflite_reader import Operator
 
@@ -68,7 +69,15 @@ def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
     pad_w = quant.compute_padding(sw, dw, in_w, f_w, out_w)
     mults, shifts = quant.conv_per_channel_multipliers(inp.scale, flt.scales, out.scale, out_c)
     act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
-    f_name, _ = ctx.const_array(op, "filter", "int8_t", flt.data.reshape(-1))
+    # Pre-widened weights where the fast kernel takes them (see ctx.weights_array).
+    if depthwise:
+        wide = mult == 1 and out_c % 4 == 0 and dh == 1 and dw == 1
+    else:
+        wide = in_c % 4 == 0 and dh == 1 and dw == 1
+    if wide:
+        f_name = ctx.weights_array(op, "filter", flt.data.reshape(-1 if depthwise else out_c, 4 if depthwise else -1))
+    else:
+        f_name, _ = ctx.const_array(op, "filter", "int8_t", flt.data.reshape(-1))
     bias = bias_array(op, ctx, op.inputs[2] if len(op.inputs) > 2 else -1, out_c)
     m_name, _ = ctx.const_array(op, "mult", "int32_t", np.array(mults))
     s_name, _ = ctx.const_array(op, "shift", "int32_t", np.array(shifts))
@@ -81,7 +90,7 @@ def _conv_like(op: Operator, ctx: Context, depthwise: bool) -> Lowered:
         f"static const tinyfl_dims tinyfl_op{op.index}_flt = {dims_literal(flt)};\n"
         f"static const tinyfl_dims tinyfl_op{op.index}_out = {dims_literal(out)};\n"
     )
-    fn = "TINYFL_DEPTHWISE_CONV_2D_S8" if depthwise else "TINYFL_CONV_2D_S8"
+    fn = ("TINYFL_DEPTHWISE_CONV_2D_S8" if depthwise else "TINYFL_CONV_2D_S8") + ("_WIDE" if wide else "")
     call = (
         f"{fn}(&{p_name}, &tinyfl_op{op.index}_in, {ctx.ptr(inp.index)}, &tinyfl_op{op.index}_flt, "
         f"{f_name}, {bias}, {m_name}, {s_name}, &tinyfl_op{op.index}_out, {ctx.ptr(out.index)})"
@@ -120,8 +129,9 @@ def lower_fully_connected(op: Operator, ctx: Context) -> Lowered:
             raise ctx.fail(op, "per-channel weights must be quantized along dimension 0")
         mults, shifts = quant.conv_per_channel_multipliers(inp.scale, flt.scales, out.scale, out_f)
     act_min, act_max = quant.activation_range(act, out.scale, out.zero_point)
-    f_name, _ = ctx.const_array(op, "weights", "int8_t", flt.data.reshape(-1))
+    f_name = ctx.weights_array(op, "weights", flt.data.reshape(out_f, in_f))
     bias = bias_array(op, ctx, op.inputs[2] if len(op.inputs) > 2 else -1, out_f)
+    fn = "TINYFL_FULLY_CONNECTED_S8_WIDE" if in_f % 4 == 0 else "TINYFL_FULLY_CONNECTED_S8"
     m_name, _ = ctx.const_array(op, "mult", "int32_t", np.array(mults))
     s_name, _ = ctx.const_array(op, "shift", "int32_t", np.array(shifts))
     p_name = f"tinyfl_op{op.index}_params"
@@ -130,7 +140,7 @@ def lower_fully_connected(op: Operator, ctx: Context) -> Lowered:
         f"{act_min}, {act_max}, {quant.requant_short_ok(mults, shifts)}}};\n"
     )
     call = (
-        f"TINYFL_FULLY_CONNECTED_S8(&{p_name}, {batches}, {in_f}, {out_f}, {ctx.ptr(inp.index)}, "
+        f"{fn}(&{p_name}, {batches}, {in_f}, {out_f}, {ctx.ptr(inp.index)}, "
         f"{f_name}, {bias}, {m_name}, {s_name}, {len(mults)}, {ctx.ptr(out.index)})"
     )
     return Lowered((params,), call, batches * in_f * out_f)
@@ -167,11 +177,11 @@ def _pool(op: Operator, ctx: Context, fn: str) -> Lowered:
 
 
 def lower_average_pool_2d(op: Operator, ctx: Context) -> Lowered:
-    return _pool(op, ctx, "tinyfl_avg_pool_2d_s8")
+    return _pool(op, ctx, "TINYFL_AVG_POOL_2D_S8")
 
 
 def lower_max_pool_2d(op: Operator, ctx: Context) -> Lowered:
-    return _pool(op, ctx, "tinyfl_max_pool_2d_s8")
+    return _pool(op, ctx, "TINYFL_MAX_POOL_2D_S8")
 
 
 def lower_mean(op: Operator, ctx: Context) -> Lowered:
@@ -214,7 +224,13 @@ def lower_add(op: Operator, ctx: Context) -> Lowered:
         f"{params['input2_multiplier']}, {params['input2_shift']},\n"
         f"    {params['output_multiplier']}, {params['output_shift']}, {act_min}, {act_max},\n}};\n"
     )
-    call = f"tinyfl_add_s8(&{p}, {out.size}u, {ptrs[0]}, {ptrs[1]}, {b.size}u, {ctx.ptr(out.index)})"
+    # The fast kernel's lookup table of both inputs' rescaled values (fast builds only).
+    table = int_array("int32_t", f"{p[:-len('_params')]}_table",
+                      quant.add_table(-a.zero_point, -b.zero_point, params))
+    consts.append(f"#if TINYFL_KERNELS_FAST\n{table}#endif\n")
+    ctx.add_table_bytes += 512 * 4
+    call = (f"TINYFL_ADD_S8(&{p}, {p[:-len('_params')]}_table, {out.size}u, {ptrs[0]}, {ptrs[1]}, "
+            f"{b.size}u, {ctx.ptr(out.index)})")
     return Lowered(tuple(consts), call, 0)
 
 
@@ -227,7 +243,7 @@ def lower_quantize(op: Operator, ctx: Context) -> Lowered:
         raise ctx.fail(op, "input and output sizes differ")
     if inp.dtype == "FLOAT32":
         call = (
-            f"tinyfl_quantize_f32_s8({out.size}u, {ctx.ptr(inp.index)}, {float_literal(out.scale)}, "
+            f"TINYFL_QUANTIZE_F32_S8({out.size}u, {ctx.ptr(inp.index)}, {float_literal(out.scale)}, "
             f"{out.zero_point}, {ctx.ptr(out.index)})"
         )
         return Lowered((), call, 0)

@@ -188,3 +188,44 @@ def _smaller_than_one(real: float) -> tuple[int, int]:
 def _to_int32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v >= (1 << 31) else v
+
+
+def widen_weights(rows: np.ndarray) -> np.ndarray:
+    """Weights as the fast kernels' pre-widened int16 layout (tinyfl_fast_widen_weights in
+    firmware/kernels/tinyfl_fast_common.h): every run of four w0 w1 w2 w3 along a row becomes
+    w0 w2 w1 w3, the lanes SMLAD pairs with SXTAB16's even and odd input bytes. Rows (the last
+    axis) must be a multiple of 4 long."""
+    rows = np.asarray(rows)
+    if rows.shape[-1] % 4 != 0:
+        raise ValueError(f"rows of {rows.shape[-1]} weights are not a multiple of 4")
+    flat = rows.astype(np.int16).reshape(-1, 4)
+    return flat[:, [0, 2, 1, 3]].reshape(-1)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier on int32 values, with Python integers (the same
+    arithmetic as tinyfl_multiply_by_quantized_multiplier in firmware/kernels/tinyfl_requant.h)."""
+    left, right = max(shift, 0), max(-shift, 0)
+    x = _to_int32(x << left)
+    if x == multiplier == -(1 << 31):
+        high = (1 << 31) - 1
+    else:
+        ab = x * multiplier
+        nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+        q = abs(ab + nudge) >> 31  # the C division truncates toward zero
+        high = q if ab + nudge >= 0 else -q
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if (high & mask) > threshold else 0)
+
+
+def add_table(input1_offset: int, input2_offset: int, params: dict[str, int]) -> list[int]:
+    """The fast ADD's lookup table (tinyfl_add_s8_fast): entry v + 128 is input 1's value v on
+    the common 2^-20 grid, entry 256 + v + 128 input 2's, exactly as the reference kernel
+    rescales each (tinyfl_add_s8_table in C builds the same)."""
+    table = []
+    for offset, m, s in ((input1_offset, params["input1_multiplier"], params["input1_shift"]),
+                         (input2_offset, params["input2_multiplier"], params["input2_shift"])):
+        for v in range(-128, 128):
+            table.append(multiply_by_quantized_multiplier((offset + v) * (1 << params["left_shift"]), m, s))
+    return table
