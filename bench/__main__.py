@@ -12,6 +12,7 @@ ALL = (  # one a line: branches add theirs without colliding
     "fleet_loss",
     "fleet_scale",
     "kernels",
+    "kernels_models",
     "attacks",
     "audit",
     "secagg",
