@@ -96,7 +96,8 @@ def test_mixed_fleet_native_cortex_m4f_rv32(qemu, qemu_rv32, tmp_path: Path) -> 
     expected = epsilon(effective_noise_multiplier(config.dp.noise_multiplier), 2, config.dp.delta)
     assert len(summary.privacy) == 3
     for p in summary.privacy:
-        assert p.agrees and p.eps_device == pytest.approx(expected, rel=1e-6), p
+        # the device's RDP ledger rounds up: never below dp-accounting, and within 1e-5
+        assert p.agrees and expected <= p.eps_device == pytest.approx(expected, rel=1e-5), p
 
 
 def test_native_fleet_same_run(tmp_path: Path) -> None:

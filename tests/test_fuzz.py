@@ -65,8 +65,8 @@ MUTANTS = {
                             "    return !dev->ledger.locked;\n"),
     "charge_skipped": Patch(
         "tinyfl_ledger.c",
-        "tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n",
-        "tinyfl_status tinyfl_ledger_store(const tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n"
+        "tinyfl_status tinyfl_ledger_store(tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n",
+        "tinyfl_status tinyfl_ledger_store(tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n"
         "    if (ledger->releases_done > 1) {\n        return TINYFL_OK;\n    }\n"),
     "stored_round_forgotten": Patch("tinyfl_device.c",
                                     "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);\n",
