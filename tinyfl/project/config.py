@@ -287,10 +287,9 @@ def _apply_set(raw: dict[str, Any], item: str) -> None:
         _fail(f"--set {item!r}", "expected section.key=value")
     if section not in _SECTIONS or section == "devices":
         _fail(f"--set {item!r}", f"unknown section {section!r}")
-    try:
-        value = tomllib.loads(f"v = {text.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = text.strip()
+    from ..fleet.config import _parse_value  # one rule for "key=value" everywhere
+
+    value = _parse_value(text.strip())
     table = raw.setdefault(section, {})
     if not isinstance(table, dict):
         _fail(section, "expected a table")
