@@ -29,3 +29,8 @@ def test_capture_reports_a_dead_port_and_an_unknown_label(tmp_path):
     assert out.returncode == 1 and "capture:" in out.stderr and "Traceback" not in out.stderr
     out = _cli("capture", "--port", str(tmp_path / "no-such-port"), "--label", "walking")
     assert out.returncode == 2 and "unknown label" in out.stderr
+
+
+def test_demo_refuses_a_budget_that_allows_no_release_before_building():
+    out = _cli("demo", "--eps-limit", "5", "--board", "native", "-n", "1", "--backbone", "stats")
+    assert out.returncode == 2 and "one update costs eps 10.7" in out.stderr and "Traceback" not in out.stderr

@@ -123,6 +123,9 @@ def demo(
         options = DemoOptions(board=board or "qemu", n=4 if n is None else n,
                               rounds=6 if rounds is None else rounds, backbone=backbone, dp=dp, **extra)
     _check_emulated(options.board, options.n, None if chosen is not None else backbone)
+    from .project import check_budget
+
+    check_budget(options.dp)  # a budget that allows no release: one line, before any build
     started = time.monotonic()
 
     def say(msg: str) -> None:
