@@ -22,6 +22,7 @@ from tinyfl.fleet import (
     initial_head,
     recompute_globals,
 )
+from tinyfl.fleet import aggregator as aggregator_module
 from tinyfl.paths import REPO_ROOT
 from tinyfl.wire import HelloRequest, Update
 
@@ -223,7 +224,7 @@ def test_resume_after_a_kill_between_rounds(tmp_path: Path) -> None:
         with pytest.raises(Killed):
             aggregator.run()
         close_aggregator(aggregator)
-        assert json.loads((tmp_path / "run" / "state.json").read_text())["next_round"] == 3
+        assert RunReader(tmp_path / "run").state["next_round"] == 3
         aggregator = make_aggregator(config, tmp_path / "run")
         try:
             resumed = aggregator.run()
@@ -241,7 +242,7 @@ def test_resume_after_a_kill_between_rounds(tmp_path: Path) -> None:
     assert all(p.agrees and p.releases_host == 4 for p in resumed.privacy)
 
 
-def test_resume_after_a_kill_inside_a_round(tmp_path: Path) -> None:
+def test_resume_after_a_kill_inside_a_round(tmp_path: Path, monkeypatch) -> None:
     """Killed while devices train: the resumed host finishes the same round with the same
     nonce (answers already in the record count, the others are asked again), so the run ends
     exactly as an uninterrupted one and the record adds up."""
@@ -249,20 +250,22 @@ def test_resume_after_a_kill_inside_a_round(tmp_path: Path) -> None:
     with running(*fakes):
         config = fleet_config(fakes, rounds=3, deadline_s=10.0)
         aggregator = make_aggregator(config, tmp_path)
-        target = aggregator.sessions[0]
-        original = target.run_round
+        original = aggregator_module.exchange
 
-        def interrupted(*args, **kwargs):
-            result = original(*args, **kwargs)
-            if result.round == 2:
+        def interrupted(conversations, deadline):
+            # round 2's exchange is interrupted once fake0 has answered, while fake1 trains
+            if conversations[0].expect.round == 2:
+                original(conversations, time.monotonic() + 0.25)
+                assert [c.result.outcome.value for c in conversations] == ["ok", "timeout"]
                 raise KeyboardInterrupt  # BaseException: like a kill, nothing catches it
-            return result
+            original(conversations, deadline)
 
-        target.run_round = interrupted
+        monkeypatch.setattr(aggregator_module, "exchange", interrupted)
         with pytest.raises(KeyboardInterrupt):
             aggregator.run()
+        monkeypatch.undo()
         close_aggregator(aggregator)
-        state = json.loads((tmp_path / "state.json").read_text())
+        state = RunReader(tmp_path).state
         assert state["in_progress"]["round"] == 2
         time.sleep(0.6)  # let the late device finish round 2
         aggregator = make_aggregator(config, tmp_path)

@@ -24,12 +24,16 @@ from .config import (
     load_fleet_config,
     parse_fleet_config,
 )
-from .device import DeviceSession, Outcome, RoundResult, SessionError, close_sessions, judge
-from .record import Head, RecordedMessage, RunReader, RunRecorder, recompute_globals
+from .device import (DeviceSession, Outcome, RoundConversation, RoundResult, SessionError,
+                     close_sessions, hello_all, judge)
+from .exchange import Collect, Conversation, collect, exchange
+from .record import Head, RecordedMessage, RunReader, RunRecorder, holds_run, recompute_globals
 
 __all__ = [
     "Aggregator",
+    "Collect",
     "ConfigError",
+    "Conversation",
     "DevicePrivacy",
     "DeviceReport",
     "DeviceSession",
@@ -40,6 +44,7 @@ __all__ = [
     "Head",
     "Outcome",
     "RecordedMessage",
+    "RoundConversation",
     "RoundReport",
     "RoundResult",
     "RoundSpec",
@@ -48,9 +53,13 @@ __all__ = [
     "RunSummary",
     "SessionError",
     "close_sessions",
+    "collect",
+    "exchange",
     "fedavg",
     "head_problem",
+    "hello_all",
     "hello_problem",
+    "holds_run",
     "initial_head",
     "judge",
     "load_fleet_config",

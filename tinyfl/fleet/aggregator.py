@@ -1,13 +1,14 @@
 """Federated rounds over a fleet of devices: DP-FedAvg of the protected head updates.
 
-Each round: a fresh 64-bit nonce, the global head sent to every device in parallel, updates
+Each round: a fresh 64-bit nonce, the global head encoded once and sent to every device by one
+event loop (tinyfl.fleet.exchange; links that cannot be polled get a thread each), updates
 collected until the round's deadline, then the unweighted mean of the accepted updates
 (values * grid_step, as DP-FedAvg does: weighting by sample counts would leak them and change
 the sensitivity) added to the head with the server learning rate. A round with no update keeps
 the head. Only devices whose hello matches the fleet's DP configuration take part, and only
 updates that configuration can produce are averaged (tinyfl.fleet.admission). After each round
 the record is made durable and the run is checkpointed, so an aggregator started again on the
-same run directory resumes: a round it was killed in is finished with the same nonce (a resend
+same run directory resumes (the checkpoint is a journal, one line per round): a round it was killed in is finished with the same nonce (a resend
 for the devices, answered with the update they already released), then the next rounds run.
 """
 from __future__ import annotations
@@ -27,8 +28,10 @@ import numpy as np
 from ..wire import GlobalModel, Hello, Status, Update
 from .admission import head_problem, hello_problem
 from .config import FleetConfig
-from .device import DeviceSession, Expectation, Outcome, RoundResult, SessionError, judge
-from .record import Head, RunReader, RunRecorder, load_head, round_dir
+from .device import (DeviceSession, Expectation, Outcome, RoundConversation, RoundResult,
+                     SessionError, hello_all, judge)
+from .exchange import exchange
+from .record import Head, RunReader, RunRecorder, apply_state, load_head, round_dir
 
 __all__ = ["Aggregator", "DevicePrivacy", "DeviceReport", "RoundReport", "RunSummary", "fedavg",
            "initial_head", "next_head", "privacy_from_record"]
@@ -37,6 +40,7 @@ STATE_VERSION = 1
 EPS_REL_TOL = 1e-3
 # [fleet] keys that must not change when a run resumes (they shape the recorded results)
 RESUME_FIXED = ("lr", "local_epochs", "batch_size", "server_lr", "chunk", "init_seed")
+RECONNECT_THREADS = 32  # links reopened at once before a round (opening one blocks)
 
 
 def fedavg(global_params: np.ndarray, updates: Sequence[Update], server_lr: float) -> np.ndarray:
@@ -241,17 +245,20 @@ class Aggregator:
             self.recorder.reset(session.name, 0)
 
     # --- phases -------------------------------------------------------------------------
-    def _hello_all(self, pool: ThreadPoolExecutor, sessions: Sequence[DeviceSession],
-                   timeout: float) -> dict[str, Hello]:
-        def ask(session: DeviceSession) -> Hello | None:
-            try:
-                return session.hello(timeout)
-            except SessionError as exc:
-                self.recorder.event("hello_failed", device=session.name, reason=exc.detail)
-                return None
+    def _hello_all(self, sessions: Sequence[DeviceSession], timeout: float) -> dict[str, Hello]:
+        """Asks every session for a hello at once (one exchange: O(N) for N devices)."""
+        out: dict[str, Hello] = {}
+        for name, answer in hello_all(list(sessions), timeout).items():
+            if isinstance(answer, SessionError):
+                self.recorder.event("hello_failed", device=name, reason=answer.detail)
+            else:
+                out[name] = answer
+        return out
 
-        answers = dict(zip([s.name for s in sessions], pool.map(ask, sessions)))
-        return {name: hello for name, hello in answers.items() if hello is not None}
+    def _journal(self, state: dict[str, Any], entry: dict[str, Any]) -> None:
+        """Applies one change to the checkpoint and appends it, durably, to the journal."""
+        apply_state(state, entry)
+        self.recorder.append_state(entry)
 
     def _refusal(self, hello: Hello) -> str:
         return hello_problem(hello, self.config.dp, allow_test_builds=self.allow_test_builds)
@@ -297,7 +304,7 @@ class Aggregator:
         if changed:
             raise ValueError(f"{self.run_dir}: cannot resume with a different "
                              f"{', '.join(changed)}")
-        state["fleet"] = now["fleet"]  # rounds and deadline may change when resuming
+        self._journal(state, {"op": "fleet", "fleet": now["fleet"]})  # rounds, deadline may change
         head = load_head(round_dir(self.run_dir, state["next_round"] - 1) / "result.npz")
         self.recorder.event("resume", round_number=state["next_round"],
                             interrupted=bool(state.get("in_progress")))
@@ -343,23 +350,23 @@ class Aggregator:
         if self.evaluate is None:
             return None
         metrics = {"round": round_number, **self.evaluate(params.copy())}
-        state["evaluations"].append(metrics)
+        self._journal(state, {"op": "evaluation", "metrics": metrics})
         return metrics
 
     # --- the run ------------------------------------------------------------------------
     def run(self) -> RunSummary:
         try:
-            with ThreadPoolExecutor(max_workers=max(1, len(self.sessions)),
-                                    thread_name_prefix="tinyfl-device") as pool:
-                return self._run(pool)
+            return self._run()
         finally:
             if self._owns_recorder:
                 self.recorder.close()
+            else:
+                self.recorder.flush()
 
-    def _run(self, pool: ThreadPoolExecutor) -> RunSummary:
+    def _run(self) -> RunSummary:
         fleet = self.config.fleet
         live = [s for s in self.sessions if s.alive]
-        hellos = self._hello_all(pool, live, self.hello_timeout)
+        hellos = self._hello_all(live, self.hello_timeout)
         saved = self.recorder.load_state()
         if saved is None:
             state, head = self._start(hellos)
@@ -379,7 +386,6 @@ class Aggregator:
                 self.recorder.event("device_refused", device=name, reason=refusal)
         if saved is None and self.evaluate is not None:
             self._evaluate(state, 0, head.params)
-            self.recorder.save_state(state)
 
         first_round = state["next_round"]
         interrupted = state.get("in_progress")
@@ -388,16 +394,16 @@ class Aggregator:
             global_head = load_head(round_dir(self.run_dir, r) / "global.npz")
             decided = self._decided_in_record(r, int(interrupted["nonce"]), global_head,
                                               int(state.get("run", 1)))
-            head, report = self._round(pool, state, r, global_head,
+            head, report = self._round(state, r, global_head,
                                        nonce=int(interrupted["nonce"]), decided=decided)
             if self.progress is not None:
                 self.progress(report)
         for round_number in range(state["next_round"], fleet.rounds + 1):
-            head, report = self._round(pool, state, round_number, head)
+            head, report = self._round(state, round_number, head)
             if self.progress is not None:
                 self.progress(report)
 
-        final_hellos = self._hello_all(pool, [s for s in self.sessions if s.alive],
+        final_hellos = self._hello_all([s for s in self.sessions if s.alive],
                                        self.recheck_timeout)
         privacy = privacy_from_record(self.run_dir, self.epsilon)
         rounds = [RoundReport.from_dict(r) for r in state["history"]]
@@ -429,23 +435,41 @@ class Aggregator:
             out.append(DeviceReport(session.name, refused, refusals, session.releases_lost))
         return out
 
-    def _eligible(self, session: DeviceSession, shape: tuple[int, int],
-                  run: int) -> tuple[Outcome | None, str]:
-        """Whether a session takes part this round (None, "") or why not; reconnects dead
-        links."""
-        if not session.alive:
-            if not session.reconnect():
-                return Outcome.SKIPPED, "link is down and could not be reopened"
-            try:
-                session.hello(self.recheck_timeout)
-            except SessionError as exc:
-                return Outcome.SKIPPED, f"reconnected but no hello: {exc.detail}"
-        hello = session.last_hello
+    def _eligible_all(self, sessions: Sequence[DeviceSession], shape: tuple[int, int],
+                      run: int) -> dict[str, tuple[Outcome | None, str]]:
+        """Whether each session takes part this round (None, "") or why not. Dead links are
+        reopened (a few at a time: opening blocks) and asked for a hello, as are sessions
+        that never said hello; the others are judged on the hello they gave."""
+        reasons: dict[str, tuple[Outcome | None, str]] = {}
+        dead = [s for s in sessions if not s.alive]
+        if dead:
+            with ThreadPoolExecutor(max_workers=min(RECONNECT_THREADS, len(dead)),
+                                    thread_name_prefix="tinyfl-reconnect") as pool:
+                reopened = dict(zip([s.name for s in dead], pool.map(lambda s: s.reconnect(),
+                                                                       dead)))
+            for name, ok in reopened.items():
+                if not ok:
+                    reasons[name] = (Outcome.SKIPPED, "link is down and could not be reopened")
+        again = [s for s in dead if s.name not in reasons]
+        unknown = [s for s in sessions if s.alive and s not in again and s.last_hello is None]
+        asked = hello_all(again + unknown, self.recheck_timeout) if again or unknown else {}
+        for session in again:
+            if isinstance(asked[session.name], SessionError):
+                reasons[session.name] = (Outcome.SKIPPED, "reconnected but no hello: "
+                                         f"{asked[session.name].detail}")
+        for session in unknown:
+            if isinstance(asked[session.name], SessionError):
+                reasons[session.name] = (Outcome.SKIPPED,
+                                         f"no hello: {asked[session.name].detail}")
+        for session in sessions:
+            if session.name not in reasons:
+                reasons[session.name] = self._admits(session.last_hello, shape, run)
+        return reasons
+
+    def _admits(self, hello: Hello | None, shape: tuple[int, int],
+                run: int) -> tuple[Outcome | None, str]:
         if hello is None:
-            try:
-                hello = session.hello(self.recheck_timeout)
-            except SessionError as exc:
-                return Outcome.SKIPPED, f"no hello: {exc.detail}"
+            return Outcome.SKIPPED, "no hello"
         refusal = self._refusal(hello)
         if refusal:
             return Outcome.REFUSED, refusal
@@ -457,7 +481,7 @@ class Aggregator:
                     f"than this one ({run}) and refuses its rounds")
         return None, ""
 
-    def _round(self, pool: ThreadPoolExecutor, state: dict[str, Any], round_number: int,
+    def _round(self, state: dict[str, Any], round_number: int,
                head: Head, *, nonce: int | None = None,
                decided: dict[str, RoundResult] | None = None) -> tuple[Head, RoundReport]:
         """One round. With `nonce`, an interrupted round is finished: the same head and nonce
@@ -468,31 +492,27 @@ class Aggregator:
         shape = (head.n_classes, head.n_features)
         decided = dict(decided or {})
         asked = [s for s in self.sessions if s.name not in decided]
-        reasons = dict(zip([s.name for s in asked],
-                           pool.map(lambda s: self._eligible(s, shape, run), asked)))
+        reasons = self._eligible_all(asked, shape, run)
         resumed = nonce is not None
         if nonce is None:
             nonce = secrets.randbits(64)
             self.recorder.save_head(round_number, "global", head)
-            state["in_progress"] = {"round": round_number, "nonce": nonce}
-            self.recorder.save_state(state)
+            self._journal(state, {"op": "begin", "round": round_number, "nonce": nonce})
 
         deadline = time.monotonic() + fleet.deadline_s
         taking_part = [s for s in asked if reasons[s.name][0] is None]
 
         # encoded once for the whole fleet; each device only gets its own frame headers
-        payload = GlobalModel(run=run, round=round_number, nonce=nonce, lr=float(fleet.lr),
+        message = GlobalModel(run=run, round=round_number, nonce=nonce, lr=float(fleet.lr),
                               local_epochs=fleet.local_epochs, batch_size=fleet.batch_size,
                               n_classes=head.n_classes, n_features=head.n_features,
-                              params=head.params).encode()
-
-        def play(session: DeviceSession) -> RoundResult:
-            return session.run_round(head.params, head.n_classes, head.n_features,
-                                     round_number, nonce, fleet.lr, fleet.local_epochs,
-                                     fleet.batch_size, deadline, run=run, dp=self.config.dp,
-                                     payload=payload)
-
-        results = {r.device: r for r in pool.map(play, taking_part)}
+                              params=head.params)
+        payload = message.encode()
+        expect = Expectation(round_number, nonce, head.n_classes, head.n_features, run,
+                             self.config.dp)
+        conversations = [RoundConversation(s, message, payload, expect) for s in taking_part]
+        exchange(conversations, deadline)
+        results = {c.result.device: c.result for c in conversations}
         results.update(decided)
         for name, (outcome, reason) in reasons.items():
             if outcome is not None:
@@ -518,18 +538,12 @@ class Aggregator:
             details={r.device: r.detail for r in ordered if r.detail},
             accepted=[r.device for r in accepted], elapsed_s=time.monotonic() - started,
             interrupted=resumed, head_kept=kept)
-        state["history"].append(asdict(report))
-        state["next_round"] = round_number + 1
-        state["in_progress"] = None
-        self.recorder.save_state(state)
+        self._journal(state, {"op": "end", "report": asdict(report)})
         try:
             report.evaluation = self._evaluate(state, round_number, new_params)
         except Exception:  # noqa: BLE001 - a failing evaluation must not lose the round
             self.recorder.event("evaluate_failed", round_number=round_number,
                                 detail=traceback.format_exc(limit=5))
-        if report.evaluation is not None:
-            state["history"][-1]["evaluation"] = report.evaluation
-            self.recorder.save_state(state)
         return new_head, report
 
 

@@ -7,6 +7,7 @@ out of run_round and stop the rest of the fleet.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import threading
 import time
@@ -33,6 +34,7 @@ from ..wire import (
     encode_payload,
 )
 from .admission import update_values_problem
+from .exchange import Conversation, exchange
 from .record import MAX_PENDING_RX, RunRecorder, split_frames
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "Expectation",
     "Judgement",
     "Outcome",
+    "RoundConversation",
     "RoundResult",
     "SessionError",
     "close_sessions",
@@ -216,26 +219,39 @@ class DeviceSession:
             self.recorder.event(kind, round_number=self._label_round, device=self.name,
                                 **detail)
 
-    def _link_failed(self, exc: LinkError) -> None:
+    def host_event(self, kind: str, **detail: Any) -> None:
+        """Records an event about this device under the round being played."""
+        self._event(kind, **detail)
+
+    def link_failed(self, exc: LinkError) -> None:
+        """Marks the link down (once) and records why."""
         if self.alive:
             self.alive = False
             self._flush_rx()
             self._event("link_down", reason=exc.detail)
 
-    def send(self, message: Any, payload: bytes | None = None) -> None:
+    _link_failed = link_failed
+
+    def send(self, message: Any, payload: bytes | None = None, *, wait: bool = True) -> None:
         """Encodes and writes one message (`payload`: its encoding, when the caller already
         has it: a round's head is encoded once for the whole fleet); raises LinkError if the
-        link fails."""
+        link fails. wait=False (for a PollableLink driven by an exchange) queues the bytes in
+        the link instead of blocking until they are written."""
         chunk = self.chunk
         if self.last_hello is not None:
             chunk = min(chunk, int(self.last_hello.max_chunk))
-        data = encode_payload(message.TYPE_ID, self._tx_seq,
-                              message.encode() if payload is None else payload, chunk)
+        if payload is None:
+            data = encode_payload(message.TYPE_ID, self._tx_seq, message.encode(), chunk)
+        else:
+            data = _shared_frames(message.TYPE_ID, self._tx_seq, payload, chunk)
         self._tx_seq = (self._tx_seq + 1) & 0xFFFF
         if self.recorder is not None:
             self.recorder.frames(self.name, "tx", self._label_round, data)
         try:
-            self.link.write(data)
+            if wait:
+                self.link.write(data)
+            else:
+                self.link.write_nowait(data)  # type: ignore[attr-defined]
         except LinkError as exc:
             self._link_failed(exc)
             raise
@@ -254,14 +270,22 @@ class DeviceSession:
             self.recorder.frame(self.name, "rx", self._label_round, self._rx_pending)
         self._rx_pending = b""
 
-    def receive(self, timeout: float) -> list[ReceivedMessage]:
-        """Reads what arrives within `timeout`, records it, returns the decoded messages.
-        Raises LinkError if the link fails."""
+    def read(self, timeout: float) -> bytes:
+        """Raw bytes that arrive within `timeout` (not yet recorded: pass them to ingest());
+        raises LinkError if the link fails."""
         try:
-            data = self.link.read(READ_SIZE, timeout)
+            return self.link.read(READ_SIZE, timeout)
         except LinkError as exc:
             self._link_failed(exc)
             raise
+
+    def receive(self, timeout: float) -> list[ReceivedMessage]:
+        """Reads what arrives within `timeout`, records it, returns the decoded messages.
+        Raises LinkError if the link fails."""
+        return self.ingest(self.read(timeout))
+
+    def ingest(self, data: bytes) -> list[ReceivedMessage]:
+        """Records bytes read from the link and returns the messages they complete."""
         if not data:
             return []
         self._rx_bytes += len(data)
@@ -308,6 +332,9 @@ class DeviceSession:
                     return hellos[-1]
         except LinkError as exc:
             raise SessionError(self.name, f"link failed: {exc.detail}") from exc
+        finally:
+            if self.recorder is not None:
+                self.recorder.flush()
         self._event("hello_timeout", timeout_s=timeout)
         raise SessionError(self.name, f"no hello within {timeout:g} s")
 
@@ -337,108 +364,26 @@ class DeviceSession:
         `self.resend_interval_s`. With `dp`, an update must have that configuration's grid
         step and a norm it can produce. `payload`: the global_model already encoded with these
         very fields (GlobalModel(...).encode()), so a fleet encodes its head once. Never
-        raises."""
-        started = time.monotonic()
-        self._label_round = round
-        before = Counter(self.decoder.rejected)
-        result = RoundResult(self.name, round, Outcome.TIMEOUT)
+        raises. (A fleet plays its devices together: RoundConversation in an exchange.)"""
         try:
-            self._run_round(result, global_params, n_classes, n_features, round, nonce, lr,
-                            epochs, batch, deadline, before, run, dp, payload)
-        except Exception as exc:  # noqa: BLE001 - one device's failure must not stop the run
-            result.outcome = Outcome.HOST_ERROR
-            result.detail = f"{type(exc).__name__}: {exc}"
+            message = GlobalModel(run=int(run), round=round, nonce=nonce, lr=float(lr),
+                                  local_epochs=int(epochs), batch_size=int(batch),
+                                  n_classes=int(n_classes), n_features=int(n_features),
+                                  params=np.asarray(global_params, dtype=np.float32))
+            if payload is None:
+                payload = message.encode()  # once, however often it is resent
+        except Exception as exc:  # noqa: BLE001 - a head the wire cannot carry
+            self._label_round = round
+            result = RoundResult(self.name, round, Outcome.HOST_ERROR,
+                                 detail=f"{type(exc).__name__}: {exc}")
             self._event("host_error", detail=traceback.format_exc(limit=5))
-        rejected = Counter(self.decoder.rejected)
-        rejected.subtract(before)
-        result.rejected_frames.update({k: v for k, v in rejected.items() if v > 0})
-        if result.rejected_frames:
-            self._event("frames_rejected", counts=result.rejected_frames)
-        if result.outcome is not Outcome.OK:
             self._event(result.outcome.value, detail=result.detail)
-        result.elapsed_s = time.monotonic() - started
-        self._label_round = 0
-        return result
-
-    def _run_round(self, result: RoundResult, global_params: np.ndarray, n_classes: int,
-                   n_features: int, round_number: int, nonce: int, lr: float, epochs: int,
-                   batch: int, deadline: float, before: Counter[str], run: int = 1,
-                   dp: DpConfig | None = None, payload: bytes | None = None) -> None:
-        if not self.alive:
-            result.outcome, result.detail = Outcome.LINK_DOWN, "link is down"
-            return
-        message = GlobalModel(run=int(run), round=round_number, nonce=nonce, lr=float(lr),
-                              local_epochs=int(epochs), batch_size=int(batch),
-                              n_classes=int(n_classes), n_features=int(n_features),
-                              params=np.asarray(global_params, dtype=np.float32))
-        if payload is None:
-            payload = message.encode()  # once, however often it is resent
-        expect = Expectation(round_number, nonce, int(n_classes), int(n_features), int(run), dp)
-        self._sent_nonces[round_number] = nonce
-        notes: Counter[str] = Counter()
-        errors: Counter[str] = Counter()
-        bytes_before = self._rx_bytes
-        try:
-            self.send(message, payload)
-            last_sent = last_heard = time.monotonic()
-            dropped = False  # a frame was lost on the way, in either direction
-            while (left := deadline - time.monotonic()) > 0:
-                # A resend is idempotent for the device (same run, round and nonce: the same
-                # update, no new charge), so a lost head or a lost update costs one resend.
-                quiet_for = time.monotonic() - max(last_sent, last_heard)
-                if result.resends < self.resends and (
-                        quiet_for >= self.resend_interval_s or (dropped and quiet_for >= SETTLE_S)):
-                    self.send(message, payload)
-                    self._resent.add(round_number)
-                    result.resends += 1
-                    self._event("resend", number=result.resends,
-                                why="frame lost" if dropped else f"silent {quiet_for:.2f} s")
-                    last_sent, dropped = time.monotonic(), False
-                    continue
-                wait = min(left, POLL_S, SETTLE_S if dropped else
-                           max(SETTLE_S, self.resend_interval_s - quiet_for))
-                rejected_before = sum(self.decoder.rejected.values())
-                bytes_seen = self._rx_bytes
-                items = self.receive(wait)
-                if self._rx_bytes > bytes_seen:
-                    last_heard = time.monotonic()
-                if sum(self.decoder.rejected.values()) > rejected_before:
-                    dropped = True  # the device's answer was corrupted: ask again
-                for item in items:
-                    if item.message is None:
-                        notes["undecodable"] += 1
-                        dropped = True
-                        self._event("undecodable", type_id=item.type_id,
-                                    error=str(getattr(item, "error", "")))
-                        continue
-                    verdict = judge(item.message, expect)
-                    if verdict.outcome is not None:
-                        result.outcome, result.detail = verdict.outcome, verdict.detail
-                        if isinstance(item.message, Update):
-                            result.update = item.message
-                            self._answered[round_number] = _values_key(item.message)
-                        return
-                    if isinstance(item.message, Error) and item.message.round == 0 \
-                            and item.message.code in DROPPED_FRAME:
-                        dropped = True  # the device lost a frame of our head
-                    self._note(verdict, item.message, result, notes, errors)
-        except LinkError as exc:
-            result.outcome, result.detail = Outcome.LINK_DOWN, exc.detail
-            return
-        result.detail = "no answer within the deadline"
-        rejected = Counter(self.decoder.rejected)
-        rejected.subtract(before)
-        if errors:
-            result.outcome, result.detail = Outcome.DEVICE_ERROR, _summarise(errors)
-        elif result.replays:
-            result.outcome = Outcome.REPLAY
-            result.detail = f"{result.replays} update(s) with a wrong round or nonce"
-        elif notes["undecodable"] or any(v > 0 for v in rejected.values()):
-            result.outcome = Outcome.BAD_FRAMES
-            result.detail = "only frames that failed to decode arrived"
-        elif self._rx_bytes > bytes_before and self.decoder.buffered:
-            result.outcome = Outcome.BAD_FRAMES
-            result.detail = f"{self.decoder.buffered} bytes held without a complete frame"
+            self._label_round = 0
+            return result
+        expect = Expectation(round, nonce, int(n_classes), int(n_features), int(run), dp)
+        conversation = RoundConversation(self, message, payload, expect)
+        exchange([conversation], deadline)
+        return conversation.result
 
     def _note(self, verdict: Judgement, message: Any, result: RoundResult,
               notes: Counter[str], errors: Counter[str]) -> None:
@@ -467,6 +412,157 @@ class DeviceSession:
 
     def __repr__(self) -> str:
         return f"DeviceSession({self.name!r}, {self.url!r})"
+
+
+class RoundConversation(Conversation):
+    """One device's round in an exchange: the global model out, the device's answer judged
+    (judge()), the head sent again (same run, round and nonce: idempotent for the device) up
+    to session.resends times when a frame was lost on the way or the device stays silent for
+    session.resend_interval_s. `result` holds the RoundResult once finish() has run.
+
+    `message` and `payload` (its encoding) are shared by the whole fleet: only the frame
+    headers (the session's sequence number) differ per device."""
+
+    def __init__(self, session: DeviceSession, message: GlobalModel, payload: bytes,
+                 expect: Expectation) -> None:
+        super().__init__(session)
+        self.message, self.payload, self.expect = message, payload, expect
+        self.result = RoundResult(session.name, expect.round, Outcome.TIMEOUT)
+        self._ended = False  # an answer, a failed link or a host error settled the outcome
+        self._notes: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+        self._before: Counter[str] = Counter()
+        self._bytes_before = 0
+        self._started = self._last_sent = self._last_heard = 0.0
+        self._dropped = False  # a frame was lost on the way, in either direction
+
+    def _end(self, outcome: Outcome, detail: str) -> None:
+        self.result.outcome, self.result.detail = outcome, detail
+        self._ended = self.done = True
+
+    def start(self, now: float) -> None:
+        session = self.session
+        self._started = now
+        session._label_round = self.expect.round
+        self._before = Counter(session.decoder.rejected)
+        self._bytes_before = session._rx_bytes
+        if not session.alive:
+            self._end(Outcome.LINK_DOWN, "link is down")
+            return
+        session._sent_nonces[self.expect.round] = self.expect.nonce
+        self.send(self.message, self.payload)
+        self._last_sent = self._last_heard = time.monotonic()
+
+    def wake_at(self) -> float:
+        if self.done or self.result.resends >= self.session.resends:
+            return math.inf
+        interval = self.session.resend_interval_s
+        return max(self._last_sent, self._last_heard) + (
+            min(SETTLE_S, interval) if self._dropped else interval)
+
+    def on_wake(self, now: float) -> None:
+        if now < self.wake_at():
+            return
+        # A resend is idempotent for the device (same run, round and nonce: the same update,
+        # no new charge), so a lost head or a lost update costs one resend.
+        quiet_for = now - max(self._last_sent, self._last_heard)
+        self.send(self.message, self.payload)
+        self.session._resent.add(self.expect.round)
+        self.result.resends += 1
+        self.session.host_event("resend", number=self.result.resends,
+                                why="frame lost" if self._dropped else f"silent {quiet_for:.2f} s")
+        self._last_sent, self._dropped = time.monotonic(), False
+
+    def feed(self, data: bytes, now: float) -> None:
+        session = self.session
+        rejected_before = sum(session.decoder.rejected.values())
+        items = session.ingest(data)
+        if data:
+            self._last_heard = now
+        if sum(session.decoder.rejected.values()) > rejected_before:
+            self._dropped = True  # the device's answer was corrupted: ask again
+        for item in items:
+            if item.message is None:
+                self._notes["undecodable"] += 1
+                self._dropped = True
+                session.host_event("undecodable", type_id=item.type_id,
+                                   error=str(getattr(item, "error", "")))
+                continue
+            verdict = judge(item.message, self.expect)
+            if verdict.outcome is not None:
+                if isinstance(item.message, Update):
+                    self.result.update = item.message
+                    session._answered[self.expect.round] = _values_key(item.message)
+                self._end(verdict.outcome, verdict.detail)
+                return
+            if isinstance(item.message, Error) and item.message.round == 0 \
+                    and item.message.code in DROPPED_FRAME:
+                self._dropped = True  # the device lost a frame of our head
+            session._note(verdict, item.message, self.result, self._notes, self._errors)
+
+    def link_failed(self, exc: LinkError) -> None:
+        if not self._ended:
+            self._end(Outcome.LINK_DOWN, exc.detail)
+
+    def host_error(self, exc: BaseException) -> None:
+        self.session.host_event("host_error", detail="".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__, limit=5)))
+        self._end(Outcome.HOST_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def finish(self) -> None:
+        session, result = self.session, self.result
+        rejected = Counter(session.decoder.rejected)
+        rejected.subtract(self._before)
+        if not self._ended:  # the deadline came first: say what did arrive
+            result.detail = "no answer within the deadline"
+            if self._errors:
+                result.outcome, result.detail = Outcome.DEVICE_ERROR, _summarise(self._errors)
+            elif result.replays:
+                result.outcome = Outcome.REPLAY
+                result.detail = f"{result.replays} update(s) with a wrong round or nonce"
+            elif self._notes["undecodable"] or any(v > 0 for v in rejected.values()):
+                result.outcome = Outcome.BAD_FRAMES
+                result.detail = "only frames that failed to decode arrived"
+            elif session._rx_bytes > self._bytes_before and session.decoder.buffered:
+                result.outcome = Outcome.BAD_FRAMES
+                result.detail = f"{session.decoder.buffered} bytes held without a complete frame"
+        result.rejected_frames.update({k: v for k, v in rejected.items() if v > 0})
+        if result.rejected_frames:
+            session.host_event("frames_rejected", counts=result.rejected_frames)
+        if result.outcome is not Outcome.OK:
+            session.host_event(result.outcome.value, detail=result.detail)
+        result.elapsed_s = time.monotonic() - self._started
+        session._label_round = 0
+
+
+def hello_all(sessions: list[DeviceSession], timeout: float) -> dict[str, Hello | SessionError]:
+    """DeviceSession.hello() for many sessions at once (one exchange): name -> the first hello
+    that arrived after asking, or the SessionError hello() would have raised."""
+    from .exchange import collect
+
+    asked = collect(sessions, HelloRequest(), time.monotonic() + timeout,
+                    until=lambda m: isinstance(m, Hello))
+    out: dict[str, Hello | SessionError] = {}
+    for session in sessions:
+        talk = asked[session.name]
+        hellos = [r.message for r in talk.received if isinstance(r.message, Hello)]
+        if hellos:
+            out[session.name] = hellos[-1]
+        elif talk.failure:
+            out[session.name] = SessionError(session.name, talk.failure)
+        else:
+            session.host_event("hello_timeout", timeout_s=timeout)
+            out[session.name] = SessionError(session.name, f"no hello within {timeout:g} s")
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_frames(type_id: int, seq: int, payload: bytes, chunk: int) -> bytes:
+    """The frames of one encoded message, built once per (sequence number, chunk size): a
+    fleet's devices share a round's payload object (hashed once, compared by identity), and
+    most of them are at the same sequence number, so a head goes through COBS and CRC a
+    handful of times per round instead of once per device."""
+    return encode_payload(type_id, seq, payload, chunk)
 
 
 def _summarise(errors: Counter[str], most: int = 4) -> str:

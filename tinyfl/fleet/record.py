@@ -6,20 +6,27 @@ Layout of a run directory:
     hellos.jsonl          every hello each device sent, in order, one per line (appended: the
                           hello phase of N devices writes O(N); older runs: hellos.json)
     config.json           the fleet configuration and each device's DP configuration
-    state.json            the checkpoint a restarted aggregator resumes from
+    state.jsonl           the checkpoint a restarted aggregator resumes from, as a journal: a
+                          "start" line, then one line per change (a round begun, a round
+                          ended with its report, an evaluation), replayed on resume; a last
+                          line cut short by a crash is ignored (older runs: state.json)
     rounds/NNNN/global.npz  the head sent in round N (params, n_classes, n_features)
     rounds/NNNN/result.npz  the aggregated head after round N (rounds/0000: the initial head)
 
-Lines are flushed one by one, so a crash of the host process loses at most the line being
-written. Durability against power loss is batched per round: `sync()` fsyncs frames.jsonl,
-events.jsonl and the directory before the round's result and checkpoint are written, and those
-(like every JSON and head file) are written to a temporary file, fsynced, renamed, and the
-directory fsynced; an update counts as accepted only once this is done. The reader
+Lines are written in batches: the exchange loop hands what it recorded to the OS once per
+pass (one write per file, not one per line), so a crash of the host process loses at most the
+lines of the pass it was in. Durability against power loss is batched per round: `sync()`
+fsyncs frames.jsonl, events.jsonl, hellos.jsonl and the directory (one fsync per file per
+round, not per device) before the round's result and checkpoint are written; the result (like
+every JSON and head file) is written to a temporary file, fsynced, renamed, and the directory
+fsynced, and each state line is fsynced once appended. An update counts as accepted only once
+this is done. The reader
 decodes the recorded bytes with the same FrameDecoder a live host uses: attacks and audits see
 exactly what the server saw, nothing more.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -39,6 +46,8 @@ __all__ = [
     "RecordedMessage",
     "RunReader",
     "RunRecorder",
+    "apply_state",
+    "holds_run",
     "recompute_globals",
     "split_frames",
 ]
@@ -48,7 +57,11 @@ EVENTS = "events.jsonl"
 HELLOS = "hellos.jsonl"
 HELLOS_V1 = "hellos.json"  # runs recorded before hellos were appended
 CONFIG = "config.json"
-STATE = "state.json"
+STATE = "state.jsonl"
+STATE_V1 = "state.json"  # runs recorded before the state became a journal
+# Recorded lines wait in memory until the exchange loop flushes them, or until this many bytes
+# have piled up.
+FLUSH_BYTES = 1 << 20
 # Bytes with no frame delimiter are still recorded once this many have piled up, so garbage
 # on a link can neither grow the host's memory nor go unrecorded.
 MAX_PENDING_RX = 1024
@@ -148,33 +161,76 @@ def split_frames(pending: bytes) -> tuple[list[bytes], bytes]:
     return frames, pending[start:]
 
 
+class _Batch:
+    """One JSONL file's lines waiting to be written together."""
+
+    def __init__(self, path: Path) -> None:
+        self.stream = _open_jsonl(path)
+        self.lines: list[str] = []
+        self.size = 0
+
+    def add(self, line: str) -> bool:
+        """Queues a line; True when the batch has grown big enough to be written now."""
+        self.lines.append(line)
+        self.size += len(line)
+        return self.size >= FLUSH_BYTES
+
+    def flush(self) -> None:
+        if self.lines and not self.stream.closed:
+            self.stream.write("".join(self.lines))
+            self.stream.flush()
+        self.lines.clear()
+        self.size = 0
+
+
 class RunRecorder:
-    """Appends to a run directory; safe to call from one thread per device."""
+    """Appends to a run directory; safe to call from many threads (an exchange loop and the
+    threads of links that cannot be polled)."""
 
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._frames = _open_jsonl(self.run_dir / FRAMES)
-        self._events = _open_jsonl(self.run_dir / EVENTS)
-        self._hellos = _open_jsonl(self.run_dir / HELLOS)
+        self._frames = _Batch(self.run_dir / FRAMES)
+        self._events = _Batch(self.run_dir / EVENTS)
+        self._hellos = _Batch(self.run_dir / HELLOS)
+        self._state: Any = None  # state.jsonl, opened at the first checkpoint
+        self._names: dict[str, str] = {}  # device name -> its JSON string
 
     def _load(self, name: str) -> Any:
         path = self.run_dir / name
         return json.loads(path.read_text()) if path.exists() else None
 
-    def _append(self, stream: Any, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=_jsonable) + "\n"
+    def _add(self, batch: _Batch, line: str) -> None:
         with self._lock:
-            stream.write(line)
-            stream.flush()
+            if batch.add(line):
+                batch.flush()
+
+    def _append(self, batch: _Batch, record: dict[str, Any]) -> None:
+        self._add(batch, json.dumps(record, default=_jsonable) + "\n")
+
+    def flush(self) -> None:
+        """Hands every queued line to the OS (a crash of this process no longer loses them;
+        power loss still may, until sync())."""
+        with self._lock:
+            for batch in (self._frames, self._events, self._hellos):
+                batch.flush()
+
+    def _frame_line(self, device: str, direction: str, round_number: int, hex_data: str,
+                    t: float) -> str:
+        # the hottest line of a fleet: built directly, in json.dumps's own format
+        name = self._names.get(device)
+        if name is None:
+            name = self._names.setdefault(device, json.dumps(device))
+        return (f'{{"t": {float(t)!r}, "device": {name}, "dir": "{direction}", '
+                f'"round": {int(round_number)}, "hex": "{hex_data}"}}\n')
 
     def frame(self, device: str, direction: str, round_number: int, data: bytes) -> None:
         """Records one frame (or one run of undelimited bytes) exactly as sent or received."""
         if direction not in ("tx", "rx"):
             raise ValueError(f"direction must be tx or rx, not {direction!r}")
-        self._append(self._frames, {"t": time.time(), "device": device, "dir": direction,
-                                    "round": round_number, "hex": data.hex()})
+        self._add(self._frames, self._frame_line(device, direction, round_number, data.hex(),
+                                                 time.time()))
 
     def reset(self, device: str, round_number: int) -> None:
         """Marks that the device's link was reopened: its received stream starts afresh."""
@@ -183,9 +239,12 @@ class RunRecorder:
 
     def frames(self, device: str, direction: str, round_number: int, data: bytes) -> None:
         """Records encoded output one frame per line."""
-        complete, rest = split_frames(data)
-        for frame in complete + ([rest] if rest else []):
-            self.frame(device, direction, round_number, frame)
+        if direction not in ("tx", "rx"):
+            raise ValueError(f"direction must be tx or rx, not {direction!r}")
+        t = time.time()
+        lines = "".join(self._frame_line(device, direction, round_number, h, t)
+                        for h in _frame_hex(data))
+        self._add(self._frames, lines)
 
     def event(self, kind: str, *, round_number: int | None = None, device: str | None = None,
               **detail: Any) -> None:
@@ -200,10 +259,10 @@ class RunRecorder:
     def sync(self) -> None:
         """Makes everything recorded so far durable: frames, events, hellos, the directory."""
         with self._lock:
-            for stream in (self._frames, self._events, self._hellos):
-                if not stream.closed:
-                    stream.flush()
-                    os.fsync(stream.fileno())
+            for batch in (self._frames, self._events, self._hellos):
+                batch.flush()
+                if not batch.stream.closed:
+                    os.fsync(batch.stream.fileno())
         fsync_dir(self.run_dir)
 
     def save_config(self, config: dict[str, Any]) -> None:
@@ -217,22 +276,98 @@ class RunRecorder:
         return path
 
     def save_state(self, state: dict[str, Any]) -> None:
-        write_json_atomic(self.run_dir / STATE, state)
+        """Starts the state journal afresh from a whole state (a new run)."""
+        self.append_state({"op": "start", "state": state})
+
+    def append_state(self, entry: dict[str, Any]) -> None:
+        """Appends one change to the state journal (see apply_state) and makes it durable
+        before returning: one line per round, not the whole history again."""
+        line = json.dumps(entry, sort_keys=True, default=_jsonable) + "\n"
+        with self._lock:
+            if self._state is None:
+                path = self.run_dir / STATE
+                created = not path.exists()
+                self._state = _open_jsonl(path)
+                if created:
+                    fsync_dir(self.run_dir)
+            self._state.write(line)
+            self._state.flush()
+            os.fsync(self._state.fileno())
 
     def load_state(self) -> dict[str, Any] | None:
-        return self._load(STATE)
+        """The checkpoint: the journal replayed (an older run's state.json is carried over
+        into a journal, so resuming it appends as a new run would)."""
+        state = _replay_state(self.run_dir)
+        if state is None and (self.run_dir / STATE_V1).exists() and \
+                not (self.run_dir / STATE).exists():
+            state = self._load(STATE_V1)
+            self.save_state(state)
+        return state
 
     def close(self) -> None:
         with self._lock:
-            self._frames.close()
-            self._events.close()
-            self._hellos.close()
+            for batch in (self._frames, self._events, self._hellos):
+                batch.flush()
+                batch.stream.close()
+            if self._state is not None:
+                self._state.close()
 
     def __enter__(self) -> RunRecorder:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _frame_hex(data: bytes) -> tuple[str, ...]:
+    """The frames of encoded output in hex, one per line; a round's head goes to the whole
+    fleet as the same few byte strings, so each is converted once."""
+    complete, rest = split_frames(data)
+    return tuple(f.hex() for f in complete + ([rest] if rest else []))
+
+
+def apply_state(state: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """One journal line applied to the state (the live aggregator and the replay use it)."""
+    op = entry.get("op")
+    if op == "start":
+        return entry["state"]
+    if state is None:
+        raise ValueError(f"state journal: {op!r} before the start of the run")
+    if op == "fleet":
+        state["fleet"] = entry["fleet"]
+    elif op == "begin":
+        state["in_progress"] = {"round": entry["round"], "nonce": entry["nonce"]}
+    elif op == "end":
+        report = entry["report"]
+        state["history"].append(report)
+        state["next_round"] = int(report["round"]) + 1
+        state["in_progress"] = None
+    elif op == "evaluation":
+        metrics = entry["metrics"]
+        state["evaluations"].append(metrics)
+        if state["history"] and state["history"][-1]["round"] == metrics["round"]:
+            state["history"][-1]["evaluation"] = metrics
+    else:
+        raise ValueError(f"state journal: unknown entry {op!r}")
+    return state
+
+
+def _replay_state(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / STATE
+    if not path.exists():
+        return None
+    state = None
+    for line in _complete_lines(path):
+        state = apply_state(state, json.loads(line))
+    return state
+
+
+def holds_run(run_dir: str | Path) -> bool:
+    """Whether a run directory holds a run's checkpoint (a run to resume)."""
+    run_dir = Path(run_dir)
+    journal = run_dir / STATE
+    return (journal.exists() and journal.stat().st_size > 0) or (run_dir / STATE_V1).exists()
 
 
 def _open_jsonl(path: Path) -> Any:
@@ -318,7 +453,8 @@ class RunReader:
 
     @property
     def state(self) -> dict[str, Any] | None:
-        return self._json(STATE)
+        """The checkpoint, as a resuming aggregator would see it."""
+        return _replay_state(self.run_dir) or self._json(STATE_V1)
 
     def events(self) -> list[dict[str, Any]]:
         path = self.run_dir / EVENTS

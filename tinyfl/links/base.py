@@ -2,12 +2,17 @@
 
 Serial ports, ptys and emulated boards on TCP (tinyfl.links.serial) implement it, and so does
 the BLE link (tinyfl.links.ble), without touching the fleet code.
+
+A link may also offer the optional non-blocking capability (PollableLink: a file descriptor to
+wait on, reads and writes that never block, and its own output buffer), so that one thread can
+drive a thousand of them (tinyfl.fleet.exchange). `pollable(link)` says whether it does; links
+that cannot (BLE through bleak or bumble, relayed links) are driven by a thread each.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Link", "LinkError"]
+__all__ = ["Link", "LinkError", "PollableLink", "pollable"]
 
 
 class LinkError(OSError):
@@ -36,3 +41,41 @@ class Link(Protocol):
     def close(self) -> None:
         """Releases the link; closing twice is harmless."""
         ...
+
+
+@runtime_checkable
+class PollableLink(Link, Protocol):
+    """A Link that an event loop can drive. `write` still blocks, after what is queued."""
+
+    def fileno(self) -> int:
+        """The descriptor that becomes readable when bytes (or the end of the link) arrive
+        and writable when queued output can move; raises OSError if there is none."""
+        ...
+
+    def read_nowait(self, max_bytes: int) -> bytes:
+        """What has arrived (up to max_bytes), b"" if nothing has; never blocks."""
+        ...
+
+    def write_nowait(self, data: bytes) -> None:
+        """Queues `data` after any queued output and sends what the OS takes now; never
+        blocks. Raises LinkError if the queue would pass its bound (the device stopped
+        reading for good)."""
+        ...
+
+    def pending_output(self) -> int:
+        """Bytes queued and not yet taken by the OS."""
+        ...
+
+    def flush_nowait(self) -> int:
+        """Sends what the OS takes now of the queue; returns the bytes still queued."""
+        ...
+
+
+def pollable(link: Any) -> bool:
+    """Whether `link` offers the non-blocking capability with a usable descriptor."""
+    if not isinstance(link, PollableLink):
+        return False
+    try:
+        return link.fileno() >= 0
+    except (OSError, AttributeError, ValueError):
+        return False

@@ -50,3 +50,19 @@ class LossyLink:
 
     def close(self) -> None:
         self.inner.close()
+
+    # the non-blocking capability, when the wrapped link has it (tinyfl.links.base.pollable)
+    def fileno(self) -> int:
+        return self.inner.fileno()  # type: ignore[attr-defined]
+
+    def read_nowait(self, max_bytes: int) -> bytes:
+        return self._corrupt(self.inner.read_nowait(max_bytes))  # type: ignore[attr-defined]
+
+    def write_nowait(self, data: bytes) -> None:
+        self.inner.write_nowait(self._corrupt(data))  # type: ignore[attr-defined]
+
+    def pending_output(self) -> int:
+        return self.inner.pending_output()  # type: ignore[attr-defined]
+
+    def flush_nowait(self) -> int:
+        return self.inner.flush_nowait()  # type: ignore[attr-defined]
