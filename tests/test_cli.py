@@ -9,6 +9,7 @@ from pathlib import Path
 from fakes.fake_device import FakeDevice
 from fakes.harness import running
 from tinyfl.demo import DemoOptions, prepare, split_shards
+from tinyfl.fleet import RunReader
 from tinyfl.wire._wire_gen import HelloFlag
 from tinyfl.emulate import build_firmware, launch_fleet, write_shard
 
@@ -84,7 +85,7 @@ def test_serve_resumes_only_when_asked_and_keeps_the_run(tmp_path: Path) -> None
     with running(FakeDevice(0), FakeDevice(1)) as fakes:
         first = _serve_fakes(fakes, run_dir, "--rounds", "1")
         assert first.returncode == 0, first.stderr
-        run = json.loads((run_dir / "state.json").read_text())["run"]
+        run = RunReader(run_dir).state["run"]
         again = _serve_fakes(fakes, run_dir, "--rounds", "2")
         assert again.returncode == 2 and again.stdout == ""
         assert "already holds a run: pass --resume" in again.stderr
@@ -92,7 +93,7 @@ def test_serve_resumes_only_when_asked_and_keeps_the_run(tmp_path: Path) -> None
         resumed = _serve_fakes(fakes, run_dir, "--rounds", "2", "--resume")
         assert resumed.returncode == 0, resumed.stderr
         assert json.loads(resumed.stdout)["resumed_at"] == 2
-        assert json.loads((run_dir / "state.json").read_text())["run"] == run
+        assert RunReader(run_dir).state["run"] == run
         assert [(f.last_run, f.last_round) for f in fakes] == [(run, 2)] * 2
         missing = _serve_fakes(fakes, tmp_path / "nothing", "--resume")
         assert missing.returncode == 2 and "holds no run to resume" in missing.stderr

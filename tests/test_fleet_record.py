@@ -127,10 +127,10 @@ def test_the_record_is_durable_before_a_round_result_or_checkpoint(tmp_path: Pat
         # the result file itself was fsynced (as its .tmp) before the rename, then its folder
         assert ("fsync", f"{result}.tmp") in log[synced[-1]:i_result]
         assert log[i_result + 1] == ("fsync", str((run_dir / "rounds" / f"{r:04d}").resolve()))
-        # the checkpoint that moves past round r comes after the result
-        after = log[i_result:]
-        state = after.index(("replace", str(run_dir / "state.json")))
-        assert ("fsync", f"{run}/state.json.tmp") in after[:state]
+        # the checkpoint that moves past round r (a line appended to the state journal, then
+        # fsynced) comes after the result
+        assert ("fsync", f"{run}/state.jsonl") in log[i_result:]
+    assert RunReader(run_dir).state["next_round"] == 3
 
 
 def test_hellos_are_appended_once_each_and_old_records_still_read(tmp_path: Path) -> None:
@@ -142,6 +142,7 @@ def test_hellos_are_appended_once_each_and_old_records_still_read(tmp_path: Path
                   last_run=0, last_round=0, refusals=[0, 1, 2])
     with RunRecorder(tmp_path / "run") as recorder:
         recorder.hello("d0", Hello(**fields))
+        recorder.flush()
         one = (tmp_path / "run" / "hellos.jsonl").stat().st_size
         for i in range(1, 300):
             recorder.hello(f"d{i % 50}", Hello(**{**fields, "releases_done": i}))

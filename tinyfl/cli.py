@@ -196,7 +196,9 @@ def serve(
     if chosen is not None and fleet is not None:
         _fail("serve: give --project or --fleet, not both (a project holds its fleet)", 2)
 
-    exists = (run_dir / "state.json").exists()
+    from .fleet.record import holds_run
+
+    exists = holds_run(run_dir)
     if exists and not resume:
         _fail(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir", 2)
     if resume and not exists:

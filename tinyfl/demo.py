@@ -191,7 +191,9 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
 
     validate_dp(options.dp)  # before any build: a clip of 0 is a one-line ConfigError
     run_dir = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="tinyfl-run-"))
-    if (run_dir / "state.json").exists() and not options.resume:
+    from .fleet.record import holds_run
+
+    if holds_run(run_dir) and not options.resume:
         raise RunExists(f"{run_dir} already holds a run: resume it (--resume) or choose "
                         "another --run-dir")
     data, backbone, config = prepare(options, say)

@@ -145,7 +145,9 @@ def main(grid: Grid, context: Context) -> None:
     config = (load_fleet_config(Path(fleet_path), overrides) if fleet_path
               else FleetConfig().with_overrides(overrides))
     run_dir = Path(str(rc.get("run-dir", "runs/flower")))
-    if (run_dir / "state.json").exists() and not bool(rc.get("resume", False)):
+    from ..fleet.record import holds_run
+
+    if holds_run(run_dir) and not bool(rc.get("resume", False)):
         raise ExchangeError(f"{run_dir} already holds a run: resume it or choose another run-dir")
     gateways = GridGateways(grid, int(rc.get("gateways", 1)),
                             wait_s=float(rc.get("wait-s", 60.0)),

@@ -113,7 +113,9 @@ def serve(
     from ..fleet import ConfigError, FleetConfig, load_fleet_config
     from .deploy import Deployment, FlowerError
 
-    exists = (run_dir / "state.json").exists()
+    from ..fleet.record import holds_run
+
+    exists = holds_run(run_dir)
     if exists and not resume:
         _fail(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir", 2)
     try:
@@ -179,7 +181,9 @@ def simulate(
     except ValueError as exc:
         _fail(f"simulate: {exc}", 2)
     run_dir = run_dir or Path(tempfile.mkdtemp(prefix="tinyfl-sim-")) / "run"
-    if (run_dir / "state.json").exists():
+    from ..fleet.record import holds_run
+
+    if holds_run(run_dir):
         _fail(f"{run_dir} already holds a run: choose another --run-dir", 2)
     result = run(options, run_dir, progress=lambda row: console.print(
         f"  round {row['round']}: {row['accepted']}/{row['asked']} updates, accuracy "
