@@ -18,6 +18,7 @@ import os
 import select
 import socket
 import time
+import urllib.parse
 
 import serial
 
@@ -205,6 +206,37 @@ class SerialLink:
         return f"SerialLink({self.url!r})"
 
 
+def _plain_tcp(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "socket" and not parts.query and parts.port is not None
+
+
+class _TcpPort:
+    """socket://HOST:PORT opened directly, as pyserial would but without its select() calls
+    (which fail for descriptors past 1024); like pyserial, what arrived before the host
+    connected is discarded."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.timeout = 0
+        self._socket = socket.create_connection((parts.hostname, parts.port),
+                                                timeout=min(timeout, 5.0))
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._socket.setblocking(False)
+        try:
+            while self._socket.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        try:
+            self._socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._socket.close()
+
+
 def open_link(url: str, *, baudrate: int = DEFAULT_BAUDRATE, connect_timeout: float = 5.0) -> Link:
     """Opens `url`: a device path, a pty path, socket://127.0.0.1:PORT, or a BLE URL
     (ble://NAME-or-ADDRESS, bumble:TRANSPORT#ADDRESS: see tinyfl.links.ble).
@@ -220,6 +252,8 @@ def open_link(url: str, *, baudrate: int = DEFAULT_BAUDRATE, connect_timeout: fl
     retry = url.startswith("socket://")
     while True:
         try:
+            if _plain_tcp(url):
+                return SerialLink(url, _TcpPort(url, max(0.05, deadline - time.monotonic())))
             port = serial.serial_for_url(
                 url, baudrate=baudrate, timeout=0, write_timeout=WRITE_TIMEOUT_S
             )
