@@ -78,6 +78,11 @@ def f32_bits(value: float) -> int:
 # reading
 
 
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False
+    return values
+
+
 class Reader:
     """Reads a payload field by field; never past its end."""
 
@@ -116,7 +121,30 @@ class Reader:
         return values
 
     def svarint_array(self, max_count: int) -> np.ndarray:
+        """Zigzag varints, at most 5 bytes (32 bits) each and minimal. Decoded in bulk: the
+        varints are back to back, so the i-th ends at the i-th byte below 0x80; the checks
+        and their error messages are those of a byte-by-byte reader (_svarints_slowly)."""
         count = self._count(max_count)
+        if count == 0:
+            return _frozen(np.empty(0, dtype=np.int64))
+        data = np.frombuffer(self.buf, dtype=np.uint8)[self.pos:]
+        ends = np.flatnonzero(data < 0x80)[:count]
+        starts = np.empty(len(ends), dtype=np.int64)
+        starts[:1] = 0
+        starts[1:] = ends[:-1] + 1
+        lengths = ends - starts + 1
+        last = data[ends]
+        bad = (lengths > 5) | ((lengths == 5) & (last > 0x0F)) | ((last == 0) & (lengths > 1))
+        if bad.any() or len(ends) < count:
+            self._svarints_slowly(count)  # raises, with the byte-by-byte reader's message
+        k = np.arange(5)
+        index = np.minimum(starts[:, None] + k, len(data) - 1)
+        groups = (data[index] & 0x7F).astype(np.int64) << (7 * k)
+        n = np.where(k < lengths[:, None], groups, 0).sum(axis=1)
+        self.pos += int(ends[-1]) + 1
+        return _frozen(np.where(n & 1, -(n >> 1) - 1, n >> 1))
+
+    def _svarints_slowly(self, count: int) -> np.ndarray:
         out = np.empty(count, dtype=np.int64)
         buf, pos, end = self.buf, self.pos, len(self.buf)
         for i in range(count):
@@ -135,8 +163,7 @@ class Reader:
                     break
             out[i] = -(n >> 1) - 1 if n & 1 else n >> 1
         self.pos = pos
-        out.flags.writeable = False
-        return out
+        return _frozen(out)
 
     def finish(self) -> None:
         if self.pos != len(self.buf):
