@@ -75,6 +75,8 @@ def measure(n: int, rounds: int = 4, profile: bool = False) -> dict[str, float]:
                 round_walls.append(report.elapsed_s)
                 if profiler is not None and len(marks) == 1:
                     profiler.enable()
+                elif profiler is not None and len(marks) == rounds:
+                    profiler.disable()
 
             aggregator = Aggregator(config, sessions, Path(tmp) / "run", hello_timeout=60.0,
                                     epsilon=lambda z, k, d: float(k), progress=progress)

@@ -122,27 +122,33 @@ class Reader:
 
     def svarint_array(self, max_count: int) -> np.ndarray:
         """Zigzag varints, at most 5 bytes (32 bits) each and minimal. Decoded in bulk: the
-        varints are back to back, so the i-th ends at the i-th byte below 0x80; the checks
-        and their error messages are those of a byte-by-byte reader (_svarints_slowly)."""
+        varints are back to back, so the i-th ends at the i-th byte below 0x80. Anything
+        else than minimal varints of 1 to 4 bytes (an error, or a value past 2^28) goes to
+        the byte-by-byte reader, which decides and words the errors."""
         count = self._count(max_count)
-        if count == 0:
-            return _frozen(np.empty(0, dtype=np.int64))
-        data = np.frombuffer(self.buf, dtype=np.uint8)[self.pos:]
+        pos = self.pos
+        span = self.buf[pos:pos + count]
+        if len(span) == count and span.isascii():  # every varint one byte: small values
+            n = np.frombuffer(span, dtype=np.uint8).astype(np.int64)
+            self.pos = pos + count
+            return _frozen((n >> 1) ^ -(n & 1))
+        data = np.frombuffer(self.buf, dtype=np.uint8)[pos:]
         ends = np.flatnonzero(data < 0x80)[:count]
-        starts = np.empty(len(ends), dtype=np.int64)
-        starts[:1] = 0
+        if len(ends) < count:
+            return self._svarints_slowly(count)
+        starts = np.empty_like(ends)
+        starts[0] = 0
         starts[1:] = ends[:-1] + 1
         lengths = ends - starts + 1
-        last = data[ends]
-        bad = (lengths > 5) | ((lengths == 5) & (last > 0x0F)) | ((last == 0) & (lengths > 1))
-        if bad.any() or len(ends) < count:
-            self._svarints_slowly(count)  # raises, with the byte-by-byte reader's message
-        k = np.arange(5)
-        index = np.minimum(starts[:, None] + k, len(data) - 1)
-        groups = (data[index] & 0x7F).astype(np.int64) << (7 * k)
-        n = np.where(k < lengths[:, None], groups, 0).sum(axis=1)
-        self.pos += int(ends[-1]) + 1
-        return _frozen(np.where(n & 1, -(n >> 1) - 1, n >> 1))
+        longest = int(lengths.max())
+        if longest > 4 or ((data[ends] == 0) & (lengths > 1)).any():
+            return self._svarints_slowly(count)
+        n = (data[starts] & 0x7F).astype(np.int64)
+        for k in range(1, longest):
+            more = lengths > k
+            n[more] |= (data[starts[more] + k] & 0x7F).astype(np.int64) << (7 * k)
+        self.pos = pos + int(ends[-1]) + 1
+        return _frozen((n >> 1) ^ -(n & 1))
 
     def _svarints_slowly(self, count: int) -> np.ndarray:
         out = np.empty(count, dtype=np.int64)
