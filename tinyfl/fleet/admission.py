@@ -8,6 +8,7 @@ board must not be able to steer the average (or make the head unsendable for eve
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -35,9 +36,15 @@ HEAD_MAX_ABS = float(_PARAMS_FIELD.max)  # the wire refuses a global head value 
 
 
 def _effective_z(dp: DpConfig) -> float:
+    return _effective_z_of(float(dp.noise_multiplier))
+
+
+@functools.lru_cache(maxsize=32)
+def _effective_z_of(noise_multiplier: float) -> float:
+    # exact arithmetic (Fractions) in there: once per configuration, not once per update
     from ..privacy.noise import effective_noise_multiplier
 
-    return effective_noise_multiplier(dp.noise_multiplier)
+    return effective_noise_multiplier(noise_multiplier)
 
 
 def grid_step(dp: DpConfig) -> float:
