@@ -433,12 +433,13 @@ class RoundConversation(Conversation):
         self._errors: Counter[str] = Counter()
         self._before: Counter[str] = Counter()
         self._bytes_before = 0
-        self._started = self._last_sent = self._last_heard = 0.0
+        self._started = self._last_sent = self._last_heard = self._ended_at = 0.0
         self._dropped = False  # a frame was lost on the way, in either direction
 
     def _end(self, outcome: Outcome, detail: str) -> None:
         self.result.outcome, self.result.detail = outcome, detail
         self._ended = self.done = True
+        self._ended_at = time.monotonic()
 
     def start(self, now: float) -> None:
         session = self.session
@@ -531,7 +532,8 @@ class RoundConversation(Conversation):
             session.host_event("frames_rejected", counts=result.rejected_frames)
         if result.outcome is not Outcome.OK:
             session.host_event(result.outcome.value, detail=result.detail)
-        result.elapsed_s = time.monotonic() - self._started
+        # this device's own time: until its answer, or until the exchange ended
+        result.elapsed_s = (self._ended_at if self._ended else time.monotonic()) - self._started
         session._label_round = 0
 
 

@@ -139,6 +139,8 @@ def drive_blocking(conversation: Conversation, deadline: float) -> None:
             return
         if data:
             _guard(conversation, conversation.feed, data, time.monotonic())
+            if session.recorder is not None:
+                session.recorder.flush()  # no loop pass flushes for a thread
 
 
 class _Loop:
