@@ -164,3 +164,34 @@ def test_lossy_link_corrupts_the_chosen_share_of_frames_and_never_a_delimiter() 
     assert link.pieces == 4000 and 20 <= link.corrupted <= 60
     changed = sum(a != b for a, b in zip(sink.data.split(b"\x00"), (f[:-1] for f in frames)))
     assert changed == link.corrupted
+
+
+def test_pty_link_is_pollable_and_a_hang_up_is_a_link_error() -> None:
+    """A tty read with nothing to give returns b"" just like one whose device is gone: the
+    link tells them apart (pyserial's own rule), in the event loop's non-blocking reads too."""
+    from tinyfl.links import pollable
+
+    master, slave = os.openpty()
+    link = open_link(os.ttyname(slave))
+    try:
+        assert pollable(link) and link.fileno() >= 0
+        assert link.read_nowait(10) == b""  # nothing yet: not an error
+        os.write(master, b"\x01\x02\x00")
+        deadline = time.monotonic() + 5
+        got = b""
+        while len(got) < 3 and time.monotonic() < deadline:
+            got += link.read_nowait(10)
+        assert got == b"\x01\x02\x00"
+        link.write_nowait(b"\x05\x00")
+        assert link.flush_nowait() == 0 and os.read(master, 16) == b"\x05\x00"
+        os.close(master)
+        master = -1
+        with pytest.raises(LinkError):
+            link.read_nowait(10)
+        with pytest.raises(LinkError):
+            link.read(10, timeout=0.2)
+    finally:
+        link.close()
+        if master >= 0:
+            os.close(master)
+        os.close(slave)
