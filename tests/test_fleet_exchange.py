@@ -270,3 +270,25 @@ def test_a_lone_session_round_still_works_without_a_fleet(tmp_path: Path) -> Non
         finally:
             session.close()
     assert result.outcome is Outcome.OK and result.update.nonce == 77
+
+
+def test_a_thousand_devices_complete_rounds_on_one_host(tmp_path: Path) -> None:
+    """The issue's target fleet: 1,000 devices (fakes served by one loop in this process, so
+    3,000 descriptors: most past 1024) complete two rounds, and the record adds up."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 3500
+    if soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            pytest.fail(f"RLIMIT_NOFILE hard limit {hard} < {need}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    try:
+        fakes = [FakeDevice(i, n_classes=4, n_features=24, boot_delay_s=0.0)
+                 for i in range(1000)]
+        with FakeFleet(fakes):  # closes the fakes' sockets when done
+            summary = run_fleet(fakes, tmp_path, fleet={"rounds": 2, "deadline_s": 30.0},
+                                hello_timeout=30.0)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [len(r.accepted) for r in summary.rounds] == [1000, 1000]
+    assert max(r.elapsed_s for r in summary.rounds) < 10.0
+    assert np.array_equal(recompute_globals(tmp_path)[2], summary.final.params)

@@ -129,6 +129,9 @@ class FakeFleet:
                     if mask & selectors.EVENT_READ:
                         self._read(key.data)
                     self._watch(key.data)
+        for key in list(self._selector.get_map().values()):
+            if isinstance(key.data, _Conn):
+                key.data.sock.close()
         self._selector.close()
 
     def _watch(self, conn: _Conn) -> None:
