@@ -2,7 +2,9 @@
 
 Whatever a device does in a round (answer, refuse, replay an old update, send garbage, go
 silent, drop the link) ends as a RoundResult with a typed Outcome; nothing it sends can raise
-out of run_round and stop the rest of the fleet.
+out of run_round and stop the rest of the fleet. A round is a RoundConversation: the same state
+machine whether one event loop plays the whole fleet (tinyfl.fleet.exchange) or a thread plays
+one device whose link cannot be polled.
 """
 from __future__ import annotations
 
