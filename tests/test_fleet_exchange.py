@@ -81,8 +81,9 @@ def test_a_stalled_board_delays_nobody(tmp_path: Path) -> None:
     assert report.outcomes == {"fake0": "ok", "fake1": "timeout", "fake2": "ok"}
     # its boot hello admitted it; nothing it did (or did not do) held the others past the
     # round's deadline (a blocking write would have waited 5 s per message)
-    assert report.elapsed_s < 1.0 + 0.5, report.elapsed_s
-    assert elapsed < 1.0 + 0.5 + 1.0, elapsed
+    # (slack for a loaded machine; a blocking write would have taken 5 s)
+    assert report.elapsed_s < 1.0 + 1.0, report.elapsed_s
+    assert elapsed < 1.0 + 0.5 + 2.0, elapsed
     assert queued[0] > 0  # the head still waited in its queue when the round ended
     # each device's time is its own: the answering ones did not wait for the stalled one
     results = {e["device"]: e for e in RunReader(tmp_path).events() if e["kind"] == "round_result"}
