@@ -1,4 +1,4 @@
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2 /* uses the message structs field by field */
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3 /* uses the message structs field by field */
 #include "tinyfl_device.h"
 
 #include <math.h>

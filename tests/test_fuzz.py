@@ -117,8 +117,13 @@ WIRE_MUTANTS = {
     "encoder_drops_bits": ("payload", Patch("generated/tinyfl_wire_gen.c", "    p[1] = (uint8_t)(v >> 8);\n",
                                             "    p[1] = (uint8_t)(v >> 9);\n"),
                            "an accepted payload re-encodes to other bytes"),
-    "caller_capacity_ignored": ("payload", Patch("generated/tinyfl_wire_gen.c", "count > 1040 || count > m->values_cap",
-                                                 "count > 1040"),
+    "caller_capacity_ignored": ("payload", Patch("generated/tinyfl_wire_gen.c",
+                                                 "count > 1040 || count > m->values_cap) {\n"
+                                                 "        return TINYFL_E_OVERSIZE;\n    }\n"
+                                                 "    for (i = 0; i < count; ++i) {\n        st =",
+                                                 "count > 1040) {\n"
+                                                 "        return TINYFL_E_OVERSIZE;\n    }\n"
+                                                 "    for (i = 0; i < count; ++i) {\n        st ="),
                                 "global-buffer-overflow"),
 }
 

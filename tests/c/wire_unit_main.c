@@ -1,7 +1,7 @@
 /* Unit checks of the C wire runtime that the vectors cannot reach: argument checks, encoder
  * refusals, caller capacities, CRC-32 and COBS reference values, write failures. Prints one
  * line per failed check and "PASS <n>" when all n checks hold (tests/test_wire_c.py). */
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3
 #include <stdio.h>
 #include <string.h>
 
