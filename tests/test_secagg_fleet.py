@@ -47,6 +47,7 @@ def test_native_fleet_two_rounds_with_dropouts(native_secagg, tmp_path):
         assert n_min == POLICY.n_min
         assert all(int(h.flags) & 0x08 for h in hellos.values())
         head = params()
+        inputs: dict[tuple[int, int], np.ndarray] = {}  # (device, round) -> its noised input
         for r, drops in enumerate(DROPS, start=1):
             for board in fleet:  # every board of the fleet takes part again (the ledger persists)
                 if not board.alive:
@@ -70,7 +71,9 @@ def test_native_fleet_two_rounds_with_dropouts(native_secagg, tmp_path):
                 assert result.outcomes[device_id][0] in (SecaggOutcome.DROPPED, SecaggOutcome.LINK_DOWN)
             for device_id in drops["reveal"]:  # masked, then stopped: in the sum, no reveal
                 assert result.outcomes[device_id][1] == "reveal"
-            truth = sum(logged_input(boards[d], r, CONFIG.n_params) for d in result.survivors)
+            for d in result.survivors:
+                inputs[(d, r)] = logged_input(boards[d], r, CONFIG.n_params)
+            truth = sum(inputs[(d, r)] for d in result.survivors)
             np.testing.assert_array_equal(result.total, truth)
             assert np.abs(truth).max() > 0
             # every survivor's ledger: both guarantees of r releases (it took part in every round)
@@ -86,3 +89,34 @@ def test_native_fleet_two_rounds_with_dropouts(native_secagg, tmp_path):
         for s in sessions.values():
             s.close()
     recorder.close()
+    check_record_reveals_no_update(tmp_path / "run", inputs)
+
+
+def _uniform_p(words: np.ndarray) -> float:
+    from scipy.stats import chisquare
+
+    return chisquare(np.bincount(words.astype(np.uint32) >> 28, minlength=16)).pvalue
+
+
+def check_record_reveals_no_update(run_dir, inputs: dict[tuple[int, int], np.ndarray]) -> None:
+    """What the server recorded (every frame received) holds masked words that are uniform
+    modulo 2^32 and uncorrelated with each device's noised input; the same test on the inputs
+    themselves (the control) fails, so it can."""
+    import json
+
+    streams: dict[str, bytes] = {}
+    for line in (run_dir / "frames.jsonl").read_text().splitlines():
+        frame = json.loads(line)
+        if frame["dir"] == "rx":
+            streams[frame["device"]] = streams.get(frame["device"], b"") + bytes.fromhex(frame["hex"])
+    masked = {}
+    for device, data in streams.items():
+        for received in decode_frames(data):
+            if isinstance(received.message, SecaggMaskedUpdate):
+                masked[(int(device.removeprefix("dev")), received.message.round)] = received.message.values
+    assert set(masked) == set(inputs)  # every masked input the sum used is in the record
+    words = np.concatenate([masked[key] for key in sorted(inputs)])
+    truth = np.concatenate([inputs[key] for key in sorted(inputs)]).astype(np.float64)
+    assert _uniform_p(words) > 1e-4
+    assert abs(np.corrcoef(words.astype(np.uint32).astype(np.int32).astype(np.float64), truth)[0, 1]) < 0.2
+    assert _uniform_p(truth.astype(np.int64) & 0xFFFFFFFF) < 1e-10  # control: an unmasked input is not uniform
