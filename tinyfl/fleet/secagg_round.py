@@ -39,8 +39,8 @@ from ..wire import (
 )
 from .device import DeviceSession
 
-__all__ = ["hello_and_policy", "PolicyError", "SecaggOutcome", "SecaggSpec", "SecureRound", "SecureRoundResult",
-           "check_policies", "fedavg_secure", "threshold_for"]
+__all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round",
+           "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "threshold_for"]
 
 STEPS = ("keys", "shares", "masked", "reveal")
 SECAGG_FLAG = 0x08  # hello flag: secure aggregation compiled in (spec.HELLO_FLAGS)
@@ -60,25 +60,6 @@ class SecaggOutcome(str, enum.Enum):
 
 class PolicyError(ValueError):
     """A device's secure-aggregation policy cannot host this round (one line, names the device)."""
-
-
-@dataclass(frozen=True)
-class SecaggSpec:
-    """The [secagg] section of a fleet configuration."""
-
-    k: int = 0                  # neighbours per device; 0 or >= n - 1: the complete graph
-    n_min: int = 0              # the host's own floor; 0: the largest n_min of the devices
-    step_timeout_s: float = 10.0
-    graph_seed: int | None = None  # None: a fresh random ring every round
-
-    def validate(self) -> None:
-        from .config import _check
-
-        _check(self.k == 0 or (self.k >= 2 and self.k % 2 == 0), "secagg.k",
-               "must be 0 (complete graph) or an even number >= 2")
-        _check(self.k <= 32, "secagg.k", "must be at most 32 (the wire's bound)")
-        _check(self.n_min == 0 or self.n_min >= 2, "secagg.n_min", "must be 0 or >= 2")
-        _check(self.step_timeout_s > 0, "secagg.step_timeout_s", "must be positive")
 
 
 def hello_and_policy(session: DeviceSession, timeout: float = 5.0) -> tuple[Hello, SecaggPolicy | None]:
@@ -226,11 +207,11 @@ class SecureRound:
 
     # -- the round ---------------------------------------------------------------------------
     def run(self, *, run: int, round_number: int, params: np.ndarray, n_classes: int, n_features: int,
-            lr: float, local_epochs: int, batch_size: int) -> SecureRoundResult:
+            lr: float, local_epochs: int, batch_size: int, nonce: int | None = None) -> SecureRoundResult:
         from ..secagg.server import SecAggError, SecAggServer
 
         result = SecureRoundResult(round_number)
-        head = GlobalModel(run=run, round=round_number, nonce=secrets.randbits(64), lr=lr,
+        head = GlobalModel(run=run, round=round_number, nonce=secrets.randbits(64) if nonce is None else nonce, lr=lr,
                            local_epochs=local_epochs, batch_size=batch_size, n_classes=n_classes,
                            n_features=n_features, params=params)
         ids = sorted(self.sessions)
@@ -295,3 +276,106 @@ def _status(code: int) -> str:
         return Status(code).name
     except ValueError:
         return f"status {code}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the Aggregator's secure-aggregation round mode ([secagg] in the fleet configuration)
+
+
+def secure_hello_problem(hello: Hello, dp: Any, *, allow_test_builds: bool = False) -> str:
+    """Admission of a secure-aggregation device: as a plain one, except that its hello's noise
+    multiplier is its own share of the round's noise (at most the fleet's)."""
+    from dataclasses import replace
+
+    from ..privacy.noise import effective_noise_multiplier
+    from .admission import hello_problem
+
+    if not int(hello.flags) & SECAGG_FLAG:
+        return "secure aggregation is not compiled in (the fleet has [secagg])"
+    z = effective_noise_multiplier(dp.noise_multiplier)
+    if float(hello.noise_multiplier) > z * (1 + 1e-6):
+        return f"its noise share {float(hello.noise_multiplier):.6g} exceeds the fleet's z {z:.6g}"
+    return hello_problem(replace(hello, noise_multiplier=z), dp, allow_test_builds=allow_test_builds)
+
+
+def aggregator_round(agg: Any, pool: Any, state: dict[str, Any], round_number: int, head: Any):
+    """One secure round for tinyfl.fleet.aggregator.Aggregator (its `_round` in [secagg] mode):
+    the same record (heads, state, events, every frame) and the same RoundReport as a plain
+    round; FedAvg on the unmasked sum divided by the survivors. An interrupted secure round
+    cannot be finished (its secrets are gone): it is played again from the start, and devices
+    that had released it refuse it (ROUND)."""
+    from .aggregator import RoundReport
+    from .record import Head
+
+    spec = agg.config.secagg
+    fleet = agg.config.fleet
+    run = int(state.get("run", 1))
+    started = time.monotonic()
+    nonce = secrets.randbits(64)
+    agg.recorder.save_head(round_number, "global", head)
+    state["in_progress"] = {"round": round_number, "nonce": nonce}
+    agg.recorder.save_state(state)
+
+    def ask(session: DeviceSession):
+        try:
+            if not session.alive and not session.reconnect():
+                return session, None, None, "link is down and could not be reopened"
+            hello, policy = hello_and_policy(session, agg.recheck_timeout)
+        except (PolicyError, RuntimeError) as exc:  # SessionError is a RuntimeError
+            return session, None, None, str(exc)
+        problem = secure_hello_problem(hello, agg.config.dp, allow_test_builds=agg.allow_test_builds)
+        if not problem and (hello.n_classes, hello.n_features) != (head.n_classes, head.n_features):
+            problem = "device head shape differs from the fleet's"
+        return session, hello, policy, problem
+
+    outcomes: dict[str, str] = {}
+    details: dict[str, str] = {}
+    by_id: dict[int, DeviceSession] = {}
+    hellos: dict[int, Hello] = {}
+    policies: dict[int, SecaggPolicy] = {}
+    for session, hello, policy, problem in pool.map(ask, agg.sessions):
+        if problem or hello is None or policy is None:
+            outcomes[session.name], details[session.name] = "refused", problem or "no policy"
+            continue
+        device_id = int(hello.device_id)
+        if device_id in by_id:
+            outcomes[session.name], details[session.name] = "refused", f"device id {device_id} twice"
+            continue
+        by_id[device_id], hellos[device_id], policies[device_id] = session, hello, policy
+    result = SecureRoundResult(round_number)
+    try:
+        n_min = check_policies(policies, hellos, k=spec.k, n_min=spec.n_min)
+        for session in by_id.values():
+            session.recorder.event("secagg_round_start", round_number=round_number, device=session.name)
+        result = SecureRound(by_id, n_min=n_min, k=spec.k, step_timeout_s=spec.step_timeout_s).run(
+            run=run, round_number=round_number, params=head.params, n_classes=head.n_classes,
+            n_features=head.n_features, lr=float(fleet.lr), local_epochs=fleet.local_epochs,
+            batch_size=fleet.batch_size, nonce=nonce)
+    except PolicyError as exc:
+        result.failure = str(exc)
+    for device_id, (outcome, step, detail) in result.outcomes.items():
+        name = by_id[device_id].name
+        outcomes[name] = outcome.value
+        if outcome is not SecaggOutcome.OK:
+            details[name] = f"{step}: {detail}"
+    kept = "" if result.ok else f"secure round failed: {result.failure}"
+    new_head = Head(fedavg_secure(head.params, result, fleet.server_lr), head.n_classes, head.n_features)
+    agg.recorder.event("secagg_round_result", round_number=round_number, **result.to_dict())
+    if kept:
+        agg.recorder.event("head_kept", round_number=round_number, reason=kept)
+    agg.recorder.sync()
+    agg.recorder.save_head(round_number, "result", new_head)
+    report = RoundReport(round=round_number, nonce=nonce, outcomes=outcomes, details=details,
+                         accepted=[by_id[d].name for d in result.survivors],
+                         elapsed_s=time.monotonic() - started, interrupted=False, head_kept=kept)
+    from dataclasses import asdict
+
+    state["history"].append(asdict(report))
+    state["next_round"] = round_number + 1
+    state["in_progress"] = None
+    agg.recorder.save_state(state)
+    report.evaluation = agg._evaluate(state, round_number, new_head.params)  # noqa: SLF001 - the same package
+    if report.evaluation is not None:
+        state["history"][-1]["evaluation"] = report.evaluation
+        agg.recorder.save_state(state)
+    return new_head, report
