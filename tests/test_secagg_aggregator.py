@@ -17,6 +17,9 @@ from tinyfl.fleet.aggregator import Aggregator
 from tinyfl.fleet.config import ConfigError, parse_fleet_config
 from tinyfl.fleet.device import DeviceSession, SessionError
 from tinyfl.links import open_link
+from tinyfl.wire import (GlobalModel, SecaggKeys, SecaggMaskedUpdate, SecaggMaskRequest, SecaggNeighbours,
+                         SecaggReveal, SecaggShareForYou, SecaggShares, SecaggUnmaskRequest, decode_frames)
+from test_secagg_qemu import bench_secagg
 
 TOML = """
 [fleet]
@@ -60,6 +63,25 @@ def test_aggregator_runs_secure_rounds(tmp_path):
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     results = [e for e in events if e["kind"] == "secagg_round_result"]
     assert [r["ok"] for r in results] == [True, True]
+    # the bytes of a round on the link are what bench/secagg.py says (k = 4, 3 x 8 head, chunk 64)
+    framed = bench_secagg().framed_bytes(4, (CONFIG.n_classes, CONFIG.n_features), chunk=64)
+    assert round_bytes(tmp_path / "run", "dev3", 1) == framed
+
+
+SECURE_TYPES = {m.TYPE_ID for m in (GlobalModel, SecaggKeys, SecaggNeighbours, SecaggShares, SecaggShareForYou,
+                                    SecaggMaskRequest, SecaggMaskedUpdate, SecaggUnmaskRequest, SecaggReveal)}
+
+
+def round_bytes(run_dir, device: str, round_number: int) -> dict[str, int]:
+    """Bytes of the round's protocol messages for one device, as recorded (hellos excluded)."""
+    streams = {"tx": b"", "rx": b""}
+    for line in (run_dir / "frames.jsonl").read_text().splitlines():
+        frame = json.loads(line)
+        if frame["device"] == device and frame["round"] == round_number:
+            streams[frame["dir"]] += bytes.fromhex(frame["hex"])
+    count = {d: sum(len(b"".join(r.raw_frames)) for r in decode_frames(data) if r.type_id in SECURE_TYPES)
+             for d, data in streams.items()}
+    return {"host_to_device": count["tx"], "device_to_host": count["rx"]}
 
 
 def test_plain_boards_are_refused_in_secure_mode(tmp_path):

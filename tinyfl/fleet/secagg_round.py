@@ -208,9 +208,21 @@ class SecureRound:
     # -- the round ---------------------------------------------------------------------------
     def run(self, *, run: int, round_number: int, params: np.ndarray, n_classes: int, n_features: int,
             lr: float, local_epochs: int, batch_size: int, nonce: int | None = None) -> SecureRoundResult:
+        result = SecureRoundResult(round_number)
+        for session in self.sessions.values():
+            session.record_as_round(round_number)
+        try:
+            return self._run(result, run, round_number, params, n_classes, n_features, lr,
+                             local_epochs, batch_size, nonce)
+        finally:
+            for session in self.sessions.values():
+                session.record_as_round(0)
+
+    def _run(self, result: SecureRoundResult, run: int, round_number: int, params: np.ndarray,
+             n_classes: int, n_features: int, lr: float, local_epochs: int, batch_size: int,
+             nonce: int | None) -> SecureRoundResult:
         from ..secagg.server import SecAggError, SecAggServer
 
-        result = SecureRoundResult(round_number)
         head = GlobalModel(run=run, round=round_number, nonce=secrets.randbits(64) if nonce is None else nonce, lr=lr,
                            local_epochs=local_epochs, batch_size=batch_size, n_classes=n_classes,
                            n_features=n_features, params=params)
