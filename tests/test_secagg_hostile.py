@@ -150,5 +150,12 @@ def test_steps_out_of_order_or_of_another_round_are_refused(board):
     bad_t = [struct.pack("<H", 2) + keys[0] + keys[1]] * 1
     board.send(SecaggNeighbours(run=1, round=4, t=2, neighbours=bad_t))  # t > k
     assert refused(answer(board), "REFUSED")
+    board.send(head(5))
+    assert isinstance(answer(board), SecaggKeys)
+    too_many = [struct.pack("<H", i) + keys[0] + keys[1] for i in range(2, 2 + SMALL.k_max + 1)]
+    board.send(SecaggNeighbours(run=1, round=5, t=SMALL.k_max, neighbours=too_many))  # over k_max
+    assert refused(answer(board), "OVERSIZE")
+    board.send(SecaggShareForYou(run=1, round=5, sender=2, cipher=bytes(85)))  # the round is over
+    assert refused(answer(board), "ROUND")
     hello, policy = hello_and_policy(board)
     assert hello.releases_done == 0 and policy.central_eps_spent == 0.0  # nothing was released
