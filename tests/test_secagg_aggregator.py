@@ -97,3 +97,16 @@ def test_plain_boards_are_refused_in_secure_mode(tmp_path):
 def test_secagg_section_is_checked(section, message):
     with pytest.raises(ConfigError, match=message):
         parse_fleet_config(f"[secagg]\n{section}\n")
+
+
+def test_privacy_doc_quotes_the_bench_wire_figures():
+    from tinyfl.paths import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "privacy.md").read_text()
+    bench = bench_secagg()
+    for d in (100, 1000):
+        for k in (8, 16):
+            f = bench.framed_bytes(k, d)
+            assert f"| {d:,} | {k} | {f['device_to_host']:,} B | {f['host_to_device']:,} B |" in doc, (d, k)
+        p = bench.plain_framed_bytes(d)
+        assert f"{p['device_to_host']:,} B, {p['host_to_device']:,} B |" in doc, d
