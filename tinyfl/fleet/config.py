@@ -142,6 +142,9 @@ class SecaggSpec:
     k: int = 0  # neighbours per device: 0 (or >= n - 1) for the complete graph, else even >= 2
     n_min: int = 0  # the host's own floor on survivors; 0: the largest n_min of the devices
     step_timeout_s: float = 10.0  # wait per protocol step; a device silent that long dropped
+    # the policy of the images the host builds itself ([emulate]); real boards report theirs
+    n_max: int = 1000  # the largest cohort the image's modulus is sized for
+    local_multiplier: float = 0.5  # sigma_local / C, the noise floor each device keeps alone
 
     def validate(self) -> None:
         _check(self.k == 0 or (self.k >= 2 and self.k % 2 == 0), "secagg.k",
@@ -150,6 +153,9 @@ class SecaggSpec:
         _check(self.n_min == 0 or 2 <= self.n_min <= 65535, "secagg.n_min", "must be 0 or 2..65535")
         _check(math.isfinite(self.step_timeout_s) and self.step_timeout_s > 0,
                "secagg.step_timeout_s", "must be a positive number")
+        _check(max(2, self.n_min) <= self.n_max <= 65535, "secagg.n_max", "must be in max(2, n_min)..65535")
+        _check(math.isfinite(self.local_multiplier) and self.local_multiplier >= 0,
+               "secagg.local_multiplier", "must be a number >= 0")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from . import budget
 from .build import SECAGG_DIR
 from .build import firmware_inputs as secagg_sources
 
-__all__ = ["SecaggImage", "build_secagg_firmware", "curves", "firmware_inputs", "render_source",
+__all__ = ["SecaggImage", "build_secagg_firmware", "curves", "emulated_image", "firmware_inputs", "render_source",
            "sigma2_of", "variance"]
 
 MAX_NEIGHBOURS_LIMIT = 32  # tinyfl_secagg.h and the wire spec
@@ -42,6 +42,17 @@ class SecaggImage:
             raise ValueError(f"k_max must be 1..{MAX_NEIGHBOURS_LIMIT}, got {self.k_max}")
         if not self.local_multiplier >= 0:
             raise ValueError(f"local_multiplier must be >= 0, got {self.local_multiplier}")
+
+
+def emulated_image(spec, n: int) -> SecaggImage:
+    """The policy of the images a host builds for an emulated fleet of n boards from its
+    [secagg] section: n_min as given, else the most dropouts the complete graph tolerates
+    (t = (n - 1) // 2 + 1 of n - 1 neighbours); k_max large enough for that graph."""
+    degree = n - 1 if spec.k == 0 or spec.k >= n - 1 else spec.k
+    tolerated = degree - (degree // 2 + 1)
+    n_min = spec.n_min or max(2, n - tolerated)
+    return SecaggImage(n_min=n_min, n_max=max(spec.n_max, n_min),
+                       k_max=min(MAX_NEIGHBOURS_LIMIT, max(16, degree)), local_multiplier=spec.local_multiplier)
 
 
 def sigma2_of(config: FirmwareConfig) -> Fraction:
