@@ -311,6 +311,9 @@ static void count_refusal(tinyfl_device *dev, tinyfl_status code)
 
 static tinyfl_status refuse(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
 {
+#ifdef TINYFL_SECAGG
+    tinyfl_secagg_device_abort(dev); /* any refused message ends the secure round under way */
+#endif
     count_refusal(dev, code);
     send_error(dev, code, round, detail);
     return code;

@@ -21,6 +21,7 @@ from tinyfl.secagg.image import SecaggImage
 from tinyfl.wire import (
     Error,
     GlobalModel,
+    SetDpConfig,
     SecaggKeys,
     SecaggMaskedUpdate,
     SecaggMaskRequest,
@@ -111,6 +112,14 @@ def test_one_unmask_per_round_never_both_shares_of_a_neighbour(board):
     assert kinds == {2: 0, 3: 0, 4: 1}  # 4 dropped: its mask key's share, not its self mask
     # asking again with 4 among the survivors would give 4's self-mask share too: refused
     board.send(SecaggUnmaskRequest(run=1, round=1, cohort=4, survived=[2, 3, 4]))
+    assert refused(answer(board), "ROUND")
+
+
+def test_any_refused_message_ends_the_round(board):
+    masked_round(board, 1)
+    board.send(SetDpConfig(clip=9.0, noise_multiplier=0.0, eps_limit=1e9, seed=bytes(32)))
+    assert refused(answer(board), "REFUSED")
+    board.send(SecaggUnmaskRequest(run=1, round=1, cohort=4, survived=[2, 3]))  # nothing left to reveal
     assert refused(answer(board), "ROUND")
 
 

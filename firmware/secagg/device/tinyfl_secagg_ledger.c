@@ -29,6 +29,9 @@ static tinyfl_status read_record(void *user, uint8_t *buf, size_t len)
         return TINYFL_E_ARG;
     }
     l->adopt_plain = 0;
+    if (l->board->storage_read == NULL) {
+        return TINYFL_E_IO; /* a port with only a raw-flash ledger: the ledger locks */
+    }
     tinyfl_status st = l->board->storage_read(l->board->user, rec, sizeof(rec));
     if (st == TINYFL_E_TRUNCATED) {
         /* another size: a plain image's record is adopted, anything else stays damaged */
@@ -57,6 +60,9 @@ static tinyfl_status write_record(void *user, const uint8_t *buf, size_t len)
     uint8_t rec[FULL_SIZE];
     if (len != TINYFL_LEDGER_SIZE) {
         return TINYFL_E_ARG;
+    }
+    if (l->board->storage_write == NULL) {
+        return TINYFL_E_STORAGE;
     }
     memcpy(rec, buf, len);
     uint8_t *ext = rec + TINYFL_LEDGER_SIZE;
