@@ -266,7 +266,7 @@ typedef struct {
     uint32_t run; /* run of the round */
     uint32_t round; /* round */
     uint8_t t; /* threshold: k/2 < t <= k (checked by the device) */
-    uint8_t (*neighbours)[66]; /* id u16 | c_pk[32] | s_pk[32], ids ascending; caller-provided storage */
+    uint8_t (*neighbours)[66]; /* id u16, c_pk[32], s_pk[32] each; ids ascending; caller-provided storage */
     uint16_t neighbours_count; /* records in use, <= 32 */
     uint16_t neighbours_cap; /* room at neighbours (decode input) */
 } tinyfl_msg_secagg_neighbours;
@@ -367,7 +367,7 @@ tinyfl_status tinyfl_msg_secagg_unmask_request_decode(tinyfl_msg_secagg_unmask_r
 typedef struct {
     uint32_t run; /* run of the round */
     uint32_t round; /* round */
-    uint8_t (*records)[36]; /* owner u16 | kind u8 (0 self mask, 1 mask key) | x u8 | share[32]; caller-provided storage */
+    uint8_t (*records)[36]; /* owner u16, kind u8 (0 self mask, 1 mask key), x u8, share[32] each; caller-provided storage */
     uint16_t records_count; /* records in use, <= 32 */
     uint16_t records_cap; /* room at records (decode input) */
 } tinyfl_msg_secagg_reveal;

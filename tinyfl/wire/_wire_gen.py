@@ -721,7 +721,7 @@ class SecaggNeighbours:
     run: int  # run of the round
     round: int  # round
     t: int  # threshold: k/2 < t <= k (checked by the device)
-    neighbours: tuple[bytes, ...]  # id u16 | c_pk[32] | s_pk[32], ids ascending
+    neighbours: tuple[bytes, ...]  # id u16, c_pk[32], s_pk[32] each; ids ascending
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'run', _rt.as_int('run', self.run))
@@ -1090,7 +1090,7 @@ class SecaggReveal:
     NAME: ClassVar[str] = 'secagg_reveal'
     run: int  # run of the round
     round: int  # round
-    records: tuple[bytes, ...]  # owner u16 | kind u8 (0 self mask, 1 mask key) | x u8 | share[32]
+    records: tuple[bytes, ...]  # owner u16, kind u8 (0 self mask, 1 mask key), x u8, share[32] each
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'run', _rt.as_int('run', self.run))

@@ -33,9 +33,9 @@ MAX_CHUNKS = 255  # nchunks is a u8; 255 * MIN_CHUNK >= MAX_MESSAGE
 # Secure aggregation (firmware/secagg/, tinyfl/secagg/): records carried by its messages.
 SECAGG_MAX_NEIGHBOURS = 32  # the wire's bound; an image compiles in its own k_max (<= 32)
 SECAGG_KEY_SIZE = 32  # an X25519 public key
-SECAGG_NEIGHBOUR_SIZE = 2 + 2 * SECAGG_KEY_SIZE  # id u16 | c_pk | s_pk
+SECAGG_NEIGHBOUR_SIZE = 2 + 2 * SECAGG_KEY_SIZE  # id u16, c_pk, s_pk
 SECAGG_CIPHER_SIZE = 85  # ChaCha20-Poly1305 of a 69-byte share plaintext plus the 16-byte tag
-SECAGG_REVEAL_SIZE = 36  # owner id u16 | kind u8 | x u8 | share (32)
+SECAGG_REVEAL_SIZE = 36  # owner id u16, kind u8, x u8, share (32)
 
 # BLE transport: one GATT service carries the same frame stream as a serial link. The host
 # writes its bytes to BLE_RX_UUID (write without response); the device notifies its bytes on
@@ -220,7 +220,7 @@ MESSAGES: tuple[Message, ...] = (
             Field("run", "u32", "run of the round", min=1),
             Field("round", "u32", "round", min=1),
             Field("t", "u8", "threshold: k/2 < t <= k (checked by the device)", min=1),
-            Field("neighbours", "record_array", "id u16 | c_pk[32] | s_pk[32], ids ascending",
+            Field("neighbours", "record_array", "id u16, c_pk[32], s_pk[32] each; ids ascending",
                   length=SECAGG_NEIGHBOUR_SIZE, max_count=SECAGG_MAX_NEIGHBOURS),
         ),
     ),
@@ -295,8 +295,8 @@ MESSAGES: tuple[Message, ...] = (
         (
             Field("run", "u32", "run of the round", min=1),
             Field("round", "u32", "round", min=1),
-            Field("records", "record_array", "owner u16 | kind u8 (0 self mask, 1 mask key) | "
-                  "x u8 | share[32]", length=SECAGG_REVEAL_SIZE,
+            Field("records", "record_array", "owner u16, kind u8 (0 self mask, 1 mask key), "
+                  "x u8, share[32] each", length=SECAGG_REVEAL_SIZE,
                   max_count=SECAGG_MAX_NEIGHBOURS),
         ),
     ),
