@@ -168,3 +168,28 @@ def test_steps_out_of_order_or_of_another_round_are_refused(board):
     assert refused(answer(board), "ROUND")
     hello, policy = hello_and_policy(board)
     assert hello.releases_done == 0 and policy.central_eps_spent == 0.0  # nothing was released
+
+
+def test_too_many_dropouts_fail_the_round_with_typed_outcomes(small_image, tmp_path):
+    """Below n_min survivors the host cannot unmask (and the devices would refuse): the round
+    fails, every device's outcome says why, and no sum comes out."""
+    from tinyfl.fleet.secagg_round import SecaggOutcome, SecureRound
+
+    with launch_fleet("native", 4, small_image, shards(tmp_path, 4), tmp_path / "boards") as fleet:
+        sessions = {b.device_id: DeviceSession(open_link(b.url), f"dev{b.device_id}") for b in fleet}
+        boards = {b.device_id: b for b in fleet}
+
+        def between(step: str, live: list[int]) -> None:
+            if step == "masked":
+                boards[3].stop()
+                boards[4].stop()
+
+        result = SecureRound(sessions, n_min=SMALL.n_min, step_timeout_s=3.0, between=between).run(
+            run=1, round_number=1, params=head(1).params, n_classes=CONFIG.n_classes,
+            n_features=CONFIG.n_features, lr=0.1, local_epochs=1, batch_size=3)
+        assert not result.ok and result.total is None and "n_min" in result.failure
+        assert {d: result.outcomes[d][0] for d in (1, 2)} == {1: SecaggOutcome.ROUND_FAILED,
+                                                             2: SecaggOutcome.ROUND_FAILED}
+        assert {result.outcomes[d][0] for d in (3, 4)} <= {SecaggOutcome.DROPPED, SecaggOutcome.LINK_DOWN}
+        for s in sessions.values():
+            s.close()

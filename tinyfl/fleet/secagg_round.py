@@ -56,6 +56,7 @@ class SecaggOutcome(str, enum.Enum):
     REFUSED = "refused"          # answered `step` with an error (detail: the status)
     BUDGET = "budget_exhausted"  # refused the round: no budget left
     BAD_REPLY = "bad_reply"      # answered with a message that breaks the round (wrong round, size)
+    ROUND_FAILED = "round_failed"  # did its part, but the round could not be unmasked (failure says why)
 
 
 class PolicyError(ValueError):
@@ -276,6 +277,8 @@ class SecureRound:
             result.failure = str(exc)
         for d in result.survivors:
             result.outcomes.setdefault(d, (SecaggOutcome.OK, "reveal", ""))
+        for d in self.sessions:  # the round failed before these devices' step came to an end
+            result.outcomes.setdefault(d, (SecaggOutcome.ROUND_FAILED, "", result.failure))
         return result
 
     def _bad(self, result: SecureRoundResult, device_id: int, step: str) -> bool:
