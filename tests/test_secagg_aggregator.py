@@ -110,3 +110,16 @@ def test_privacy_doc_quotes_the_bench_wire_figures():
             assert f"| {d:,} | {k} | {f['device_to_host']:,} B | {f['host_to_device']:,} B |" in doc, (d, k)
         p = bench.plain_framed_bytes(d)
         assert f"{p['device_to_host']:,} B, {p['host_to_device']:,} B |" in doc, d
+
+
+def test_privacy_doc_quotes_the_image_cost(arm_toolchain):
+    """The flash and RAM the switch adds to the default an386 image, as measured by the bench."""
+    from tinyfl.paths import REPO_ROOT
+
+    doc = " ".join((REPO_ROOT / "docs" / "privacy.md").read_text().split())
+    cost = bench_secagg().image_cost()
+    plain, secure = cost["plain"], cost["secagg"]
+    assert (f"flash {plain['flash']:,} -> {secure['flash']:,} B (+{secure['flash'] - plain['flash']:,}:"
+            in doc)
+    assert f"RAM {plain['ram']:,} -> {secure['ram']:,} B (+{secure['ram'] - plain['ram']:,}:" in doc
+    assert f"{plain['flash']:,} B flash and {plain['ram']:,} B RAM before and after" in doc
