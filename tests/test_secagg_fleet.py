@@ -5,6 +5,9 @@ host's code); each device's ledger reports both guarantees; the recorded frames 
 individual update."""
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -23,9 +26,11 @@ from tinyfl.fleet.record import RunRecorder
 from tinyfl.fleet.secagg_round import SecaggOutcome, SecureRound, check_policies, fedavg_secure
 from tinyfl.wire import decode_frames, SecaggMaskedUpdate
 
-# boards stopped before each step, per round: 2 + 2 + 3 = 7 = n - n_min
-DROPS = [{"shares": [3, 11], "masked": [5, 16], "reveal": [1, 8, 13]},
-         {"shares": [2], "masked": [7, 9, 12], "reveal": [4, 14, 15]}]
+# boards killed before each step, per round: 7 = n - n_min; in round 2 one more board is
+# frozen (SIGSTOP: its link stays open, it just never answers) before the reveal step
+DROPS = [{"keys": [], "shares": [3, 11], "masked": [5, 16], "reveal": [1, 8, 13]},
+         {"keys": [10], "shares": [2], "masked": [7, 12], "reveal": [4, 14]}]
+FROZEN = {2: 15}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +63,8 @@ def test_native_fleet_two_rounds_with_dropouts(native_secagg, tmp_path):
             def between(step: str, live: list[int]) -> None:
                 for device_id in drops[step]:
                     boards[device_id].stop()
+                if step == "reveal" and r in FROZEN:
+                    os.kill(boards[FROZEN[r]].pid, signal.SIGSTOP)
                 stopped[step] = list(drops[step])
 
             rnd = SecureRound(sessions, n_min=n_min, step_timeout_s=5.0,
@@ -65,12 +72,17 @@ def test_native_fleet_two_rounds_with_dropouts(native_secagg, tmp_path):
             result = rnd.run(run=1, round_number=r, params=head, n_classes=CONFIG.n_classes,
                              n_features=CONFIG.n_features, lr=0.1, local_epochs=2, batch_size=3)
             assert result.ok, result.failure
-            gone_before_mask = set(drops["shares"]) | set(drops["masked"])
+            gone_before_mask = set(drops["keys"]) | set(drops["shares"]) | set(drops["masked"])
             assert result.survivors == sorted(set(boards) - gone_before_mask)
             for device_id in gone_before_mask:
                 assert result.outcomes[device_id][0] in (SecaggOutcome.DROPPED, SecaggOutcome.LINK_DOWN)
             for device_id in drops["reveal"]:  # masked, then stopped: in the sum, no reveal
-                assert result.outcomes[device_id][1] == "reveal"
+                assert result.outcomes[device_id][:2] == (SecaggOutcome.LINK_DOWN, "reveal")
+            if r in FROZEN:  # silent, link open: dropped at the step's deadline
+                assert result.outcomes[FROZEN[r]][:2] == (SecaggOutcome.DROPPED, "reveal")
+                os.kill(boards[FROZEN[r]].pid, signal.SIGCONT)
+            assert len(set(boards) - set(result.survivors)) + len(drops["reveal"]) + (r in FROZEN) \
+                == len(boards) - POLICY.n_min
             for d in result.survivors:
                 inputs[(d, r)] = logged_input(boards[d], r, CONFIG.n_params)
             truth = sum(inputs[(d, r)] for d in result.survivors)
@@ -78,7 +90,7 @@ def test_native_fleet_two_rounds_with_dropouts(native_secagg, tmp_path):
             assert np.abs(truth).max() > 0
             # every survivor's ledger: both guarantees of r releases (it took part in every round)
             for d in result.survivors:
-                releases = sum(d not in (set(x["shares"]) | set(x["masked"])) for x in DROPS[:r])
+                releases = sum(d not in (set(x["keys"]) | set(x["shares"]) | set(x["masked"])) for x in DROPS[:r])
                 central, local = expected_eps(releases)
                 assert result.eps[d] == pytest.approx((central, local), rel=1e-6)
                 assert central < local

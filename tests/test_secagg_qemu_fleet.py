@@ -16,7 +16,7 @@ pytestmark = pytest.mark.qemu
 
 QEMU_IDS = [13, 14, 15, 16]
 NATIVE_IDS = list(range(1, 13))
-DROPS = {"shares": [2, 14], "masked": [6], "reveal": [15, 9]}  # 5 <= n - n_min = 7
+DROPS = {"keys": [], "shares": [2, 14], "masked": [6], "reveal": [15, 9]}  # 5 <= n - n_min = 7
 
 
 def test_mixed_native_and_qemu_fleet_round(qemu, tmp_path):

@@ -149,8 +149,8 @@ def fedavg_secure(global_params: np.ndarray, result: SecureRoundResult, server_l
 
 class SecureRound:
     """Runs one round over `sessions` (device id -> DeviceSession; ids are the hellos'
-    device_id). `between(step, live_ids)` is called before each step after the first (tests
-    stop boards there to drop them mid-round)."""
+    device_id). `between(step, ids)` is called before each step ("keys", "shares", "masked",
+    "reveal") with the devices still in the round (tests stop boards there)."""
 
     def __init__(self, sessions: Mapping[int, DeviceSession], *, n_min: int, k: int = 0,
                  step_timeout_s: float = 10.0, rng: np.random.Generator | None = None,
@@ -228,6 +228,7 @@ class SecureRound:
                            local_epochs=local_epochs, batch_size=batch_size, n_classes=n_classes,
                            n_features=n_features, params=params)
         ids = sorted(self.sessions)
+        self.between("keys", ids)
         live = [d for d in ids if self._send(result, d, head, "keys")]
         keys = self._gather(result, live, SecaggKeys, "keys", run, round_number)
         n = len(keys)
