@@ -1,4 +1,5 @@
-"""Untrusted bytes against a native secure-aggregation board: random and mutated payloads of
+"""Untrusted bytes against a native secure-aggregation board (built with ASan and UBSan):
+random and mutated payloads of
 every host -> device secure-aggregation message, idle and in the middle of a round, framed
 correctly so they reach the decoders and the round logic. The board answers each with at most
 an error, never crashes, never releases (its ledger is unchanged), and still serves an honest
@@ -19,7 +20,7 @@ from tinyfl.links import open_link
 from tinyfl.wire import SecaggKeys, encode_payload, spec
 
 HOST_TO_DEVICE = [m for m in spec.MESSAGES if m.name.startswith("secagg_") and m.direction == "host->device"]
-CASES = 120
+CASES = 400
 
 
 def mutated(rng: random.Random, m: spec.Message, run: int, round_number: int) -> bytes:
@@ -46,9 +47,22 @@ def mutated(rng: random.Random, m: spec.Message, run: int, round_number: int) ->
 
 @pytest.fixture(scope="module")
 def image():
+    """The native secure-aggregation board built again with ASan and UBSan (the build's own
+    command plus the sanitizers): a memory or UB error kills the board, which the test sees."""
+    import json
+    import subprocess
+
     from secagg_fleet_support import firmware
 
-    return firmware("native", SMALL)
+    plain = firmware("native", SMALL)
+    command = json.loads((plain.parent / "build.json").read_text())["command"]
+    out = plain.parent / "tinyfl-native-sanitized"
+    if not out.exists():
+        flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+        tmp = out.with_suffix(".tmp")
+        subprocess.run([*command, *flags, "-o", str(tmp)], check=True, capture_output=True)
+        tmp.replace(out)
+    return out
 
 
 def test_random_secagg_messages_never_crash_or_release(image, tmp_path):
@@ -67,9 +81,9 @@ def test_random_secagg_messages_never_crash_or_release(image, tmp_path):
                 m = rng.choice(HOST_TO_DEVICE)
                 session.link.write(encode_payload(m.type_id, case, mutated(rng, m, 1, round_number), 64))
                 session.receive(0.01)
-                assert board.alive, board.log_text()[-2000:]
+                assert board.alive, board.log_text()[-4000:]
             after, policy = hello_and_policy(session)
-            assert board.alive
+            assert board.alive and "runtime error" not in board.log_text(), board.log_text()[-4000:]
             assert after.releases_done == before.releases_done == 0
             assert policy.central_eps_spent == 0.0 and after.eps_spent == 0.0
             assert sum(after.refusals) > 0
