@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from secagg_fleet_support import CONFIG, POLICY, expected_eps, firmware, logged_input, open_sessions, shards
+from secagg_fleet_support import CONFIG, expected_eps, firmware, logged_input, open_sessions, shards
 from tinyfl.emulate import Fleet, launch_fleet
 from tinyfl.fleet.secagg_round import SecaggOutcome, SecureRound, check_policies
 

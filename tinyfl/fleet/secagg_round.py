@@ -42,7 +42,6 @@ from .device import DeviceSession
 __all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round",
            "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "threshold_for"]
 
-STEPS = ("keys", "shares", "masked", "reveal")
 SECAGG_FLAG = 0x08  # hello flag: secure aggregation compiled in (spec.HELLO_FLAGS)
 POLL_S = 0.01
 
