@@ -123,3 +123,34 @@ def test_privacy_doc_quotes_the_image_cost(arm_toolchain):
             in doc)
     assert f"RAM {plain['ram']:,} -> {secure['ram']:,} B (+{secure['ram'] - plain['ram']:,}:" in doc
     assert f"{plain['flash']:,} B flash and {plain['ram']:,} B RAM before and after" in doc
+
+
+def test_check_policies_refuses_a_cohort_a_device_would_refuse():
+    from tinyfl.fleet.secagg_round import PolicyError, check_policies, threshold_for
+    from tinyfl.wire import Hello, SecaggPolicy
+
+    def hello(i: int, flags: int = 0x08) -> Hello:
+        return Hello(device_id=i, firmware_hash=0, model_hash=0, n_classes=3, n_features=8, clip=1.0,
+                     noise_multiplier=0.5, grid_bits=8, delta=1e-5, eps_limit=50.0, eps_spent=0.0,
+                     releases_done=0, releases_max=9, flags=flags, max_chunk=64, last_run=0,
+                     last_round=0, refusals=[])
+
+    def policy(i: int, n_min: int = 3, n_max: int = 16, k_max: int = 16) -> SecaggPolicy:
+        return SecaggPolicy(device_id=i, n_min=n_min, n_max=n_max, k_max=k_max, noise_num=1, noise_den=1,
+                            local_multiplier=0.5, central_eps_spent=0.0, local_eps_spent=0.0)
+
+    ids = range(1, 6)
+    hellos = {i: hello(i) for i in ids}
+    assert check_policies({i: policy(i) for i in ids}, hellos, k=0, n_min=0) == 3
+    assert check_policies({i: policy(i) for i in ids}, hellos, k=0, n_min=4) == 4  # the host's floor
+    cases = [
+        ({**{i: policy(i) for i in ids}, 2: policy(2, n_min=6)}, hellos, "needs n_min = 6"),
+        ({**{i: policy(i) for i in ids}, 3: policy(3, k_max=3)}, hellos, "4 neighbours, it accepts 3"),
+        ({**{i: policy(i) for i in ids}, 4: policy(4, n_max=4)}, hellos, "above its n_max"),
+        ({i: policy(i) for i in ids}, {**hellos, 5: hello(5, flags=0)}, "not compiled in"),
+        ({i: policy(i) for i in ids if i != 1}, hellos, "device 1: secure aggregation is not compiled in"),
+    ]
+    for policies, hs, message in cases:
+        with pytest.raises(PolicyError, match=message):
+            check_policies(policies, hs, k=0, n_min=0)
+    assert [threshold_for(d) for d in (1, 2, 3, 15, 16)] == [1, 2, 2, 8, 9]
