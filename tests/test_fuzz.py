@@ -69,8 +69,8 @@ MUTANTS = {
         "tinyfl_status tinyfl_ledger_store(tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n"
         "    if (ledger->releases_done > 1) {\n        return TINYFL_OK;\n    }\n"),
     "stored_round_forgotten": Patch("tinyfl_device.c",
-                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);\n",
-                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);\n"
+                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, ledger_port(dev));\n",
+                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, ledger_port(dev));\n"
                                     "    dev->ledger.last_round = 0;\n"),
     "replay_accepted": Patch("tinyfl_device.c", "m.round <= dev->ledger.last_round",
                              "m.round < dev->ledger.last_round"),
