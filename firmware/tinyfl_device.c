@@ -1,4 +1,4 @@
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2 /* uses the message structs field by field */
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3 /* uses the message structs field by field */
 #include "tinyfl_device.h"
 
 #include <math.h>
@@ -6,13 +6,23 @@
 
 #include "tinyfl_entropy_health.h"
 #include "tinyfl_guard.h"
+#ifdef TINYFL_SECAGG
+#include "tinyfl_secagg_round.h"
+#endif
 
 /* This image's ledger arithmetic, computed by dp-accounting at build time (tinyfl_rdp.h). */
 #if TINYFL_DP_RDP_ORDERS != TINYFL_RDP_ORDERS
 #error "tinyfl_config_gen.h has another number of RDP orders than the ledger: regenerate it"
 #endif
 static const int32_t eps_offset[TINYFL_RDP_ORDERS] = TINYFL_DP_EPS_OFFSET;
-#ifdef TINYFL_TEST_NO_NOISE
+#if defined(TINYFL_SECAGG)
+/* Secure aggregation: the ledger's own sum is the local guarantee (the device's noise share,
+ * against any server), the budget it enforces; the central sum lives in its extension. */
+static const tinyfl_rdp_curve rdp_curve = {tinyfl_secagg_rdp_local, eps_offset, TINYFL_DP_KL_ZERO_BELOW,
+                                           TINYFL_DP_EPS_LIMIT_UNITS};
+static const tinyfl_rdp_curve central_curve = {tinyfl_secagg_rdp_central, eps_offset, TINYFL_DP_KL_ZERO_BELOW,
+                                               TINYFL_DP_EPS_LIMIT_UNITS};
+#elif defined(TINYFL_TEST_NO_NOISE)
 /* Test builds only: without noise a release has no RDP bound at any order (NULL). */
 static const tinyfl_rdp_curve rdp_curve = {NULL, eps_offset, TINYFL_DP_KL_ZERO_BELOW, TINYFL_DP_EPS_LIMIT_UNITS};
 #define NOISE_MULTIPLIER_TOLD 0.0f
@@ -28,6 +38,16 @@ static const tinyfl_rdp_curve rdp_curve = {release_rdp, eps_offset, TINYFL_DP_KL
 #endif
 
 #define MAX_READS_PER_POLL 16u
+
+/* The port the ledger is stored through (secure aggregation adds its extension). */
+static const tinyfl_port *ledger_port(const tinyfl_device *dev)
+{
+#ifdef TINYFL_SECAGG
+    return &dev->secagg.ledger.port;
+#else
+    return dev->port;
+#endif
+}
 
 static tinyfl_status write_link(void *user, const uint8_t *buf, size_t len)
 {
@@ -69,7 +89,12 @@ static uint32_t releases_left(const tinyfl_device *dev)
     if (dev->ledger.locked) {
         return 0;
     }
-    return tinyfl_rdp_releases_left(dev->ledger.rdp, &rdp_curve, UINT16_MAX - (uint32_t)dev->ledger.releases_done);
+    uint32_t left = tinyfl_rdp_releases_left(dev->ledger.rdp, &rdp_curve, UINT16_MAX - (uint32_t)dev->ledger.releases_done);
+#ifdef TINYFL_SECAGG
+    uint32_t central = tinyfl_rdp_releases_left(dev->secagg.ledger.rdp_central, &central_curve, left);
+    left = central < left ? central : left;
+#endif
+    return left;
 }
 
 static int budget_left(const tinyfl_device *dev)
@@ -94,7 +119,15 @@ static tinyfl_status send_hello(tinyfl_device *dev)
     m.n_classes = TINYFL_HEAD_CLASSES;
     m.n_features = TINYFL_HEAD_FEATURES;
     m.clip = TINYFL_DP_CLIP;
+#ifdef TINYFL_SECAGG
+    /* the noise this image really adds to one update: its share, sqrt(v) / C */
+    m.noise_multiplier = (float)(sqrt((double)tinyfl_secagg_image_policy.noise_num /
+                                      (double)tinyfl_secagg_image_policy.noise_den) /
+                                 (double)(1ul << TINYFL_DP_GRID_BITS));
+    m.flags |= TINYFL_HELLO_FLAG_SECAGG;
+#else
     m.noise_multiplier = NOISE_MULTIPLIER_TOLD; /* the noise this image really adds */
+#endif
     m.grid_bits = TINYFL_DP_GRID_BITS;
     m.delta = TINYFL_DP_DELTA;
     m.eps_limit = TINYFL_DP_EPS_LIMIT;
@@ -116,7 +149,12 @@ static tinyfl_status send_hello(tinyfl_device *dev)
     m.refusals = dev->refusals;
     m.refusals_count = TINYFL_STATUS_COUNT;
     m.refusals_cap = TINYFL_STATUS_COUNT;
+#ifdef TINYFL_SECAGG
+    tinyfl_status st = send_encoded(dev, TINYFL_MSG_HELLO, tinyfl_msg_hello_encode(&m, dev->tx, sizeof(dev->tx), &len), &len);
+    return st == TINYFL_OK ? tinyfl_secagg_device_send_policy(dev) : st;
+#else
     return send_encoded(dev, TINYFL_MSG_HELLO, tinyfl_msg_hello_encode(&m, dev->tx, sizeof(dev->tx), &len), &len);
+#endif
 }
 
 /* Start-up health tests (tinyfl_entropy_health.h) on the entropy hook's output. */
@@ -198,11 +236,17 @@ tinyfl_status tinyfl_device_init(tinyfl_device *dev, const tinyfl_port *port,
     dev->protect.noise_enabled = 1;
 #endif
     tinyfl_frame_rx_init(&dev->rx);
+#ifdef TINYFL_SECAGG
+    tinyfl_secagg_device_init(dev);
+#endif
 
-    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);
+    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, ledger_port(dev));
+#ifdef TINYFL_SECAGG
+    tinyfl_secagg_ledger_loaded(&dev->secagg.ledger, &dev->ledger);
+#endif
     if (!dev->ledger.locked) {
         dev->ledger.boot_count++;
-        ledger_st = tinyfl_ledger_store(&dev->ledger, port);
+        ledger_st = tinyfl_ledger_store(&dev->ledger, ledger_port(dev));
     }
     /* A failed health test or a dead source: never seed from it; serve hello, refuse every
      * release with ENTROPY (the generator stays unseeded and is never drawn from). */
@@ -267,6 +311,9 @@ static void count_refusal(tinyfl_device *dev, tinyfl_status code)
 
 static tinyfl_status refuse(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
 {
+#ifdef TINYFL_SECAGG
+    tinyfl_secagg_device_abort(dev); /* any refused message ends the secure round under way */
+#endif
     count_refusal(dev, code);
     send_error(dev, code, round, detail);
     return code;
@@ -277,6 +324,7 @@ static uint32_t get_le32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+#ifndef TINYFL_SECAGG /* a secure-aggregation image never sends an update */
 static tinyfl_status send_update(tinyfl_device *dev)
 {
     const tinyfl_release_cache *c = &dev->last_release;
@@ -296,10 +344,14 @@ static tinyfl_status send_update(tinyfl_device *dev)
     u.values_cap = TINYFL_PARAMS;
     return send_encoded(dev, TINYFL_MSG_UPDATE, tinyfl_msg_update_encode(&u, dev->tx, sizeof(dev->tx), &ulen), &ulen);
 }
+#endif
 
 static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payload, size_t len)
 {
     tinyfl_msg_global_model m;
+#ifdef TINYFL_SECAGG
+    tinyfl_secagg_device_abort(dev); /* a new round, or a refused one, ends the one under way */
+#endif
     memset(&m, 0, sizeof(m));
     m.params = dev->global;
     m.params_cap = TINYFL_PARAMS;
@@ -312,6 +364,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
         m.params_count != TINYFL_PARAMS) {
         return refuse(dev, TINYFL_E_SHAPE, m.round, TINYFL_PARAMS);
     }
+#ifndef TINYFL_SECAGG /* a masked update is never resent: the round's secrets are gone */
     /* The same (run, round, nonce) as the last release is a resend (the host lost the update):
      * the same integers again, already public, at no new cost. The cache lives in RAM only, so
      * after a reboot that (run, round) is refused like any replay. */
@@ -319,6 +372,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
         m.nonce == dev->last_release.nonce) {
         return send_update(dev);
     }
+#endif
     /* (run, round) must be newer than the last release: a new run may start at round 1, a
      * replay of any earlier round of any run is refused. */
     if (m.run < dev->ledger.last_run || (m.run == dev->ledger.last_run && m.round <= dev->ledger.last_round)) {
@@ -363,6 +417,18 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
         for (size_t i = 0; i < TINYFL_PARAMS; i++) {
             dev->trained[i] -= dev->global[i]; /* the update: after minus received */
         }
+#ifdef TINYFL_SECAGG
+        /* clipped and rounded as in a plain round; the noise share is added by the round */
+        st = tinyfl_protect_clip_round(&dev->protect, dev->trained, TINYFL_PARAMS, dev->values);
+    }
+    wipe_round(dev);
+    if (st != TINYFL_OK) {
+        memset(dev->values, 0, sizeof(dev->values));
+        return refuse(dev, st, m.round, 0);
+    }
+    return tinyfl_secagg_device_begin(dev, m.run, m.round, m.nonce, (uint16_t)n);
+}
+#else
 #ifdef TINYFL_TEST_REUSE_SEED
         seed_noise(dev); /* broken on purpose: the same noise every round */
 #endif
@@ -400,7 +466,7 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
     dev->ledger.last_run = m.run;
     dev->ledger.last_round = m.round;
     tinyfl_rdp_charge(dev->ledger.rdp, &rdp_curve, 1);
-    st = tinyfl_ledger_store(&dev->ledger, dev->port);
+    st = tinyfl_ledger_store(&dev->ledger, ledger_port(dev));
     if (st != TINYFL_OK) {
         memset(dev->values, 0, sizeof(dev->values));
         return refuse(dev, TINYFL_E_STORAGE, m.round, 0);
@@ -416,6 +482,38 @@ static tinyfl_status handle_global_model(tinyfl_device *dev, const uint8_t *payl
     dev->last_release.valid = 1;
     return send_update(dev);
 }
+#endif /* TINYFL_SECAGG */
+
+#ifdef TINYFL_SECAGG
+tinyfl_status tinyfl_device_send(tinyfl_device *dev, uint8_t type, tinyfl_status encoded, const size_t *len)
+{
+    return send_encoded(dev, type, encoded, len);
+}
+
+tinyfl_status tinyfl_device_refuse(tinyfl_device *dev, tinyfl_status code, uint32_t round, uint32_t detail)
+{
+    return refuse(dev, code, round, detail);
+}
+
+tinyfl_status tinyfl_device_charge_release(tinyfl_device *dev, uint32_t run, uint32_t round)
+{
+    dev->ledger.releases_done++;
+    dev->ledger.last_run = run;
+    dev->ledger.last_round = round;
+    tinyfl_rdp_charge(dev->ledger.rdp, &rdp_curve, 1);
+    tinyfl_rdp_charge(dev->secagg.ledger.rdp_central, &central_curve, 1);
+    return tinyfl_ledger_store(&dev->ledger, ledger_port(dev));
+}
+
+float tinyfl_device_eps(const tinyfl_device *dev, int central)
+{
+    if (!central) {
+        return eps_spent(dev);
+    }
+    return dev->ledger.locked ? tinyfl_rdp_eps_float(TINYFL_RDP_EPS_UNBOUNDED)
+                              : tinyfl_rdp_eps_float(tinyfl_rdp_eps(dev->secagg.ledger.rdp_central, &central_curve, 0));
+}
+#endif
 
 static tinyfl_status handle_message(tinyfl_device *dev)
 {
@@ -426,6 +524,13 @@ static tinyfl_status handle_message(tinyfl_device *dev)
         return send_hello(dev);
     case TINYFL_MSG_GLOBAL_MODEL:
         return handle_global_model(dev, payload, len);
+#ifdef TINYFL_SECAGG
+    case TINYFL_MSG_SECAGG_NEIGHBOURS:
+    case TINYFL_MSG_SECAGG_SHARE_FOR_YOU:
+    case TINYFL_MSG_SECAGG_MASK_REQUEST:
+    case TINYFL_MSG_SECAGG_UNMASK_REQUEST:
+        return tinyfl_secagg_device_handle(dev, dev->rx.msg_type, payload, len);
+#endif
     case TINYFL_MSG_SET_DP_CONFIG: {
         /* The privacy parameters and the seed are compiled in: never changed from the link. */
         tinyfl_msg_set_dp_config c;

@@ -21,6 +21,9 @@
 #include "tinyfl_ledger.h"
 #include "tinyfl_port.h"
 #include "tinyfl_protect.h"
+#ifdef TINYFL_SECAGG
+#include "tinyfl_secagg_device.h" /* firmware/secagg/device/, on the include path of such images */
+#endif
 
 /* The last release, kept to answer a resend of its global model with the same update. */
 typedef struct {
@@ -57,6 +60,9 @@ typedef struct {
     uint8_t labels[TINYFL_SAMPLES_PER_ROUND];
     float scratch[TINYFL_HEAD_TRAIN_SCRATCH(TINYFL_HEAD_CLASSES, TINYFL_HEAD_FEATURES)];
     uint8_t tx[TINYFL_WIRE_MAX_MESSAGE];
+#ifdef TINYFL_SECAGG
+    tinyfl_secagg_device secagg; /* the round under way; values[] is secret while it is */
+#endif
 } tinyfl_device;
 
 /* Loads the ledger, seeds the noise generator from the entropy hook, sends hello. */

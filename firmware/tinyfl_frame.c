@@ -1,6 +1,6 @@
 /* Framing: see tinyfl_frame.h and docs/protocol.md. tinyfl/wire/frame.py mirrors this receiver
  * step for step (same checks, same order, same counters); tests feed both the same bytes. */
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2 /* the header layout below is spelled out by hand */
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3 /* the header layout below is spelled out by hand */
 #include "tinyfl_frame.h"
 
 #include <string.h>

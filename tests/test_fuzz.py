@@ -69,8 +69,8 @@ MUTANTS = {
         "tinyfl_status tinyfl_ledger_store(tinyfl_ledger *ledger, const tinyfl_port *port)\n{\n"
         "    if (ledger->releases_done > 1) {\n        return TINYFL_OK;\n    }\n"),
     "stored_round_forgotten": Patch("tinyfl_device.c",
-                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);\n",
-                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, port);\n"
+                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, ledger_port(dev));\n",
+                                    "    tinyfl_status ledger_st = tinyfl_ledger_load(&dev->ledger, ledger_port(dev));\n"
                                     "    dev->ledger.last_round = 0;\n"),
     "replay_accepted": Patch("tinyfl_device.c", "m.round <= dev->ledger.last_round",
                              "m.round < dev->ledger.last_round"),
@@ -117,8 +117,13 @@ WIRE_MUTANTS = {
     "encoder_drops_bits": ("payload", Patch("generated/tinyfl_wire_gen.c", "    p[1] = (uint8_t)(v >> 8);\n",
                                             "    p[1] = (uint8_t)(v >> 9);\n"),
                            "an accepted payload re-encodes to other bytes"),
-    "caller_capacity_ignored": ("payload", Patch("generated/tinyfl_wire_gen.c", "count > 1040 || count > m->values_cap",
-                                                 "count > 1040"),
+    "caller_capacity_ignored": ("payload", Patch("generated/tinyfl_wire_gen.c",
+                                                 "count > 1040 || count > m->values_cap) {\n"
+                                                 "        return TINYFL_E_OVERSIZE;\n    }\n"
+                                                 "    for (i = 0; i < count; ++i) {\n        st =",
+                                                 "count > 1040) {\n"
+                                                 "        return TINYFL_E_OVERSIZE;\n    }\n"
+                                                 "    for (i = 0; i < count; ++i) {\n        st ="),
                                 "global-buffer-overflow"),
 }
 

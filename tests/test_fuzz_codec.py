@@ -54,6 +54,11 @@ def field_strategy(f: spec.Field) -> st.SearchStrategy:
     if f.kind == "bytes":
         return st.binary(min_size=f.length, max_size=f.length)
     size = min(f.max_count, ARRAY_DRAW_MAX)
+    if f.kind in ("u16_array", "u32_array"):
+        top = 2**16 - 1 if f.kind == "u16_array" else 2**32 - 1
+        return st.lists(st.integers(0, top), max_size=size).map(lambda v: np.array(v, dtype=np.int64))
+    if f.kind == "record_array":
+        return st.lists(st.binary(min_size=f.length, max_size=f.length), max_size=size).map(tuple)
     if f.kind == "f32_array":
         return st.lists(_f32(f), max_size=size).map(lambda v: np.array(v, dtype=np.float32))
     return st.lists(st.integers(-(2**31), 2**31 - 1), max_size=size).map(

@@ -52,6 +52,12 @@ def random_value(rng: random.Random, f: spec.Field):
     if f.kind == "bytes":
         return rng.randbytes(f.length)
     n = rng.choice((0, 1, rng.randint(0, 40), rng.randint(0, f.max_count)))
+    n = min(n, f.max_count)
+    if f.kind in ("u16_array", "u32_array"):
+        top = 2**16 - 1 if f.kind == "u16_array" else 2**32 - 1
+        return np.array([rng.choice((0, top, rng.randint(0, top))) for _ in range(n)], dtype=np.int64)
+    if f.kind == "record_array":
+        return tuple(rng.randbytes(f.length) for _ in range(n))
     if f.kind == "f32_array":
         lo = f.min if f.min is not None else -1e3
         hi = f.max if f.max is not None else 1e3

@@ -46,7 +46,11 @@ def test_vectors_cover_the_brief():
                      "length_field_over_max_chunk", "unknown_type", "unknown_version",
                      "cobs_code_past_end", "chunk_out_of_order", "global_model_param_nan",
                      "hello_clip_inf", "hello_n_classes_below_min", "global_model_params_over_max",
-                     "hello_trailing_byte"):
+                     "hello_trailing_byte", "secagg_policy", "secagg_keys", "secagg_neighbours",
+                     "secagg_shares", "secagg_share_for_you", "secagg_mask_request",
+                     "secagg_masked_update", "secagg_unmask_request", "secagg_reveal",
+                     "secagg_masked_update_max_chunk20", "secagg_neighbours_over_max",
+                     "secagg_neighbours_record_truncated", "secagg_mask_request_alive_over_max"):
         assert required in names
     statuses = {s for case in VECTORS for s in case["expect"]["rejected"]}
     statuses |= {m["error"] for case in VECTORS for m in case["expect"]["messages"] if "error" in m}
@@ -90,7 +94,9 @@ def test_c_decodes_what_python_encodes_and_back(generator):
     same message; C's frames equal Python's for chunk 20 and 240."""
     messages = [generator.HELLO, generator.HELLO_REQUEST, generator.GLOBAL_SMALL,
                 generator.GLOBAL_MAX, generator.UPDATE_EDGES, generator.UPDATE_MAX,
-                generator.ERROR, generator.BUDGET, generator.SET_DP]
+                generator.ERROR, generator.BUDGET, generator.SET_DP,
+                generator.SECAGG_NEIGHBOURS_MAX, generator.SECAGG_MASKED_MAX,
+                *generator.SECAGG_MESSAGES]
     lines = [f"R {m.TYPE_ID} {m.encode().hex()}" for m in messages]
     for chunk in (20, 240):
         lines += [f"S {m.TYPE_ID} {1000 + chunk} {chunk} {m.encode().hex()}" for m in messages]

@@ -210,7 +210,7 @@ def serve(
         else:
             config = load_fleet_config(fleet, run_config) if fleet else FleetConfig().with_overrides(run_config)
         if link:
-            config = FleetConfig(fleet=config.fleet, emulate=None, dp=config.dp,
+            config = FleetConfig(fleet=config.fleet, emulate=None, dp=config.dp, secagg=config.secagg,
                                  devices=tuple(DeviceSpec(l, f"dev{i + 1}") for i, l in enumerate(link)))
         if rounds is not None:
             config = config.with_overrides([f"fleet.rounds={rounds}"])

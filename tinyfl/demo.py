@@ -46,6 +46,7 @@ class DemoOptions:
     # admit test builds (None: only the test build these options ask for themselves)
     allow_test_builds: bool | None = None
     resume: bool = False  # the run folder may hold a run to resume
+    secagg: Any = None  # a [secagg] section (tinyfl.fleet.config.SecaggSpec): secure rounds
 
     @property
     def test_build(self) -> bool:
@@ -140,7 +141,8 @@ def options_from_fleet(config: Any, dp: DpConfig | None = None, **extra: Any) ->
         raise ValueError(f"emulate.data = {emulate.data!r}: emulated fleets use basicmotions for now")
     return DemoOptions(board=emulate.board, n=emulate.n, rounds=fleet.rounds, lr=fleet.lr,
                        local_epochs=fleet.local_epochs, batch_size=fleet.batch_size,
-                       deadline_s=fleet.deadline_s, seed=emulate.seed, dp=dp or config.dp, **extra)
+                       deadline_s=fleet.deadline_s, seed=emulate.seed, dp=dp or config.dp,
+                       secagg=config.secagg, **extra)
 
 
 def split_shards(y: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
@@ -201,10 +203,16 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
 
     say(f"building {options.board} firmware ({backbone.name} backbone, {config.n_params} head "
         f"parameters, clip {config.dp.clip}, noise multiplier {config.dp.noise_multiplier})")
-    firmware = build_firmware(options.board, config, model_sources=backbone.model_sources,
-                              test_build=options.test_seed is not None or bool(options.defines),
-                              test_seed=options.test_seed,
-                              defines={**backbone.defines, **dict(options.defines)} or None)
+    build = build_firmware
+    if options.secagg is not None:  # images with secure aggregation (tinyfl/secagg/image.py)
+        from .secagg.image import emulated_image, build_secagg_firmware
+
+        build = lambda board, cfg, **kw: build_secagg_firmware(  # noqa: E731
+            board, cfg, emulated_image(options.secagg, options.n), **kw)
+    firmware = build(options.board, config, model_sources=backbone.model_sources,
+                     test_build=options.test_seed is not None or bool(options.defines),
+                     test_seed=options.test_seed,
+                     defines={**backbone.defines, **dict(options.defines)} or None)
 
     shard_paths = []
     for i, idx in enumerate(split_shards(data.y_train, options.n, options.seed)):
@@ -223,7 +231,7 @@ def run_emulated(options: DemoOptions, run_dir: Path | str | None = None, *,
         fleet=RoundSpec(rounds=options.rounds, lr=options.lr, local_epochs=options.local_epochs,
                         batch_size=options.batch_size, deadline_s=options.deadline_s,
                         init_seed=options.seed),
-        dp=options.dp,
+        dp=options.dp, secagg=options.secagg,
     )
     say(f"launching {options.n} {options.board} boards")
     with launch_fleet(options.board, options.n, firmware, shard_paths, run_dir / "boards") as fleet:

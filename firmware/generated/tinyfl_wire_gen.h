@@ -8,13 +8,13 @@
 /* A hand-written file that depends on the message layout defines
  * TINYFL_WIRE_EXPECTED_SPEC_VERSION before its first include; a mismatch stops the build
  * until someone has reviewed that file against the new spec. */
-#define TINYFL_WIRE_SPEC_VERSION 2
+#define TINYFL_WIRE_SPEC_VERSION 3
 #if defined(TINYFL_WIRE_EXPECTED_SPEC_VERSION) && \
     TINYFL_WIRE_EXPECTED_SPEC_VERSION != TINYFL_WIRE_SPEC_VERSION
 #error "written for another wire spec version: review it against tinyfl/wire/spec.py"
 #endif
 
-#define TINYFL_WIRE_PROTOCOL_VERSION 2
+#define TINYFL_WIRE_PROTOCOL_VERSION 3
 #define TINYFL_WIRE_HEADER_SIZE 8
 #define TINYFL_WIRE_CRC_SIZE 4
 #define TINYFL_WIRE_MIN_CHUNK 20
@@ -64,6 +64,7 @@ typedef enum {
 #define TINYFL_HELLO_FLAG_TEST_BUILD 0x01u /* a test build (fixed seed or a deliberately broken mechanism): never private */
 #define TINYFL_HELLO_FLAG_ENTROPY_FAILED 0x02u /* the entropy health tests failed at start-up: every release is refused */
 #define TINYFL_HELLO_FLAG_LEDGER_LOCKED 0x04u /* the privacy ledger is corrupt or unreadable: every release is refused */
+#define TINYFL_HELLO_FLAG_SECAGG 0x08u /* secure aggregation compiled in: a secagg_policy follows, rounds are secure aggregation rounds */
 
 /* Short names ("OK", "CRC", ...) indexed by status; tinyfl_status_str() wraps it. */
 extern const char *const tinyfl_status_names[TINYFL_STATUS_COUNT];
@@ -76,6 +77,15 @@ extern const char *const tinyfl_status_names[TINYFL_STATUS_COUNT];
 #define TINYFL_MSG_ERROR 5
 #define TINYFL_MSG_BUDGET_EXHAUSTED 6
 #define TINYFL_MSG_SET_DP_CONFIG 7
+#define TINYFL_MSG_SECAGG_POLICY 8
+#define TINYFL_MSG_SECAGG_KEYS 9
+#define TINYFL_MSG_SECAGG_NEIGHBOURS 10
+#define TINYFL_MSG_SECAGG_SHARES 11
+#define TINYFL_MSG_SECAGG_SHARE_FOR_YOU 12
+#define TINYFL_MSG_SECAGG_MASK_REQUEST 13
+#define TINYFL_MSG_SECAGG_MASKED_UPDATE 14
+#define TINYFL_MSG_SECAGG_UNMASK_REQUEST 15
+#define TINYFL_MSG_SECAGG_REVEAL 16
 
 /* 1 if `type` is a message type of this spec, else 0. */
 int tinyfl_wire_type_known(uint8_t type);
@@ -211,6 +221,159 @@ typedef struct {
 tinyfl_status tinyfl_msg_set_dp_config_encode(const tinyfl_msg_set_dp_config *m, uint8_t *buf,
                                               size_t cap, size_t *len);
 tinyfl_status tinyfl_msg_set_dp_config_decode(tinyfl_msg_set_dp_config *m, const uint8_t *buf,
+                                              size_t len);
+
+/* secagg_policy (device->host): Sent right after hello by an image with secure aggregation
+ * compiled in (hello flag SECAGG): its compiled-in policy, so the host can refuse a cohort the
+ * device would refuse, and the ledger's two guarantees. Such an image never sends `update`: it
+ * answers global_model with secagg_keys, since its own noise is only a share of the round's. */
+#define TINYFL_MSG_SECAGG_POLICY_MAX_SIZE 37
+typedef struct {
+    uint32_t device_id; /* as in hello; the secure-aggregation id (1..65535) */
+    uint16_t n_min; /* smallest cohort the device masks and unmasks for */
+    uint16_t n_max; /* largest cohort its modulus is sized for */
+    uint8_t k_max; /* most neighbours it accepts */
+    uint64_t noise_num; /* per-device noise variance in grid steps^2: num / den = max(sigma^2 / n_min, sigma_local^2) */
+    uint64_t noise_den; /* denominator of that variance */
+    float local_multiplier; /* sigma_local / C: the local floor */
+    float central_eps_spent; /* eps against an honest-but-curious server, given n_min honest survivors per round */
+    float local_eps_spent; /* eps against any server (the device's own noise; hello.eps_spent, the figure the budget is enforced on) */
+} tinyfl_msg_secagg_policy;
+tinyfl_status tinyfl_msg_secagg_policy_encode(const tinyfl_msg_secagg_policy *m, uint8_t *buf,
+                                              size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_policy_decode(tinyfl_msg_secagg_policy *m, const uint8_t *buf,
+                                              size_t len);
+
+/* secagg_keys (device->host): Answer of a secure-aggregation image to global_model: it has
+ * trained, clipped and noised its update (kept secret) and drawn this round's two X25519 key
+ * pairs. */
+#define TINYFL_MSG_SECAGG_KEYS_MAX_SIZE 72
+typedef struct {
+    uint32_t run; /* run of the global model */
+    uint32_t round; /* round of the global model */
+    uint8_t c_pk[32]; /* public key for the share channel */
+    uint8_t s_pk[32]; /* public key for the pairwise masks */
+} tinyfl_msg_secagg_keys;
+tinyfl_status tinyfl_msg_secagg_keys_encode(const tinyfl_msg_secagg_keys *m, uint8_t *buf,
+                                            size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_keys_decode(tinyfl_msg_secagg_keys *m, const uint8_t *buf,
+                                            size_t len);
+
+/* secagg_neighbours (host->device): The device's neighbours in the round's SecAgg+ graph and
+ * the Shamir threshold t. */
+#define TINYFL_MSG_SECAGG_NEIGHBOURS_MAX_SIZE 2123
+typedef struct {
+    uint32_t run; /* run of the round */
+    uint32_t round; /* round */
+    uint8_t t; /* threshold: k/2 < t <= k (checked by the device) */
+    uint8_t (*neighbours)[66]; /* id u16, c_pk[32], s_pk[32] each; ids ascending; caller-provided storage */
+    uint16_t neighbours_count; /* records in use, <= 32 */
+    uint16_t neighbours_cap; /* room at neighbours (decode input) */
+} tinyfl_msg_secagg_neighbours;
+tinyfl_status tinyfl_msg_secagg_neighbours_encode(const tinyfl_msg_secagg_neighbours *m,
+                                                  uint8_t *buf, size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_neighbours_decode(tinyfl_msg_secagg_neighbours *m,
+                                                  const uint8_t *buf, size_t len);
+
+/* secagg_shares (device->host): The device's Shamir shares of its self-mask seed and mask key,
+ * one ciphertext per neighbour in the order of secagg_neighbours. */
+#define TINYFL_MSG_SECAGG_SHARES_MAX_SIZE 2730
+typedef struct {
+    uint32_t run; /* run of the round */
+    uint32_t round; /* round */
+    uint8_t (*ciphers)[85]; /* ChaCha20-Poly1305 ciphertext and tag; caller-provided storage */
+    uint16_t ciphers_count; /* records in use, <= 32 */
+    uint16_t ciphers_cap; /* room at ciphers (decode input) */
+} tinyfl_msg_secagg_shares;
+tinyfl_status tinyfl_msg_secagg_shares_encode(const tinyfl_msg_secagg_shares *m, uint8_t *buf,
+                                              size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_shares_decode(tinyfl_msg_secagg_shares *m, const uint8_t *buf,
+                                              size_t len);
+
+/* secagg_share_for_you (host->device): One neighbour's ciphertext for this device, routed by
+ * the host; once per neighbour. */
+#define TINYFL_MSG_SECAGG_SHARE_FOR_YOU_MAX_SIZE 95
+typedef struct {
+    uint32_t run; /* run of the round */
+    uint32_t round; /* round */
+    uint16_t sender; /* the neighbour that encrypted it */
+    uint8_t cipher[85]; /* ciphertext and tag */
+} tinyfl_msg_secagg_share_for_you;
+tinyfl_status tinyfl_msg_secagg_share_for_you_encode(const tinyfl_msg_secagg_share_for_you *m,
+                                                     uint8_t *buf, size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_share_for_you_decode(tinyfl_msg_secagg_share_for_you *m,
+                                                     const uint8_t *buf, size_t len);
+
+/* secagg_mask_request (host->device): The neighbours still alive and the cohort the host
+ * claims; the device charges its ledger, then answers with its masked update. */
+#define TINYFL_MSG_SECAGG_MASK_REQUEST_MAX_SIZE 76
+typedef struct {
+    uint32_t run; /* run of the round */
+    uint32_t round; /* round */
+    uint16_t cohort; /* devices that shared (U2), as the host claims */
+    uint16_t *alive; /* live neighbours, ids ascending; caller-provided storage */
+    uint16_t alive_count; /* values in use, <= 32 */
+    uint16_t alive_cap; /* room at alive (decode input) */
+} tinyfl_msg_secagg_mask_request;
+tinyfl_status tinyfl_msg_secagg_mask_request_encode(const tinyfl_msg_secagg_mask_request *m,
+                                                    uint8_t *buf, size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_mask_request_decode(tinyfl_msg_secagg_mask_request *m,
+                                                    const uint8_t *buf, size_t len);
+
+/* secagg_masked_update (device->host): The noised, clipped update on the grid plus the masks,
+ * modulo 2^32: uniform to anyone who cannot remove the masks. Sent only after both guarantees
+ * are in the ledger. */
+#define TINYFL_MSG_SECAGG_MASKED_UPDATE_MAX_SIZE 4198
+typedef struct {
+    uint32_t run; /* run of the round */
+    uint32_t round; /* round */
+    uint64_t nonce; /* echo of the global model's nonce */
+    uint16_t sample_count; /* samples trained on this round */
+    float grid_step; /* value of one integer step: C / 2**grid_bits */
+    float central_eps_spent; /* central eps including this release */
+    float local_eps_spent; /* local eps including this release */
+    uint16_t releases_done; /* releases including this one */
+    uint16_t n_classes; /* head rows */
+    uint16_t n_features; /* head columns */
+    uint32_t *values; /* masked words, same order as params; caller-provided storage */
+    uint16_t values_count; /* values in use, <= 1040 */
+    uint16_t values_cap; /* room at values (decode input) */
+} tinyfl_msg_secagg_masked_update;
+tinyfl_status tinyfl_msg_secagg_masked_update_encode(const tinyfl_msg_secagg_masked_update *m,
+                                                     uint8_t *buf, size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_masked_update_decode(tinyfl_msg_secagg_masked_update *m,
+                                                     const uint8_t *buf, size_t len);
+
+/* secagg_unmask_request (host->device): The neighbours whose masked update arrived and the
+ * surviving cohort the host claims; refused below n_min, answered once per round. */
+#define TINYFL_MSG_SECAGG_UNMASK_REQUEST_MAX_SIZE 76
+typedef struct {
+    uint32_t run; /* run of the round */
+    uint32_t round; /* round */
+    uint16_t cohort; /* devices whose masked update arrived (U3), as claimed */
+    uint16_t *survived; /* surviving neighbours, ids ascending; caller-provided storage */
+    uint16_t survived_count; /* values in use, <= 32 */
+    uint16_t survived_cap; /* room at survived (decode input) */
+} tinyfl_msg_secagg_unmask_request;
+tinyfl_status tinyfl_msg_secagg_unmask_request_encode(const tinyfl_msg_secagg_unmask_request *m,
+                                                      uint8_t *buf, size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_unmask_request_decode(tinyfl_msg_secagg_unmask_request *m,
+                                                      const uint8_t *buf, size_t len);
+
+/* secagg_reveal (device->host): For each neighbour alive at the mask step: its self-mask share
+ * if it survived, its mask-key share if it dropped (never both). Every secret of the round is
+ * then wiped. */
+#define TINYFL_MSG_SECAGG_REVEAL_MAX_SIZE 1162
+typedef struct {
+    uint32_t run; /* run of the round */
+    uint32_t round; /* round */
+    uint8_t (*records)[36]; /* owner u16, kind u8 (0 self mask, 1 mask key), x u8, share[32] each; caller-provided storage */
+    uint16_t records_count; /* records in use, <= 32 */
+    uint16_t records_cap; /* room at records (decode input) */
+} tinyfl_msg_secagg_reveal;
+tinyfl_status tinyfl_msg_secagg_reveal_encode(const tinyfl_msg_secagg_reveal *m, uint8_t *buf,
+                                              size_t cap, size_t *len);
+tinyfl_status tinyfl_msg_secagg_reveal_decode(tinyfl_msg_secagg_reveal *m, const uint8_t *buf,
                                               size_t len);
 
 #endif /* TINYFL_WIRE_GEN_H */

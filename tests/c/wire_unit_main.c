@@ -1,7 +1,7 @@
 /* Unit checks of the C wire runtime that the vectors cannot reach: argument checks, encoder
  * refusals, caller capacities, CRC-32 and COBS reference values, write failures. Prints one
  * line per failed check and "PASS <n>" when all n checks hold (tests/test_wire_c.py). */
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3
 #include <stdio.h>
 #include <string.h>
 
@@ -243,11 +243,78 @@ static void test_frames(void)
     CHECK(tinyfl_frame_rx_push(NULL, 0) == TINYFL_E_ARG);
 }
 
+/* The secure-aggregation field kinds: fixed-width integer arrays and fixed-size records. */
+static void test_secagg_kinds(void)
+{
+    static uint16_t ids[40];
+    static uint32_t words[TINYFL_WIRE_MAX_PARAMS + 1];
+    static uint8_t records[40][66];
+    tinyfl_msg_secagg_mask_request q;
+    tinyfl_msg_secagg_masked_update u;
+    tinyfl_msg_secagg_neighbours nb;
+    size_t len = 0;
+    size_t i;
+    memset(&q, 0, sizeof q);
+    q.run = 1;
+    q.round = 2;
+    q.cohort = 9;
+    q.alive = ids;
+    for (i = 0; i < 40; ++i) {
+        ids[i] = (uint16_t)(0xFFFFu - i);
+    }
+    q.alive_count = 33; /* over max_count (32) */
+    CHECK(tinyfl_msg_secagg_mask_request_encode(&q, buf, sizeof buf, &len) == TINYFL_E_OVERSIZE);
+    q.alive_count = 3;
+    CHECK(tinyfl_msg_secagg_mask_request_encode(&q, buf, sizeof buf, &len) == TINYFL_OK);
+    CHECK(len == 4 + 4 + 2 + 2 + 3 * 2 && buf[12] == 0xFF && buf[13] == 0xFF && buf[14] == 0xFE);
+    q.alive_cap = 2; /* the caller's storage is smaller than the count: refused before writing */
+    CHECK(tinyfl_msg_secagg_mask_request_decode(&q, buf, len) == TINYFL_E_OVERSIZE);
+    q.alive_cap = 3;
+    CHECK(tinyfl_msg_secagg_mask_request_decode(&q, buf, len - 1) == TINYFL_E_TRUNCATED);
+    CHECK(tinyfl_msg_secagg_mask_request_decode(&q, buf, len) == TINYFL_OK && q.alive[1] == 0xFFFEu);
+    q.alive = NULL;
+    CHECK(tinyfl_msg_secagg_mask_request_encode(&q, buf, sizeof buf, &len) == TINYFL_E_ARG);
+
+    memset(&u, 0, sizeof u);
+    u.run = 1;
+    u.round = 1;
+    u.n_classes = 16;
+    u.n_features = 64;
+    u.values = words;
+    u.values_count = TINYFL_WIRE_MAX_PARAMS;
+    for (i = 0; i < TINYFL_WIRE_MAX_PARAMS; ++i) {
+        words[i] = 0xFFFFFFFFu - (uint32_t)i;
+    }
+    CHECK(tinyfl_msg_secagg_masked_update_encode(&u, buf, sizeof buf, &len) == TINYFL_OK);
+    CHECK(len == TINYFL_MSG_SECAGG_MASKED_UPDATE_MAX_SIZE);
+    CHECK(tinyfl_msg_secagg_masked_update_encode(&u, buf, len - 1, &len) == TINYFL_E_OVERSIZE);
+    u.values_count = TINYFL_WIRE_MAX_PARAMS + 1;
+    CHECK(tinyfl_msg_secagg_masked_update_encode(&u, buf, sizeof buf, &len) == TINYFL_E_OVERSIZE);
+
+    memset(&nb, 0, sizeof nb);
+    nb.run = 1;
+    nb.round = 1;
+    nb.t = 2;
+    nb.neighbours = records;
+    nb.neighbours_count = 2;
+    memset(records, 0xA5, sizeof records);
+    CHECK(tinyfl_msg_secagg_neighbours_encode(&nb, buf, sizeof buf, &len) == TINYFL_OK);
+    CHECK(len == 4 + 4 + 1 + 2 + 2 * 66);
+    memset(records, 0, sizeof records);
+    nb.neighbours_cap = 1;
+    CHECK(tinyfl_msg_secagg_neighbours_decode(&nb, buf, len) == TINYFL_E_OVERSIZE);
+    nb.neighbours_cap = 2;
+    CHECK(tinyfl_msg_secagg_neighbours_decode(&nb, buf, len) == TINYFL_OK);
+    CHECK(nb.neighbours_count == 2 && records[1][65] == 0xA5 && records[2][0] == 0);
+    CHECK(tinyfl_msg_secagg_neighbours_decode(&nb, buf, len - 66) == TINYFL_E_TRUNCATED);
+}
+
 int main(void)
 {
     test_status_and_crc();
     test_cobs();
     test_encoders();
+    test_secagg_kinds();
     test_frames();
     if (failures != 0) {
         printf("FAILED %d of %d\n", failures, checks);

@@ -10,7 +10,7 @@
  * accepted payload re-encodes to the same bytes; a violation aborts (the test sees a crash).
  * Built for the host by tests/test_wire_c.py (also with sanitizers) and with
  * arm-none-eabi-gcc -c to prove it builds for Cortex-M4. */
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,9 @@ static uint8_t sent[TINYFL_WIRE_MAX_MESSAGE * 2];
 static size_t sent_len;
 static float params[TINYFL_WIRE_MAX_PARAMS];
 static int32_t values[TINYFL_WIRE_MAX_PARAMS];
+static uint32_t words[TINYFL_WIRE_MAX_PARAMS];
+static uint16_t ids[TINYFL_WIRE_MAX_PARAMS];
+static uint8_t records[TINYFL_WIRE_MAX_MESSAGE];
 static tinyfl_frame_rx rx;
 
 static void fail(const char *what)
@@ -128,6 +131,45 @@ static void print_ints(const char *name, const int32_t *v, size_t n, int last)
     printf("]%s", last ? "" : ", ");
 }
 
+static void print_words(const char *name, const uint32_t *v, size_t n, int last)
+{
+    size_t i;
+    printf("\"%s\": [", name);
+    for (i = 0; i < n; ++i) {
+        printf("%" PRIu32 "%s", v[i], i + 1 < n ? ", " : "");
+    }
+    printf("]%s", last ? "" : ", ");
+}
+
+static void print_ids(const char *name, const uint16_t *v, size_t n, int last)
+{
+    size_t i;
+    printf("\"%s\": [", name);
+    for (i = 0; i < n; ++i) {
+        printf("%u%s", (unsigned)v[i], i + 1 < n ? ", " : "");
+    }
+    printf("]%s", last ? "" : ", ");
+}
+
+/* n records of `size` bytes, each a hex string */
+static void print_records(const char *name, const uint8_t *v, size_t n, size_t size, int last)
+{
+    size_t i;
+    printf("\"%s\": [", name);
+    for (i = 0; i < n; ++i) {
+        print_hex(v + i * size, size);
+        printf("%s", i + 1 < n ? ", " : "");
+    }
+    printf("]%s", last ? "" : ", ");
+}
+
+static void print_key(const char *name, const uint8_t *v, size_t size, int last)
+{
+    printf("\"%s\": ", name);
+    print_hex(v, size);
+    printf("%s", last ? "" : ", ");
+}
+
 static const char *type_name(uint8_t type)
 {
     switch (type) {
@@ -145,6 +187,24 @@ static const char *type_name(uint8_t type)
         return "budget_exhausted";
     case TINYFL_MSG_SET_DP_CONFIG:
         return "set_dp_config";
+    case TINYFL_MSG_SECAGG_POLICY:
+        return "secagg_policy";
+    case TINYFL_MSG_SECAGG_KEYS:
+        return "secagg_keys";
+    case TINYFL_MSG_SECAGG_NEIGHBOURS:
+        return "secagg_neighbours";
+    case TINYFL_MSG_SECAGG_SHARES:
+        return "secagg_shares";
+    case TINYFL_MSG_SECAGG_SHARE_FOR_YOU:
+        return "secagg_share_for_you";
+    case TINYFL_MSG_SECAGG_MASK_REQUEST:
+        return "secagg_mask_request";
+    case TINYFL_MSG_SECAGG_MASKED_UPDATE:
+        return "secagg_masked_update";
+    case TINYFL_MSG_SECAGG_UNMASK_REQUEST:
+        return "secagg_unmask_request";
+    case TINYFL_MSG_SECAGG_REVEAL:
+        return "secagg_reveal";
     default:
         return "unknown";
     }
@@ -301,6 +361,181 @@ static tinyfl_status decode_one(uint8_t type, const uint8_t *payload, size_t len
             printf("}");
         }
         st = tinyfl_msg_set_dp_config_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_POLICY: {
+        tinyfl_msg_secagg_policy m;
+        st = tinyfl_msg_secagg_policy_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("device_id", m.device_id, 0);
+            print_u("n_min", m.n_min, 0);
+            print_u("n_max", m.n_max, 0);
+            print_u("k_max", m.k_max, 0);
+            print_u("noise_num", m.noise_num, 0);
+            print_u("noise_den", m.noise_den, 0);
+            print_f("local_multiplier", m.local_multiplier, 0);
+            print_f("central_eps_spent", m.central_eps_spent, 0);
+            print_f("local_eps_spent", m.local_eps_spent, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_policy_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_KEYS: {
+        tinyfl_msg_secagg_keys m;
+        st = tinyfl_msg_secagg_keys_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_key("c_pk", m.c_pk, sizeof m.c_pk, 0);
+            print_key("s_pk", m.s_pk, sizeof m.s_pk, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_keys_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_NEIGHBOURS: {
+        tinyfl_msg_secagg_neighbours m;
+        m.neighbours = (uint8_t(*)[66])records;
+        m.neighbours_cap = (uint16_t)(sizeof records / 66u);
+        st = tinyfl_msg_secagg_neighbours_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_u("t", m.t, 0);
+            print_records("neighbours", records, m.neighbours_count, 66u, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_neighbours_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_SHARES: {
+        tinyfl_msg_secagg_shares m;
+        m.ciphers = (uint8_t(*)[85])records;
+        m.ciphers_cap = (uint16_t)(sizeof records / 85u);
+        st = tinyfl_msg_secagg_shares_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_records("ciphers", records, m.ciphers_count, 85u, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_shares_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_SHARE_FOR_YOU: {
+        tinyfl_msg_secagg_share_for_you m;
+        st = tinyfl_msg_secagg_share_for_you_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_u("sender", m.sender, 0);
+            print_key("cipher", m.cipher, sizeof m.cipher, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_share_for_you_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_MASK_REQUEST: {
+        tinyfl_msg_secagg_mask_request m;
+        m.alive = ids;
+        m.alive_cap = TINYFL_WIRE_MAX_PARAMS;
+        st = tinyfl_msg_secagg_mask_request_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_u("cohort", m.cohort, 0);
+            print_ids("alive", m.alive, m.alive_count, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_mask_request_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_MASKED_UPDATE: {
+        tinyfl_msg_secagg_masked_update m;
+        m.values = words;
+        m.values_cap = TINYFL_WIRE_MAX_PARAMS;
+        st = tinyfl_msg_secagg_masked_update_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_u("nonce", m.nonce, 0);
+            print_u("sample_count", m.sample_count, 0);
+            print_f("grid_step", m.grid_step, 0);
+            print_f("central_eps_spent", m.central_eps_spent, 0);
+            print_f("local_eps_spent", m.local_eps_spent, 0);
+            print_u("releases_done", m.releases_done, 0);
+            print_u("n_classes", m.n_classes, 0);
+            print_u("n_features", m.n_features, 0);
+            print_words("values", m.values, m.values_count, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_masked_update_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_UNMASK_REQUEST: {
+        tinyfl_msg_secagg_unmask_request m;
+        m.survived = ids;
+        m.survived_cap = TINYFL_WIRE_MAX_PARAMS;
+        st = tinyfl_msg_secagg_unmask_request_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_u("cohort", m.cohort, 0);
+            print_ids("survived", m.survived, m.survived_count, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_unmask_request_encode(&m, encoded, sizeof encoded, encoded_len);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_REVEAL: {
+        tinyfl_msg_secagg_reveal m;
+        m.records = (uint8_t(*)[36])records;
+        m.records_cap = (uint16_t)(sizeof records / 36u);
+        st = tinyfl_msg_secagg_reveal_decode(&m, payload, len);
+        if (st != TINYFL_OK) {
+            return st;
+        }
+        if (print) {
+            printf("\"fields\": {");
+            print_u("run", m.run, 0);
+            print_u("round", m.round, 0);
+            print_records("records", records, m.records_count, 36u, 1);
+            printf("}");
+        }
+        st = tinyfl_msg_secagg_reveal_encode(&m, encoded, sizeof encoded, encoded_len);
         break;
     }
     default:

@@ -10,7 +10,7 @@
  *   then operations until the input ends, each an opcode byte and its arguments (see OP_*).
  * The fuzzer can write raw link bytes, but most operations build well-formed frames (CRC and
  * all), so that mutations reach the device's message handling instead of the CRC check. */
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2 /* builds global_model messages field by field */
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3 /* builds global_model messages field by field */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

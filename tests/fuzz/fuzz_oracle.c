@@ -1,4 +1,4 @@
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2 /* reads the update message and the frame header */
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3 /* reads the update message and the frame header */
 #include "fuzz_oracle.h"
 
 #include <string.h>

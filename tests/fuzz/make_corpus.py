@@ -181,7 +181,7 @@ def write_inputs(folder: Path, inputs: dict[str, bytes], *, replace_folder: bool
 
 
 def main() -> None:
-    assert spec.SPEC_VERSION == 2, "fuzz_device.c and this script build spec 2 messages"
+    assert spec.SPEC_VERSION == 3, "fuzz_device.c and this script build spec 3 messages"
     payloads, links = wire_seeds()
     for name, inputs in (("payload", payloads), ("frame", links), ("device", device_scripts())):
         print(f"{name}: {write_inputs(FUZZ_DIR / 'corpus' / name, inputs)} seeds")

@@ -1,4 +1,4 @@
-#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 2 /* one case per message type of the spec */
+#define TINYFL_WIRE_EXPECTED_SPEC_VERSION 3 /* one case per message type of the spec */
 #include "wire_check.h"
 
 #include <string.h>
@@ -20,6 +20,13 @@ static uint8_t again[TINYFL_WIRE_MAX_MESSAGE];
                               "an accepted " #kind " does not encode");                       \
         }                                                                                     \
     } while (0)
+
+/* Storage of the secure-aggregation arrays, ending where the storage ends (as below). */
+static uint32_t words_storage[TINYFL_WIRE_MAX_PARAMS];
+static uint16_t ids_storage[TINYFL_WIRE_MAX_PARAMS];
+static uint8_t records_storage[TINYFL_WIRE_MAX_MESSAGE];
+#define RECORDS_CAP(size) ((uint16_t)(cap < TINYFL_WIRE_MAX_MESSAGE / (size) ? cap : TINYFL_WIRE_MAX_MESSAGE / (size)))
+#define RECORDS_AT(size) ((uint8_t(*)[size])(records_storage + TINYFL_WIRE_MAX_MESSAGE - (size) * RECORDS_CAP(size)))
 
 static tinyfl_status roundtrip(uint8_t type, const uint8_t *payload, size_t len, uint16_t cap,
                                float *params, int32_t *values)
@@ -73,6 +80,72 @@ static tinyfl_status roundtrip(uint8_t type, const uint8_t *payload, size_t len,
         tinyfl_msg_set_dp_config m;
         POISON(m);
         ROUNDTRIP(set_dp_config, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_POLICY: {
+        tinyfl_msg_secagg_policy m;
+        POISON(m);
+        ROUNDTRIP(secagg_policy, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_KEYS: {
+        tinyfl_msg_secagg_keys m;
+        POISON(m);
+        ROUNDTRIP(secagg_keys, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_NEIGHBOURS: {
+        tinyfl_msg_secagg_neighbours m;
+        POISON(m);
+        m.neighbours = RECORDS_AT(66);
+        m.neighbours_cap = RECORDS_CAP(66);
+        ROUNDTRIP(secagg_neighbours, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_SHARES: {
+        tinyfl_msg_secagg_shares m;
+        POISON(m);
+        m.ciphers = RECORDS_AT(85);
+        m.ciphers_cap = RECORDS_CAP(85);
+        ROUNDTRIP(secagg_shares, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_SHARE_FOR_YOU: {
+        tinyfl_msg_secagg_share_for_you m;
+        POISON(m);
+        ROUNDTRIP(secagg_share_for_you, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_MASK_REQUEST: {
+        tinyfl_msg_secagg_mask_request m;
+        POISON(m);
+        m.alive = ids_storage + (TINYFL_WIRE_MAX_PARAMS - cap);
+        m.alive_cap = cap;
+        ROUNDTRIP(secagg_mask_request, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_MASKED_UPDATE: {
+        tinyfl_msg_secagg_masked_update m;
+        POISON(m);
+        m.values = words_storage + (TINYFL_WIRE_MAX_PARAMS - cap);
+        m.values_cap = cap;
+        ROUNDTRIP(secagg_masked_update, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_UNMASK_REQUEST: {
+        tinyfl_msg_secagg_unmask_request m;
+        POISON(m);
+        m.survived = ids_storage + (TINYFL_WIRE_MAX_PARAMS - cap);
+        m.survived_cap = cap;
+        ROUNDTRIP(secagg_unmask_request, m);
+        break;
+    }
+    case TINYFL_MSG_SECAGG_REVEAL: {
+        tinyfl_msg_secagg_reveal m;
+        POISON(m);
+        m.records = RECORDS_AT(36);
+        m.records_cap = RECORDS_CAP(36);
+        ROUNDTRIP(secagg_reveal, m);
         break;
     }
     default:

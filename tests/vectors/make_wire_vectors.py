@@ -30,6 +30,15 @@ from tinyfl.wire import (  # noqa: E402
     GlobalModel,
     Hello,
     HelloRequest,
+    SecaggKeys,
+    SecaggMaskedUpdate,
+    SecaggMaskRequest,
+    SecaggNeighbours,
+    SecaggPolicy,
+    SecaggReveal,
+    SecaggShareForYou,
+    SecaggShares,
+    SecaggUnmaskRequest,
     SetDpConfig,
     Update,
     cobs_encode,
@@ -67,6 +76,11 @@ def pack(name: str, **values: object) -> bytes:
             out += bytes(v)
         elif f.kind == "f32_array":
             out += struct.pack("<H", len(v)) + b"".join(struct.pack("<f", x) for x in v)
+        elif f.kind in ("u16_array", "u32_array"):
+            fmt = "<H" if f.kind == "u16_array" else "<I"
+            out += struct.pack("<H", len(v)) + b"".join(struct.pack(fmt, int(x)) for x in v)
+        elif f.kind == "record_array":
+            out += struct.pack("<H", len(v)) + b"".join(bytes(r) for r in v)
         else:
             out += struct.pack("<H", len(v)) + b"".join(zigzag_varint(int(x)) for x in v)
     return bytes(out)
@@ -75,6 +89,10 @@ def pack(name: str, **values: object) -> bytes:
 def fields_of(message: object) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
             for k, v in vars(message).items()}
+
+
+def key(seed: int, size: int = 32) -> bytes:
+    return bytes((seed * 37 + 11 * i) & 0xFF for i in range(size))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,6 +137,38 @@ SET_DP = SetDpConfig(clip=100.0, noise_multiplier=0.0, eps_limit=1e9, seed=bytes
 SET_DP_NONFINITE = SetDpConfig(clip=math.nan, noise_multiplier=math.inf, eps_limit=-math.inf,
                                seed=b"\xff" * 32)
 
+SECAGG_POLICY = SecaggPolicy(
+    device_id=65535, n_min=10, n_max=1000, k_max=16, noise_num=2**40 + 7, noise_den=3,
+    local_multiplier=0.5, central_eps_spent=1.75, local_eps_spent=25.9,
+)
+SECAGG_KEYS = SecaggKeys(run=1, round=2, c_pk=key(1), s_pk=key(2))
+SECAGG_NEIGHBOURS = SecaggNeighbours(
+    run=1, round=2, t=3, neighbours=[struct.pack("<H", i) + key(i) + key(100 + i) for i in (2, 5, 9, 0xFFFF)],
+)
+SECAGG_NEIGHBOURS_MAX = SecaggNeighbours(
+    run=9, round=4_000_000_000, t=17,
+    neighbours=[struct.pack("<H", i + 1) + key(i, 64) for i in range(spec.SECAGG_MAX_NEIGHBOURS)],
+)
+SECAGG_SHARES = SecaggShares(run=1, round=2, ciphers=[key(i, spec.SECAGG_CIPHER_SIZE) for i in range(3)])
+SECAGG_SHARE_FOR_YOU = SecaggShareForYou(run=1, round=2, sender=5, cipher=key(7, spec.SECAGG_CIPHER_SIZE))
+SECAGG_MASK_REQUEST = SecaggMaskRequest(run=1, round=2, cohort=12, alive=[2, 5, 65535])
+SECAGG_MASKED_EDGES = SecaggMaskedUpdate(
+    run=1, round=2, nonce=2**63 + 1, sample_count=6, grid_step=2.0**-8, central_eps_spent=0.5,
+    local_eps_spent=3.25, releases_done=1, n_classes=2, n_features=2,
+    values=[0, 1, 2**31 - 1, 2**31, 2**32 - 1, 0xDEADBEEF],
+)
+SECAGG_MASKED_MAX = SecaggMaskedUpdate(
+    run=2**32 - 1, round=5, nonce=7, sample_count=65535, grid_step=2.0**-20, central_eps_spent=0.0,
+    local_eps_spent=0.0, releases_done=65535, n_classes=16, n_features=64,
+    values=_rng.integers(0, 2**32, size=spec.MAX_PARAMS),
+)
+SECAGG_UNMASK_REQUEST = SecaggUnmaskRequest(run=1, round=2, cohort=11, survived=[])
+SECAGG_REVEAL = SecaggReveal(
+    run=1, round=2, records=[struct.pack("<HBB", 2, 0, 1) + key(3), struct.pack("<HBB", 9, 1, 4) + key(4)],
+)
+SECAGG_MESSAGES = (SECAGG_POLICY, SECAGG_KEYS, SECAGG_NEIGHBOURS, SECAGG_SHARES, SECAGG_SHARE_FOR_YOU,
+                   SECAGG_MASK_REQUEST, SECAGG_MASKED_EDGES, SECAGG_UNMASK_REQUEST, SECAGG_REVEAL)
+
 
 def ok(message: object, seq: int) -> dict:
     return {"type": type(message).NAME, "seq": seq, "fields": to_jsonable(message)}
@@ -157,7 +207,8 @@ def cases() -> list[dict]:
 
     # the independent packer and the generated encoder agree on every valid message
     for message in (HELLO, HELLO_REQUEST, GLOBAL_SMALL, GLOBAL_40_BYTES, GLOBAL_MAX,
-                    UPDATE_EDGES, UPDATE_MAX, ERROR, BUDGET, SET_DP, SET_DP_NONFINITE):
+                    UPDATE_EDGES, UPDATE_MAX, ERROR, BUDGET, SET_DP, SET_DP_NONFINITE,
+                    SECAGG_NEIGHBOURS_MAX, SECAGG_MASKED_MAX, *SECAGG_MESSAGES):
         assert pack(type(message).NAME, **fields_of(message)) == message.encode(), message
 
     # --- every message type, whole
@@ -166,9 +217,14 @@ def cases() -> list[dict]:
         add(f"{type(message).NAME}{'_nonfinite' if message is SET_DP_NONFINITE else ''}",
             encode_message(message, seq), expect([ok(message, seq)], frames_ok=1))
 
+    for seq, message in enumerate(SECAGG_MESSAGES, start=20):
+        add(type(message).NAME, encode_message(message, seq),
+            expect([ok(message, seq)], frames_ok=nframes(len(message.encode()), 240)))
+
     # --- chunked
     for message, chunk in ((GLOBAL_MAX, 240), (GLOBAL_MAX, 20), (UPDATE_MAX, 240),
-                           (UPDATE_MAX, 20), (UPDATE_EDGES, 20)):
+                           (UPDATE_MAX, 20), (UPDATE_EDGES, 20), (SECAGG_MASKED_MAX, 240),
+                           (SECAGG_MASKED_MAX, 20), (SECAGG_NEIGHBOURS_MAX, 20)):
         n = nframes(len(message.encode()), chunk)
         size = "edges" if message is UPDATE_EDGES else "max"
         add(f"{type(message).NAME}_{size}_chunk{chunk}",
@@ -310,6 +366,47 @@ def cases() -> list[dict]:
              pack("set_dp_config", **fields_of(SET_DP))[:-1], "TRUNCATED")
     msg_case("budget_exhausted_eps_negative", "budget_exhausted",
              pack("budget_exhausted", **{**fields_of(BUDGET), "eps_spent": -0.5}), "VALUE")
+
+    # --- the secure-aggregation field kinds: u16/u32 arrays and fixed-size record arrays
+    pol = fields_of(SECAGG_POLICY)
+    nbs = fields_of(SECAGG_NEIGHBOURS)
+    msk = fields_of(SECAGG_MASKED_EDGES)
+    req = fields_of(SECAGG_MASK_REQUEST)
+    rev = fields_of(SECAGG_REVEAL)
+    msg_case("secagg_policy_n_min_below_min", "secagg_policy",
+             pack("secagg_policy", **{**pol, "n_min": 1}), "VALUE")
+    msg_case("secagg_policy_k_max_above_max", "secagg_policy",
+             pack("secagg_policy", **{**pol, "k_max": spec.SECAGG_MAX_NEIGHBOURS + 1}), "VALUE")
+    msg_case("secagg_policy_noise_den_zero", "secagg_policy",
+             pack("secagg_policy", **{**pol, "noise_den": 0}), "VALUE")
+    msg_case("secagg_keys_round_zero", "secagg_keys",
+             pack("secagg_keys", **{**fields_of(SECAGG_KEYS), "round": 0}), "VALUE")
+    msg_case("secagg_keys_truncated", "secagg_keys",
+             pack("secagg_keys", **fields_of(SECAGG_KEYS))[:-1], "TRUNCATED")
+    msg_case("secagg_neighbours_over_max", "secagg_neighbours",
+             pack("secagg_neighbours", **{**nbs, "neighbours": [bytes(66)] * (spec.SECAGG_MAX_NEIGHBOURS + 1)}),
+             "OVERSIZE", chunk=20)
+    msg_case("secagg_neighbours_count_over_max_no_data", "secagg_neighbours",
+             pack("secagg_neighbours", **{**nbs, "neighbours": []})[:-2] + struct.pack("<H", 33), "OVERSIZE")
+    msg_case("secagg_neighbours_record_truncated", "secagg_neighbours",
+             pack("secagg_neighbours", **nbs)[:-1], "TRUNCATED")
+    msg_case("secagg_neighbours_trailing_byte", "secagg_neighbours",
+             pack("secagg_neighbours", **nbs) + b"\x00", "OVERSIZE")
+    msg_case("secagg_share_for_you_sender_zero", "secagg_share_for_you",
+             pack("secagg_share_for_you", **{**fields_of(SECAGG_SHARE_FOR_YOU), "sender": 0}), "VALUE")
+    msg_case("secagg_mask_request_alive_over_max", "secagg_mask_request",
+             pack("secagg_mask_request", **{**req, "alive": list(range(1, 34))}), "OVERSIZE")
+    msg_case("secagg_mask_request_alive_truncated", "secagg_mask_request",
+             pack("secagg_mask_request", **req)[:-1], "TRUNCATED")
+    msg_case("secagg_masked_update_values_over_max", "secagg_masked_update",
+             pack("secagg_masked_update", **{**msk, "values": [0] * (spec.MAX_PARAMS + 1)})[:-4 * 10],
+             "OVERSIZE", chunk=20)
+    msg_case("secagg_masked_update_word_truncated", "secagg_masked_update",
+             pack("secagg_masked_update", **msk)[:-2], "TRUNCATED")
+    msg_case("secagg_masked_update_grid_step_nan", "secagg_masked_update",
+             pack("secagg_masked_update", **{**msk, "grid_step": math.nan}), "VALUE")
+    msg_case("secagg_reveal_record_truncated", "secagg_reveal",
+             pack("secagg_reveal", **rev)[:-5], "TRUNCATED")
     return out
 
 

@@ -261,6 +261,9 @@ class Aggregator:
         self.recorder.append_state(entry)
 
     def _refusal(self, hello: Hello) -> str:
+        if self.config.secagg is not None:  # secure-aggregation mode: tinyfl/fleet/secagg_round.py
+            from .secagg_round import secure_hello_problem
+            return secure_hello_problem(hello, self.config.dp, allow_test_builds=self.allow_test_builds)
         return hello_problem(hello, self.config.dp, allow_test_builds=self.allow_test_builds)
 
     def _start(self, hellos: dict[str, Hello]) -> tuple[dict[str, Any], Head]:
@@ -486,6 +489,9 @@ class Aggregator:
                decided: dict[str, RoundResult] | None = None) -> tuple[Head, RoundReport]:
         """One round. With `nonce`, an interrupted round is finished: the same head and nonce
         again (a resend for the devices), except for those `decided` already answered."""
+        if self.config.secagg is not None:  # secure-aggregation mode: tinyfl/fleet/secagg_round.py
+            from .secagg_round import aggregator_round
+            return aggregator_round(self, pool, state, round_number, head)
         fleet = self.config.fleet
         run = int(state.get("run", 1))
         started = time.monotonic()
@@ -579,7 +585,7 @@ def privacy_from_record(run_dir: str | Path,
     with the releases_done of their first hello. The device's own latest report (hello,
     update or budget_exhausted) must agree within a relative 1e-3.
     """
-    from ..wire import BudgetExhausted
+    from ..wire import BudgetExhausted, SecaggMaskedUpdate
 
     epsilon = epsilon or _default_epsilon
     reader = RunReader(run_dir)
@@ -596,6 +602,10 @@ def privacy_from_record(run_dir: str | Path,
             if nonces.get((rm.device, msg.round)) == msg.nonce:
                 released.setdefault(rm.device, set()).add(msg.round)
             latest[rm.device] = (int(msg.releases_done), float(msg.eps_spent))
+        elif isinstance(msg, SecaggMaskedUpdate):  # a secure round's release: its local guarantee
+            if nonces.get((rm.device, msg.round)) == msg.nonce:
+                released.setdefault(rm.device, set()).add(msg.round)
+            latest[rm.device] = (int(msg.releases_done), float(msg.local_eps_spent))
         elif isinstance(msg, (Hello, BudgetExhausted)):
             latest[rm.device] = (int(msg.releases_done), float(msg.eps_spent))
 

@@ -135,17 +135,44 @@ class EmulateSpec:
 
 
 @dataclass(frozen=True)
+class SecaggSpec:
+    """The [secagg] section: every round is a secure-aggregation round (tinyfl.fleet.
+    secagg_round); the devices must be built with secure aggregation (TINYFL_SECAGG)."""
+
+    k: int = 0  # neighbours per device: 0 (or >= n - 1) for the complete graph, else even >= 2
+    n_min: int = 0  # the host's own floor on survivors; 0: the largest n_min of the devices
+    step_timeout_s: float = 10.0  # wait per protocol step; a device silent that long dropped
+    # the policy of the images the host builds itself ([emulate]); real boards report theirs
+    n_max: int = 1000  # the largest cohort the image's modulus is sized for
+    local_multiplier: float = 0.5  # sigma_local / C, the noise floor each device keeps alone
+
+    def validate(self) -> None:
+        _check(self.k == 0 or (self.k >= 2 and self.k % 2 == 0), "secagg.k",
+               "must be 0 (complete graph) or an even number >= 2")
+        _check(self.k <= 32, "secagg.k", "must be at most 32 (the wire's bound)")
+        _check(self.n_min == 0 or 2 <= self.n_min <= 65535, "secagg.n_min", "must be 0 or 2..65535")
+        _check(math.isfinite(self.step_timeout_s) and self.step_timeout_s > 0,
+               "secagg.step_timeout_s", "must be a positive number")
+        _check(max(2, self.n_min) <= self.n_max <= 65535, "secagg.n_max", "must be in max(2, n_min)..65535")
+        _check(math.isfinite(self.local_multiplier) and self.local_multiplier >= 0,
+               "secagg.local_multiplier", "must be a number >= 0")
+
+
+@dataclass(frozen=True)
 class FleetConfig:
     fleet: RoundSpec = field(default_factory=RoundSpec)
     devices: tuple[DeviceSpec, ...] = ()
     emulate: EmulateSpec | None = None
     dp: DpConfig = field(default_factory=DpConfig)
+    secagg: SecaggSpec | None = None
 
     def validate(self) -> None:
         self.fleet.validate()
         validate_dp(self.dp)
         if self.emulate is not None:
             self.emulate.validate()
+        if self.secagg is not None:
+            self.secagg.validate()
         names = [d.name for d in self.devices]
         if len(set(names)) != len(names):
             raise ConfigError(f"devices: names must be unique, got {names}")
@@ -158,6 +185,8 @@ class FleetConfig:
                                "devices": [asdict(d) for d in self.devices]}
         if self.emulate is not None:
             out["emulate"] = asdict(self.emulate)
+        if self.secagg is not None:
+            out["secagg"] = asdict(self.secagg)
         return out
 
     def with_overrides(self, overrides: Iterable[str]) -> FleetConfig:
@@ -207,7 +236,7 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
 
 
 def _from_dict(raw: dict[str, Any]) -> FleetConfig:
-    unknown = sorted(set(raw) - {"fleet", "devices", "emulate", "dp"})
+    unknown = sorted(set(raw) - {"fleet", "devices", "emulate", "dp", "secagg"})
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)}")
     fleet = _build(RoundSpec, "fleet", raw.get("fleet", {}))
@@ -224,7 +253,8 @@ def _from_dict(raw: dict[str, Any]) -> FleetConfig:
         devices.append(spec if spec.name else replace(spec, name=f"dev{i}"))
     emulate = _build(EmulateSpec, "emulate", raw["emulate"]) if "emulate" in raw else None
     dp = _build(DpConfig, "dp", raw.get("dp", {}))
-    config = FleetConfig(fleet=fleet, devices=tuple(devices), emulate=emulate, dp=dp)
+    secagg = _build(SecaggSpec, "secagg", raw["secagg"]) if "secagg" in raw else None
+    config = FleetConfig(fleet=fleet, devices=tuple(devices), emulate=emulate, dp=dp, secagg=secagg)
     config.validate()
     return config
 

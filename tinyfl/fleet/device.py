@@ -318,6 +318,11 @@ class DeviceSession:
         if self.recorder is not None:
             self.recorder.hello(self.name, hello)
 
+    def record_as_round(self, round_number: int) -> None:
+        """Frames sent and received from now on are recorded under `round_number` (0: outside
+        rounds); run_round does this itself, other round drivers (secure aggregation) call it."""
+        self._label_round = int(round_number)
+
     # --- protocol ---------------------------------------------------------------------
     def hello(self, timeout: float = 5.0) -> Hello:
         """Asks for a hello and returns the first one that arrives after asking (a boot hello

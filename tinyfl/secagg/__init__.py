@@ -6,8 +6,10 @@
 - `server.SecAggServer`: neighbour graph, share routing, dropouts, unmasking; `simulate.run_round`.
 - `budget`: per-device noise, modulus bit budget, central (DDGauss) and local accounting.
 - `third_party`, `build`: Monocypher from the pinned pymonocypher sdist for firmware builds.
+- `image`: the policy an image compiles in (TINYFL_SECAGG) and `build_secagg_firmware`.
 
 Submodules are imported explicitly (`from tinyfl.secagg import server`): `cryptography` loads
 only when secure aggregation is used.
 """
-__all__ = ["budget", "build", "client", "kdf", "masks", "server", "shamir", "simulate", "third_party"]
+__all__ = ["budget", "build", "client", "image", "kdf", "masks", "server", "shamir", "simulate",
+           "third_party"]

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import messages as _rt
 
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 
 # BLE: the GATT service and characteristics carrying the frame stream, and the chunking
 # rule: an ATT value holds at most (MTU - BLE_ATT_OVERHEAD) bytes of one frame.
@@ -57,6 +57,7 @@ class HelloFlag(enum.IntFlag):
     TEST_BUILD = 0x01  # a test build (fixed seed or a deliberately broken mechanism): never private
     ENTROPY_FAILED = 0x02  # the entropy health tests failed at start-up: every release is refused
     LEDGER_LOCKED = 0x04  # the privacy ledger is corrupt or unreadable: every release is refused
+    SECAGG = 0x08  # secure aggregation compiled in: a secagg_policy follows, rounds are secure aggregation rounds
 
 
 @dataclass(frozen=True, eq=False)
@@ -569,7 +570,562 @@ class SetDpConfig:
         )
 
 
-Message = Hello | HelloRequest | GlobalModel | Update | Error | BudgetExhausted | SetDpConfig
+@dataclass(frozen=True)
+class SecaggPolicy:
+    """device->host: Sent right after hello by an image with secure aggregation compiled in (hello
+    flag SECAGG): its compiled-in policy, so the host can refuse a cohort the device would
+    refuse, and the ledger's two guarantees. Such an image never sends `update`: it answers
+    global_model with secagg_keys, since its own noise is only a share of the round's.
+    """
+
+    TYPE_ID: ClassVar[int] = 8
+    NAME: ClassVar[str] = 'secagg_policy'
+    device_id: int  # as in hello; the secure-aggregation id (1..65535)
+    n_min: int  # smallest cohort the device masks and unmasks for
+    n_max: int  # largest cohort its modulus is sized for
+    k_max: int  # most neighbours it accepts
+    noise_num: int  # per-device noise variance in grid steps^2: num / den = max(sigma^2 / n_min, sigma_local^2)
+    noise_den: int  # denominator of that variance
+    local_multiplier: float  # sigma_local / C: the local floor
+    central_eps_spent: float  # eps against an honest-but-curious server, given n_min honest survivors per round
+    local_eps_spent: float  # eps against any server (the device's own noise; hello.eps_spent, the figure the budget is enforced on)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'device_id', _rt.as_int('device_id', self.device_id))
+        object.__setattr__(self, 'n_min', _rt.as_int('n_min', self.n_min))
+        object.__setattr__(self, 'n_max', _rt.as_int('n_max', self.n_max))
+        object.__setattr__(self, 'k_max', _rt.as_int('k_max', self.k_max))
+        object.__setattr__(self, 'noise_num', _rt.as_int('noise_num', self.noise_num))
+        object.__setattr__(self, 'noise_den', _rt.as_int('noise_den', self.noise_den))
+        object.__setattr__(self, 'local_multiplier', _rt.as_f32(self.local_multiplier))
+        object.__setattr__(self, 'central_eps_spent', _rt.as_f32(self.central_eps_spent))
+        object.__setattr__(self, 'local_eps_spent', _rt.as_f32(self.local_eps_spent))
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('device_id', self.device_id, 0, 4294967295)
+        _rt.check_int('n_min', self.n_min, 2, 65535)
+        _rt.check_int('n_max', self.n_max, 2, 65535)
+        _rt.check_int('k_max', self.k_max, 1, 32)
+        _rt.check_int('noise_num', self.noise_num, 1, 18446744073709551615)
+        _rt.check_int('noise_den', self.noise_den, 1, 18446744073709551615)
+        _rt.check_f32('local_multiplier', self.local_multiplier, finite=True, lo=0.0, hi=None)
+        _rt.check_f32('central_eps_spent', self.central_eps_spent, finite=True, lo=0.0, hi=None)
+        _rt.check_f32('local_eps_spent', self.local_eps_spent, finite=True, lo=0.0, hi=None)
+        w = _rt.Writer()
+        w.scalar('I', self.device_id)
+        w.scalar('H', self.n_min)
+        w.scalar('H', self.n_max)
+        w.scalar('B', self.k_max)
+        w.scalar('Q', self.noise_num)
+        w.scalar('Q', self.noise_den)
+        w.scalar('f', self.local_multiplier)
+        w.scalar('f', self.central_eps_spent)
+        w.scalar('f', self.local_eps_spent)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggPolicy:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_device_id = r.scalar('I', 4)
+        v_n_min = r.scalar('H', 2)
+        _rt.check_int('n_min', v_n_min, 2, 65535)
+        v_n_max = r.scalar('H', 2)
+        _rt.check_int('n_max', v_n_max, 2, 65535)
+        v_k_max = r.scalar('B', 1)
+        _rt.check_int('k_max', v_k_max, 1, 32)
+        v_noise_num = r.scalar('Q', 8)
+        _rt.check_int('noise_num', v_noise_num, 1, 18446744073709551615)
+        v_noise_den = r.scalar('Q', 8)
+        _rt.check_int('noise_den', v_noise_den, 1, 18446744073709551615)
+        v_local_multiplier = r.scalar('f', 4)
+        _rt.check_f32('local_multiplier', v_local_multiplier, finite=True, lo=0.0, hi=None)
+        v_central_eps_spent = r.scalar('f', 4)
+        _rt.check_f32('central_eps_spent', v_central_eps_spent, finite=True, lo=0.0, hi=None)
+        v_local_eps_spent = r.scalar('f', 4)
+        _rt.check_f32('local_eps_spent', v_local_eps_spent, finite=True, lo=0.0, hi=None)
+        r.finish()
+        return cls(
+            device_id=v_device_id,
+            n_min=v_n_min,
+            n_max=v_n_max,
+            k_max=v_k_max,
+            noise_num=v_noise_num,
+            noise_den=v_noise_den,
+            local_multiplier=v_local_multiplier,
+            central_eps_spent=v_central_eps_spent,
+            local_eps_spent=v_local_eps_spent,
+        )
+
+
+@dataclass(frozen=True)
+class SecaggKeys:
+    """device->host: Answer of a secure-aggregation image to global_model: it has trained, clipped
+    and noised its update (kept secret) and drawn this round's two X25519 key pairs.
+    """
+
+    TYPE_ID: ClassVar[int] = 9
+    NAME: ClassVar[str] = 'secagg_keys'
+    run: int  # run of the global model
+    round: int  # round of the global model
+    c_pk: bytes  # public key for the share channel
+    s_pk: bytes  # public key for the pairwise masks
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 'c_pk', bytes(self.c_pk))
+        object.__setattr__(self, 's_pk', bytes(self.s_pk))
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_bytes('c_pk', self.c_pk, 32)
+        _rt.check_bytes('s_pk', self.s_pk, 32)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.raw(self.c_pk)
+        w.raw(self.s_pk)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggKeys:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_c_pk = r.raw(32)
+        v_s_pk = r.raw(32)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            c_pk=v_c_pk,
+            s_pk=v_s_pk,
+        )
+
+
+@dataclass(frozen=True)
+class SecaggNeighbours:
+    """host->device: The device's neighbours in the round's SecAgg+ graph and the Shamir threshold
+    t.
+    """
+
+    TYPE_ID: ClassVar[int] = 10
+    NAME: ClassVar[str] = 'secagg_neighbours'
+    run: int  # run of the round
+    round: int  # round
+    t: int  # threshold: k/2 < t <= k (checked by the device)
+    neighbours: tuple[bytes, ...]  # id u16, c_pk[32], s_pk[32] each; ids ascending
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 't', _rt.as_int('t', self.t))
+        object.__setattr__(self, 'neighbours', tuple(bytes(r) for r in self.neighbours))
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_int('t', self.t, 1, 255)
+        _rt.check_records('neighbours', self.neighbours, 32, 66)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.scalar('B', self.t)
+        w.records(self.neighbours)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggNeighbours:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_t = r.scalar('B', 1)
+        _rt.check_int('t', v_t, 1, 255)
+        v_neighbours = r.records(32, 66)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            t=v_t,
+            neighbours=v_neighbours,
+        )
+
+
+@dataclass(frozen=True)
+class SecaggShares:
+    """device->host: The device's Shamir shares of its self-mask seed and mask key, one ciphertext
+    per neighbour in the order of secagg_neighbours.
+    """
+
+    TYPE_ID: ClassVar[int] = 11
+    NAME: ClassVar[str] = 'secagg_shares'
+    run: int  # run of the round
+    round: int  # round
+    ciphers: tuple[bytes, ...]  # ChaCha20-Poly1305 ciphertext and tag
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 'ciphers', tuple(bytes(r) for r in self.ciphers))
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_records('ciphers', self.ciphers, 32, 85)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.records(self.ciphers)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggShares:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_ciphers = r.records(32, 85)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            ciphers=v_ciphers,
+        )
+
+
+@dataclass(frozen=True)
+class SecaggShareForYou:
+    """host->device: One neighbour's ciphertext for this device, routed by the host; once per
+    neighbour.
+    """
+
+    TYPE_ID: ClassVar[int] = 12
+    NAME: ClassVar[str] = 'secagg_share_for_you'
+    run: int  # run of the round
+    round: int  # round
+    sender: int  # the neighbour that encrypted it
+    cipher: bytes  # ciphertext and tag
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 'sender', _rt.as_int('sender', self.sender))
+        object.__setattr__(self, 'cipher', bytes(self.cipher))
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_int('sender', self.sender, 1, 65535)
+        _rt.check_bytes('cipher', self.cipher, 85)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.scalar('H', self.sender)
+        w.raw(self.cipher)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggShareForYou:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_sender = r.scalar('H', 2)
+        _rt.check_int('sender', v_sender, 1, 65535)
+        v_cipher = r.raw(85)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            sender=v_sender,
+            cipher=v_cipher,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SecaggMaskRequest:
+    """host->device: The neighbours still alive and the cohort the host claims; the device charges
+    its ledger, then answers with its masked update.
+    """
+
+    TYPE_ID: ClassVar[int] = 13
+    NAME: ClassVar[str] = 'secagg_mask_request'
+    run: int  # run of the round
+    round: int  # round
+    cohort: int  # devices that shared (U2), as the host claims
+    alive: np.ndarray  # live neighbours, ids ascending
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 'cohort', _rt.as_int('cohort', self.cohort))
+        object.__setattr__(self, 'alive', _rt.as_array(self.alive, np.int64))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _rt.fields_equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_int('cohort', self.cohort, 0, 65535)
+        _rt.check_uint_array('alive', self.alive, 32, 16)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.scalar('H', self.cohort)
+        w.uint_array(self.alive, 2)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggMaskRequest:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_cohort = r.scalar('H', 2)
+        v_alive = r.uint_array(32, 2)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            cohort=v_cohort,
+            alive=v_alive,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SecaggMaskedUpdate:
+    """device->host: The noised, clipped update on the grid plus the masks, modulo 2^32: uniform to
+    anyone who cannot remove the masks. Sent only after both guarantees are in the ledger.
+    """
+
+    TYPE_ID: ClassVar[int] = 14
+    NAME: ClassVar[str] = 'secagg_masked_update'
+    run: int  # run of the round
+    round: int  # round
+    nonce: int  # echo of the global model's nonce
+    sample_count: int  # samples trained on this round
+    grid_step: float  # value of one integer step: C / 2**grid_bits
+    central_eps_spent: float  # central eps including this release
+    local_eps_spent: float  # local eps including this release
+    releases_done: int  # releases including this one
+    n_classes: int  # head rows
+    n_features: int  # head columns
+    values: np.ndarray  # masked words, same order as params
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 'nonce', _rt.as_int('nonce', self.nonce))
+        object.__setattr__(self, 'sample_count', _rt.as_int('sample_count', self.sample_count))
+        object.__setattr__(self, 'grid_step', _rt.as_f32(self.grid_step))
+        object.__setattr__(self, 'central_eps_spent', _rt.as_f32(self.central_eps_spent))
+        object.__setattr__(self, 'local_eps_spent', _rt.as_f32(self.local_eps_spent))
+        object.__setattr__(self, 'releases_done', _rt.as_int('releases_done', self.releases_done))
+        object.__setattr__(self, 'n_classes', _rt.as_int('n_classes', self.n_classes))
+        object.__setattr__(self, 'n_features', _rt.as_int('n_features', self.n_features))
+        object.__setattr__(self, 'values', _rt.as_array(self.values, np.int64))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _rt.fields_equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_int('nonce', self.nonce, 0, 18446744073709551615)
+        _rt.check_int('sample_count', self.sample_count, 0, 65535)
+        _rt.check_f32('grid_step', self.grid_step, finite=True, lo=0.0, hi=None)
+        _rt.check_f32('central_eps_spent', self.central_eps_spent, finite=True, lo=0.0, hi=None)
+        _rt.check_f32('local_eps_spent', self.local_eps_spent, finite=True, lo=0.0, hi=None)
+        _rt.check_int('releases_done', self.releases_done, 0, 65535)
+        _rt.check_int('n_classes', self.n_classes, 2, 64)
+        _rt.check_int('n_features', self.n_features, 1, 1024)
+        _rt.check_uint_array('values', self.values, 1040, 32)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.scalar('Q', self.nonce)
+        w.scalar('H', self.sample_count)
+        w.scalar('f', self.grid_step)
+        w.scalar('f', self.central_eps_spent)
+        w.scalar('f', self.local_eps_spent)
+        w.scalar('H', self.releases_done)
+        w.scalar('H', self.n_classes)
+        w.scalar('H', self.n_features)
+        w.uint_array(self.values, 4)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggMaskedUpdate:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_nonce = r.scalar('Q', 8)
+        v_sample_count = r.scalar('H', 2)
+        v_grid_step = r.scalar('f', 4)
+        _rt.check_f32('grid_step', v_grid_step, finite=True, lo=0.0, hi=None)
+        v_central_eps_spent = r.scalar('f', 4)
+        _rt.check_f32('central_eps_spent', v_central_eps_spent, finite=True, lo=0.0, hi=None)
+        v_local_eps_spent = r.scalar('f', 4)
+        _rt.check_f32('local_eps_spent', v_local_eps_spent, finite=True, lo=0.0, hi=None)
+        v_releases_done = r.scalar('H', 2)
+        v_n_classes = r.scalar('H', 2)
+        _rt.check_int('n_classes', v_n_classes, 2, 64)
+        v_n_features = r.scalar('H', 2)
+        _rt.check_int('n_features', v_n_features, 1, 1024)
+        v_values = r.uint_array(1040, 4)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            nonce=v_nonce,
+            sample_count=v_sample_count,
+            grid_step=v_grid_step,
+            central_eps_spent=v_central_eps_spent,
+            local_eps_spent=v_local_eps_spent,
+            releases_done=v_releases_done,
+            n_classes=v_n_classes,
+            n_features=v_n_features,
+            values=v_values,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SecaggUnmaskRequest:
+    """host->device: The neighbours whose masked update arrived and the surviving cohort the host
+    claims; refused below n_min, answered once per round.
+    """
+
+    TYPE_ID: ClassVar[int] = 15
+    NAME: ClassVar[str] = 'secagg_unmask_request'
+    run: int  # run of the round
+    round: int  # round
+    cohort: int  # devices whose masked update arrived (U3), as claimed
+    survived: np.ndarray  # surviving neighbours, ids ascending
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 'cohort', _rt.as_int('cohort', self.cohort))
+        object.__setattr__(self, 'survived', _rt.as_array(self.survived, np.int64))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _rt.fields_equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_int('cohort', self.cohort, 0, 65535)
+        _rt.check_uint_array('survived', self.survived, 32, 16)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.scalar('H', self.cohort)
+        w.uint_array(self.survived, 2)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggUnmaskRequest:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_cohort = r.scalar('H', 2)
+        v_survived = r.uint_array(32, 2)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            cohort=v_cohort,
+            survived=v_survived,
+        )
+
+
+@dataclass(frozen=True)
+class SecaggReveal:
+    """device->host: For each neighbour alive at the mask step: its self-mask share if it survived,
+    its mask-key share if it dropped (never both). Every secret of the round is then wiped.
+    """
+
+    TYPE_ID: ClassVar[int] = 16
+    NAME: ClassVar[str] = 'secagg_reveal'
+    run: int  # run of the round
+    round: int  # round
+    records: tuple[bytes, ...]  # owner u16, kind u8 (0 self mask, 1 mask key), x u8, share[32] each
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'run', _rt.as_int('run', self.run))
+        object.__setattr__(self, 'round', _rt.as_int('round', self.round))
+        object.__setattr__(self, 'records', tuple(bytes(r) for r in self.records))
+
+    def encode(self) -> bytes:
+        """The payload; raises WireError if a field breaks the spec."""
+        _rt.check_int('run', self.run, 1, 4294967295)
+        _rt.check_int('round', self.round, 1, 4294967295)
+        _rt.check_records('records', self.records, 32, 36)
+        w = _rt.Writer()
+        w.scalar('I', self.run)
+        w.scalar('I', self.round)
+        w.records(self.records)
+        return w.finish()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> SecaggReveal:
+        """Checks exactly what the C decoder checks, in the same order."""
+        r = _rt.Reader(payload)
+        v_run = r.scalar('I', 4)
+        _rt.check_int('run', v_run, 1, 4294967295)
+        v_round = r.scalar('I', 4)
+        _rt.check_int('round', v_round, 1, 4294967295)
+        v_records = r.records(32, 36)
+        r.finish()
+        return cls(
+            run=v_run,
+            round=v_round,
+            records=v_records,
+        )
+
+
+Message = Hello | HelloRequest | GlobalModel | Update | Error | BudgetExhausted | SetDpConfig | SecaggPolicy | SecaggKeys | SecaggNeighbours | SecaggShares | SecaggShareForYou | SecaggMaskRequest | SecaggMaskedUpdate | SecaggUnmaskRequest | SecaggReveal
 
 # message class -> type id, and back
 TYPE_IDS: dict[type, int] = {
@@ -580,5 +1136,14 @@ TYPE_IDS: dict[type, int] = {
     Error: Error.TYPE_ID,
     BudgetExhausted: BudgetExhausted.TYPE_ID,
     SetDpConfig: SetDpConfig.TYPE_ID,
+    SecaggPolicy: SecaggPolicy.TYPE_ID,
+    SecaggKeys: SecaggKeys.TYPE_ID,
+    SecaggNeighbours: SecaggNeighbours.TYPE_ID,
+    SecaggShares: SecaggShares.TYPE_ID,
+    SecaggShareForYou: SecaggShareForYou.TYPE_ID,
+    SecaggMaskRequest: SecaggMaskRequest.TYPE_ID,
+    SecaggMaskedUpdate: SecaggMaskedUpdate.TYPE_ID,
+    SecaggUnmaskRequest: SecaggUnmaskRequest.TYPE_ID,
+    SecaggReveal: SecaggReveal.TYPE_ID,
 }
 MESSAGE_BY_TYPE_ID: dict[int, type] = {cls_id: cls for cls, cls_id in TYPE_IDS.items()}

@@ -171,6 +171,18 @@ class Reader:
         self.pos = pos
         return _frozen(out)
 
+    def uint_array(self, max_count: int, size: int) -> np.ndarray:
+        count = self._count(max_count)
+        start = self._take(size * count, f"u{8 * size} array")
+        values = np.frombuffer(self.buf, dtype=f"<u{size}", count=count, offset=start).astype(np.int64)
+        values.flags.writeable = False
+        return values
+
+    def records(self, max_count: int, length: int) -> tuple[bytes, ...]:
+        count = self._count(max_count)
+        start = self._take(length * count, "records")
+        return tuple(self.buf[start + i * length:start + (i + 1) * length] for i in range(count))
+
     def finish(self) -> None:
         if self.pos != len(self.buf):
             raise WireError("OVERSIZE", f"{len(self.buf) - self.pos} trailing bytes")
@@ -196,6 +208,14 @@ class Writer:
     def f32_array(self, values: np.ndarray) -> None:
         self.parts.append(struct.pack("<H", len(values)))
         self.parts.append(np.asarray(values, dtype="<f4").tobytes())
+
+    def uint_array(self, values: np.ndarray, size: int) -> None:
+        self.parts.append(struct.pack("<H", len(values)))
+        self.parts.append(np.asarray(values).astype(f"<u{size}").tobytes())
+
+    def records(self, records: tuple[bytes, ...]) -> None:
+        self.parts.append(struct.pack("<H", len(records)))
+        self.parts.extend(records)
 
     def svarint_array(self, values: np.ndarray) -> None:
         out = bytearray(struct.pack("<H", len(values)))
@@ -255,6 +275,21 @@ def check_svarint_array(name: str, values: np.ndarray, max_count: int) -> None:
         raise WireError("VALUE", f"{name}: a value does not fit int32")
 
 
+def check_uint_array(name: str, values: np.ndarray, max_count: int, bits: int) -> None:
+    if len(values) > max_count:
+        raise WireError("OVERSIZE", f"{name}: {len(values)} values > {max_count}")
+    if len(values) and (values.min() < 0 or values.max() >= 1 << bits):
+        raise WireError("VALUE", f"{name}: a value does not fit u{bits}")
+
+
+def check_records(name: str, records: tuple[bytes, ...], max_count: int, length: int) -> None:
+    if len(records) > max_count:
+        raise WireError("OVERSIZE", f"{name}: {len(records)} records > {max_count}")
+    for i, record in enumerate(records):
+        if len(record) != length:
+            raise WireError("VALUE", f"{name}[{i}]: {len(record)} bytes, the spec says {length}")
+
+
 def check_bytes(name: str, value: bytes, length: int) -> None:
     if len(value) != length:
         raise WireError("VALUE", f"{name}: {len(value)} bytes, the spec says {length}")
@@ -309,6 +344,8 @@ def to_jsonable(message: Any) -> dict[str, Any]:
             return [convert(v) for v in value.tolist()]
         if isinstance(value, bytes):
             return value.hex()
+        if isinstance(value, tuple):
+            return [convert(v) for v in value]
         if isinstance(value, float) and not math.isfinite(value):
             return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
         return value

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PROTOCOL_VERSION = 2  # goes in every frame header; a peer rejects any other
-SPEC_VERSION = 2  # guards generated files: bump on any change to this module
+PROTOCOL_VERSION = 3  # goes in every frame header; a peer rejects any other
+SPEC_VERSION = 3  # guards generated files: bump on any change to this module
 
 HEADER_SIZE = 8
 CRC_SIZE = 4
@@ -30,6 +30,12 @@ MAX_CHUNK = 240  # largest payload per frame (a frame is then at most 254 bytes 
 MAX_PARAMS = 1040  # head parameters: classes * (features + 1), e.g. 16 * 64 + 16
 MAX_MESSAGE = 4352  # reassembled message bound: MAX_PARAMS f32 plus the fixed fields
 MAX_CHUNKS = 255  # nchunks is a u8; 255 * MIN_CHUNK >= MAX_MESSAGE
+# Secure aggregation (firmware/secagg/, tinyfl/secagg/): records carried by its messages.
+SECAGG_MAX_NEIGHBOURS = 32  # the wire's bound; an image compiles in its own k_max (<= 32)
+SECAGG_KEY_SIZE = 32  # an X25519 public key
+SECAGG_NEIGHBOUR_SIZE = 2 + 2 * SECAGG_KEY_SIZE  # id u16, c_pk, s_pk
+SECAGG_CIPHER_SIZE = 85  # ChaCha20-Poly1305 of a 69-byte share plaintext plus the 16-byte tag
+SECAGG_REVEAL_SIZE = 36  # owner id u16, kind u8, x u8, share (32)
 
 # BLE transport: one GATT service carries the same frame stream as a serial link. The host
 # writes its bytes to BLE_RX_UUID (write without response); the device notifies its bytes on
@@ -57,9 +63,10 @@ SCALARS = {
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # a SCALARS key, "bytes" (fixed length), "f32_array" or "svarint_array"
+    kind: str  # a SCALARS key, "bytes" (fixed length), "f32_array", "svarint_array",
+    #            "u16_array", "u32_array" or "record_array" (records of `length` bytes each)
     doc: str
-    length: int = 0  # for "bytes": exact length
+    length: int = 0  # for "bytes" and "record_array": exact length (of one record)
     max_count: int = 0  # for arrays: the count is a u16 on the wire, bounded by this
     finite: bool = True  # f32 values must be finite (NaN/Inf -> VALUE error)
     min: float | None = None  # inclusive range checked by the decoder
@@ -174,6 +181,125 @@ MESSAGES: tuple[Message, ...] = (
             Field("seed", "bytes", "requested generator seed", length=32),
         ),
     ),
+    Message(
+        "secagg_policy", 8, "device->host",
+        "Sent right after hello by an image with secure aggregation compiled in (hello flag "
+        "SECAGG): its compiled-in policy, so the host can refuse a cohort the device would "
+        "refuse, and the ledger's two guarantees. Such an image never sends `update`: it answers "
+        "global_model with secagg_keys, since its own noise is only a share of the round's.",
+        (
+            Field("device_id", "u32", "as in hello; the secure-aggregation id (1..65535)"),
+            Field("n_min", "u16", "smallest cohort the device masks and unmasks for", min=2),
+            Field("n_max", "u16", "largest cohort its modulus is sized for", min=2),
+            Field("k_max", "u8", "most neighbours it accepts", min=1, max=SECAGG_MAX_NEIGHBOURS),
+            Field("noise_num", "u64", "per-device noise variance in grid steps^2: num / den "
+                  "= max(sigma^2 / n_min, sigma_local^2)", min=1),
+            Field("noise_den", "u64", "denominator of that variance", min=1),
+            Field("local_multiplier", "f32", "sigma_local / C: the local floor", min=0.0),
+            Field("central_eps_spent", "f32", "eps against an honest-but-curious server, given "
+                  "n_min honest survivors per round", min=0.0),
+            Field("local_eps_spent", "f32", "eps against any server (the device's own noise; "
+                  "hello.eps_spent, the figure the budget is enforced on)", min=0.0),
+        ),
+    ),
+    Message(
+        "secagg_keys", 9, "device->host",
+        "Answer of a secure-aggregation image to global_model: it has trained, clipped and "
+        "noised its update (kept secret) and drawn this round's two X25519 key pairs.",
+        (
+            Field("run", "u32", "run of the global model", min=1),
+            Field("round", "u32", "round of the global model", min=1),
+            Field("c_pk", "bytes", "public key for the share channel", length=SECAGG_KEY_SIZE),
+            Field("s_pk", "bytes", "public key for the pairwise masks", length=SECAGG_KEY_SIZE),
+        ),
+    ),
+    Message(
+        "secagg_neighbours", 10, "host->device",
+        "The device's neighbours in the round's SecAgg+ graph and the Shamir threshold t.",
+        (
+            Field("run", "u32", "run of the round", min=1),
+            Field("round", "u32", "round", min=1),
+            Field("t", "u8", "threshold: k/2 < t <= k (checked by the device)", min=1),
+            Field("neighbours", "record_array", "id u16, c_pk[32], s_pk[32] each; ids ascending",
+                  length=SECAGG_NEIGHBOUR_SIZE, max_count=SECAGG_MAX_NEIGHBOURS),
+        ),
+    ),
+    Message(
+        "secagg_shares", 11, "device->host",
+        "The device's Shamir shares of its self-mask seed and mask key, one ciphertext per "
+        "neighbour in the order of secagg_neighbours.",
+        (
+            Field("run", "u32", "run of the round", min=1),
+            Field("round", "u32", "round", min=1),
+            Field("ciphers", "record_array", "ChaCha20-Poly1305 ciphertext and tag",
+                  length=SECAGG_CIPHER_SIZE, max_count=SECAGG_MAX_NEIGHBOURS),
+        ),
+    ),
+    Message(
+        "secagg_share_for_you", 12, "host->device",
+        "One neighbour's ciphertext for this device, routed by the host; once per neighbour.",
+        (
+            Field("run", "u32", "run of the round", min=1),
+            Field("round", "u32", "round", min=1),
+            Field("sender", "u16", "the neighbour that encrypted it", min=1),
+            Field("cipher", "bytes", "ciphertext and tag", length=SECAGG_CIPHER_SIZE),
+        ),
+    ),
+    Message(
+        "secagg_mask_request", 13, "host->device",
+        "The neighbours still alive and the cohort the host claims; the device charges its "
+        "ledger, then answers with its masked update.",
+        (
+            Field("run", "u32", "run of the round", min=1),
+            Field("round", "u32", "round", min=1),
+            Field("cohort", "u16", "devices that shared (U2), as the host claims"),
+            Field("alive", "u16_array", "live neighbours, ids ascending",
+                  max_count=SECAGG_MAX_NEIGHBOURS),
+        ),
+    ),
+    Message(
+        "secagg_masked_update", 14, "device->host",
+        "The noised, clipped update on the grid plus the masks, modulo 2^32: uniform to anyone "
+        "who cannot remove the masks. Sent only after both guarantees are in the ledger.",
+        (
+            Field("run", "u32", "run of the round", min=1),
+            Field("round", "u32", "round", min=1),
+            Field("nonce", "u64", "echo of the global model's nonce"),
+            Field("sample_count", "u16", "samples trained on this round"),
+            Field("grid_step", "f32", "value of one integer step: C / 2**grid_bits", min=0.0),
+            Field("central_eps_spent", "f32", "central eps including this release", min=0.0),
+            Field("local_eps_spent", "f32", "local eps including this release", min=0.0),
+            Field("releases_done", "u16", "releases including this one"),
+            Field("n_classes", "u16", "head rows", min=2, max=64),
+            Field("n_features", "u16", "head columns", min=1, max=1024),
+            Field("values", "u32_array", "masked words, same order as params",
+                  max_count=MAX_PARAMS),
+        ),
+    ),
+    Message(
+        "secagg_unmask_request", 15, "host->device",
+        "The neighbours whose masked update arrived and the surviving cohort the host claims; "
+        "refused below n_min, answered once per round.",
+        (
+            Field("run", "u32", "run of the round", min=1),
+            Field("round", "u32", "round", min=1),
+            Field("cohort", "u16", "devices whose masked update arrived (U3), as claimed"),
+            Field("survived", "u16_array", "surviving neighbours, ids ascending",
+                  max_count=SECAGG_MAX_NEIGHBOURS),
+        ),
+    ),
+    Message(
+        "secagg_reveal", 16, "device->host",
+        "For each neighbour alive at the mask step: its self-mask share if it survived, its "
+        "mask-key share if it dropped (never both). Every secret of the round is then wiped.",
+        (
+            Field("run", "u32", "run of the round", min=1),
+            Field("round", "u32", "round", min=1),
+            Field("records", "record_array", "owner u16, kind u8 (0 self mask, 1 mask key), "
+                  "x u8, share[32] each", length=SECAGG_REVEAL_SIZE,
+                  max_count=SECAGG_MAX_NEIGHBOURS),
+        ),
+    ),
 )
 
 # Bits of hello.flags.
@@ -181,6 +307,8 @@ HELLO_FLAGS: tuple[tuple[str, int, str], ...] = (
     ("TEST_BUILD", 0x01, "a test build (fixed seed or a deliberately broken mechanism): never private"),
     ("ENTROPY_FAILED", 0x02, "the entropy health tests failed at start-up: every release is refused"),
     ("LEDGER_LOCKED", 0x04, "the privacy ledger is corrupt or unreadable: every release is refused"),
+    ("SECAGG", 0x08, "secure aggregation compiled in: a secagg_policy follows, rounds are secure "
+     "aggregation rounds"),
 )
 
 # Status codes: the C runtime's tinyfl_status enum and the `code` of an error message.

@@ -1,0 +1,396 @@
+"""One secure-aggregation round over the wire: the host's side of SecAgg+ with distributed
+discrete Gaussian noise, driving real (or emulated) boards through their DeviceSessions.
+
+The protocol logic is tinyfl.secagg.server.SecAggServer (the `cryptography` side); this module
+moves its messages over the links (docs/protocol.md "Secure aggregation"), records every frame
+in the run record (DeviceSession does), and turns each device's fate into a typed outcome:
+a device that stops answering, fails its link or refuses a step at any of the five steps is a
+dropout of that step, and the round completes as long as the protocol allows (at least n_min
+survivors, t shares of each mask). The host learns only the sum of the survivors' noised
+updates; FedAvg divides it by the number of survivors.
+"""
+from __future__ import annotations
+
+import enum
+import secrets
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..links import LinkError
+from ..wire import (
+    BudgetExhausted,
+    Error,
+    GlobalModel,
+    Hello,
+    SecaggKeys,
+    SecaggMaskedUpdate,
+    SecaggMaskRequest,
+    SecaggNeighbours,
+    SecaggPolicy,
+    SecaggReveal,
+    SecaggShareForYou,
+    SecaggShares,
+    SecaggUnmaskRequest,
+    Status,
+)
+from .device import DeviceSession
+
+__all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round",
+           "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "threshold_for"]
+
+SECAGG_FLAG = 0x08  # hello flag: secure aggregation compiled in (spec.HELLO_FLAGS)
+POLL_S = 0.01
+
+
+class SecaggOutcome(str, enum.Enum):
+    """What became of one device in a secure round."""
+
+    OK = "ok"                    # its masked update is in the sum
+    DROPPED = "dropped"          # stopped answering at `step` (deadline passed)
+    LINK_DOWN = "link_down"      # its link failed at `step`
+    REFUSED = "refused"          # answered `step` with an error (detail: the status)
+    BUDGET = "budget_exhausted"  # refused the round: no budget left
+    BAD_REPLY = "bad_reply"      # answered with a message that breaks the round (wrong round, size)
+    ROUND_FAILED = "round_failed"  # did its part, but the round could not be unmasked (failure says why)
+
+
+class PolicyError(ValueError):
+    """A device's secure-aggregation policy cannot host this round (one line, names the device)."""
+
+
+def hello_and_policy(session: DeviceSession, timeout: float = 5.0) -> tuple[Hello, SecaggPolicy | None]:
+    """Asks for a hello; returns it with the secagg_policy that follows it (None when the
+    hello says secure aggregation is not compiled in). Raises SessionError or PolicyError."""
+    from ..wire import HelloRequest
+    from .device import SessionError
+
+    deadline = time.monotonic() + timeout
+    hello: Hello | None = None
+    try:
+        session.send(HelloRequest())
+        while (left := deadline - time.monotonic()) > 0:
+            for item in session.receive(min(left, 0.05)):
+                if isinstance(item.message, Hello):
+                    hello = item.message
+                    if not int(hello.flags) & SECAGG_FLAG:
+                        return hello, None
+                elif isinstance(item.message, SecaggPolicy) and hello is not None:
+                    if int(item.message.device_id) != int(hello.device_id):
+                        raise PolicyError(f"{session.name}: policy of device {item.message.device_id} "
+                                          f"after the hello of {hello.device_id}")
+                    return hello, item.message
+    except LinkError as exc:
+        raise SessionError(session.name, f"link failed: {exc.detail}") from exc
+    raise SessionError(session.name, f"no {'policy' if hello else 'hello'} within {timeout:g} s")
+
+
+def threshold_for(degree: int) -> int:
+    """Shamir threshold t for a device with `degree` neighbours: the device demands
+    degree/2 < t <= degree; the smallest such t tolerates the most dropouts."""
+    return degree // 2 + 1
+
+
+def check_policies(policies: Mapping[int, SecaggPolicy], hellos: Mapping[int, Hello], *, k: int,
+                   n_min: int) -> int:
+    """The n_min the round runs with; PolicyError when a device would refuse the round."""
+    for device_id, hello in hellos.items():
+        if not int(hello.flags) & SECAGG_FLAG or device_id not in policies:
+            raise PolicyError(f"device {device_id}: secure aggregation is not compiled in")
+    n = len(hellos)
+    degree = n - 1 if k == 0 or k >= n - 1 else k
+    need = max([n_min, *(int(p.n_min) for p in policies.values())])
+    for device_id, p in policies.items():
+        if not 1 <= device_id <= 0xFFFF:
+            raise PolicyError(f"device {device_id}: ids above 65535 cannot take part")
+        if degree > int(p.k_max):
+            raise PolicyError(f"device {device_id}: {degree} neighbours, it accepts {p.k_max}")
+        if n > int(p.n_max):
+            raise PolicyError(f"device {device_id}: cohort {n} above its n_max {p.n_max}")
+    if n < need:
+        raise PolicyError(f"{n} devices, the round needs n_min = {need}")
+    return need
+
+
+@dataclass
+class SecureRoundResult:
+    round: int
+    total: np.ndarray | None = None          # the unmasked sum (grid steps), None if it failed
+    grid_step: float = 0.0
+    survivors: list[int] = field(default_factory=list)  # ids whose masked update is in the sum
+    outcomes: dict[int, tuple[SecaggOutcome, str, str]] = field(default_factory=dict)  # id -> (outcome, step, detail)
+    eps: dict[int, tuple[float, float]] = field(default_factory=dict)  # id -> (central, local)
+    sample_counts: dict[int, int] = field(default_factory=dict)
+    failure: str = ""                        # why no sum (empty when total is set)
+
+    @property
+    def ok(self) -> bool:
+        return self.total is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"round": self.round, "ok": self.ok, "survivors": self.survivors,
+                "failure": self.failure, "grid_step": self.grid_step,
+                "outcomes": {str(d): {"outcome": o.value, "step": s, "detail": t}
+                             for d, (o, s, t) in sorted(self.outcomes.items())},
+                "eps": {str(d): {"central": c, "local": lo} for d, (c, lo) in sorted(self.eps.items())}}
+
+
+def fedavg_secure(global_params: np.ndarray, result: SecureRoundResult, server_lr: float) -> np.ndarray:
+    """The next head: global + server_lr * (sum of the survivors' updates) / survivors."""
+    if not result.ok or not result.survivors:
+        return np.asarray(global_params, dtype=np.float32)
+    mean = result.total.astype(np.float64) * result.grid_step / len(result.survivors)
+    return (np.asarray(global_params, np.float64) + server_lr * mean).astype(np.float32)
+
+
+class SecureRound:
+    """Runs one round over `sessions` (device id -> DeviceSession; ids are the hellos'
+    device_id). `between(step, ids)` is called before each step ("keys", "shares", "masked",
+    "reveal") with the devices still in the round (tests stop boards there)."""
+
+    def __init__(self, sessions: Mapping[int, DeviceSession], *, n_min: int, k: int = 0,
+                 step_timeout_s: float = 10.0, rng: np.random.Generator | None = None,
+                 between: Callable[[str, list[int]], None] | None = None) -> None:
+        self.sessions = dict(sessions)
+        self.n_min = n_min
+        self.k = k
+        self.step_timeout_s = step_timeout_s
+        self.rng = rng or np.random.default_rng()
+        self.between = between or (lambda step, live: None)
+
+    # -- messaging ---------------------------------------------------------------------------
+    def _send(self, result: SecureRoundResult, device_id: int, message: Any, step: str) -> bool:
+        try:
+            self.sessions[device_id].send(message)
+            return True
+        except LinkError as exc:
+            result.outcomes[device_id] = (SecaggOutcome.LINK_DOWN, step, exc.detail)
+            return False
+
+    def _gather(self, result: SecureRoundResult, ids: Sequence[int], want: type, step: str,
+                run: int, round_number: int) -> dict[int, Any]:
+        """The `want` message of each device in `ids` (this run and round), until the step's
+        deadline; a device that errs, fails or stays silent gets its outcome instead."""
+        got: dict[int, Any] = {}
+        waiting = [d for d in ids if d not in result.outcomes]
+        deadline = time.monotonic() + self.step_timeout_s
+        while waiting and time.monotonic() < deadline:
+            for device_id in list(waiting):
+                try:
+                    received = self.sessions[device_id].receive(POLL_S)
+                except LinkError as exc:
+                    result.outcomes[device_id] = (SecaggOutcome.LINK_DOWN, step, exc.detail)
+                    waiting.remove(device_id)
+                    continue
+                for item in received:
+                    m = item.message
+                    if isinstance(m, want) and (m.run, m.round) == (run, round_number):
+                        got[device_id] = m
+                    elif isinstance(m, BudgetExhausted):
+                        result.outcomes[device_id] = (SecaggOutcome.BUDGET, step, f"eps {m.eps_spent:.3g}")
+                    elif isinstance(m, Error):
+                        result.outcomes[device_id] = (SecaggOutcome.REFUSED, step, _status(m.code))
+                    elif isinstance(m, want):
+                        result.outcomes[device_id] = (SecaggOutcome.BAD_REPLY, step,
+                                                      f"run/round {m.run}/{m.round}")
+                    else:
+                        continue  # hellos and policies a reboot sends: not an answer
+                    waiting.remove(device_id)
+                    break
+        for device_id in waiting:
+            result.outcomes[device_id] = (SecaggOutcome.DROPPED, step,
+                                          f"no {want.NAME} within {self.step_timeout_s:g} s")
+        return got
+
+    # -- the round ---------------------------------------------------------------------------
+    def run(self, *, run: int, round_number: int, params: np.ndarray, n_classes: int, n_features: int,
+            lr: float, local_epochs: int, batch_size: int, nonce: int | None = None) -> SecureRoundResult:
+        result = SecureRoundResult(round_number)
+        for session in self.sessions.values():
+            session.record_as_round(round_number)
+        try:
+            return self._run(result, run, round_number, params, n_classes, n_features, lr,
+                             local_epochs, batch_size, nonce)
+        finally:
+            for session in self.sessions.values():
+                session.record_as_round(0)
+
+    def _run(self, result: SecureRoundResult, run: int, round_number: int, params: np.ndarray,
+             n_classes: int, n_features: int, lr: float, local_epochs: int, batch_size: int,
+             nonce: int | None) -> SecureRoundResult:
+        from ..secagg.server import SecAggError, SecAggServer
+
+        head = GlobalModel(run=run, round=round_number, nonce=secrets.randbits(64) if nonce is None else nonce, lr=lr,
+                           local_epochs=local_epochs, batch_size=batch_size, n_classes=n_classes,
+                           n_features=n_features, params=params)
+        ids = sorted(self.sessions)
+        self.between("keys", ids)
+        live = [d for d in ids if self._send(result, d, head, "keys")]
+        keys = self._gather(result, live, SecaggKeys, "keys", run, round_number)
+        n = len(keys)
+        degree = n - 1 if self.k == 0 or self.k >= n - 1 else self.k
+        server = SecAggServer(round=round_number, k=degree, t=threshold_for(degree), n_min=self.n_min,
+                              rng=self.rng)
+        try:
+            neighbours = server.collect_keys({d: (m.c_pk, m.s_pk) for d, m in keys.items()})
+            self.between("shares", sorted(keys))
+            for d, nbs in neighbours.items():
+                records = [struct.pack("<H", nb.id) + nb.c_pk + nb.s_pk for nb in nbs]
+                self._send(result, d, SecaggNeighbours(run=run, round=round_number, t=server.t,
+                                                       neighbours=records), "shares")
+            shares = self._gather(result, list(neighbours), SecaggShares, "shares", run, round_number)
+            shares = {d: list(m.ciphers) for d, m in shares.items()
+                      if len(m.ciphers) == len(server.graph[d]) or self._bad(result, d, "shares")}
+            inbox = server.collect_shares(shares)
+            self.between("masked", sorted(inbox))
+            for v, msgs in inbox.items():
+                for sender, cipher in msgs:
+                    if not self._send(result, v, SecaggShareForYou(run=run, round=round_number, sender=sender,
+                                                                    cipher=cipher), "masked"):
+                        break
+                alive, cohort = server.alive_for(v)
+                self._send(result, v, SecaggMaskRequest(run=run, round=round_number, cohort=cohort,
+                                                        alive=alive), "masked")
+            masked = self._gather(result, sorted(inbox), SecaggMaskedUpdate, "masked", run, round_number)
+            ys = {}
+            for d, m in masked.items():
+                if len(m.values) != n_classes * (n_features + 1):
+                    self._bad(result, d, "masked")
+                    continue
+                ys[d] = m.values.astype(np.uint32)
+                result.eps[d] = (float(m.central_eps_spent), float(m.local_eps_spent))
+                result.sample_counts[d] = int(m.sample_count)
+                result.grid_step = float(m.grid_step)
+            server.collect_masked(ys)
+            self.between("reveal", list(server.u3))
+            for u in server.u3:
+                survived, cohort = server.survived_for(u)
+                self._send(result, u, SecaggUnmaskRequest(run=run, round=round_number, cohort=cohort,
+                                                          survived=survived), "reveal")
+            reveals = self._gather(result, server.u3, SecaggReveal, "reveal", run, round_number)
+            result.total = server.unmask({d: list(m.records) for d, m in reveals.items()})
+            result.survivors = list(server.u3)
+        except SecAggError as exc:
+            result.failure = str(exc)
+        for d in result.survivors:
+            result.outcomes.setdefault(d, (SecaggOutcome.OK, "reveal", ""))
+        for d in self.sessions:  # the round failed before these devices' step came to an end
+            result.outcomes.setdefault(d, (SecaggOutcome.ROUND_FAILED, "", result.failure))
+        return result
+
+    def _bad(self, result: SecureRoundResult, device_id: int, step: str) -> bool:
+        result.outcomes[device_id] = (SecaggOutcome.BAD_REPLY, step, "wrong number of records")
+        return False
+
+
+def _status(code: int) -> str:
+    try:
+        return Status(code).name
+    except ValueError:
+        return f"status {code}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the Aggregator's secure-aggregation round mode ([secagg] in the fleet configuration)
+
+
+def secure_hello_problem(hello: Hello, dp: Any, *, allow_test_builds: bool = False) -> str:
+    """Admission of a secure-aggregation device: as a plain one, except that its hello's noise
+    multiplier is its own share of the round's noise (at most the fleet's)."""
+    from dataclasses import replace
+
+    from ..privacy.noise import effective_noise_multiplier
+    from .admission import hello_problem
+
+    if not int(hello.flags) & SECAGG_FLAG:
+        return "secure aggregation is not compiled in (the fleet has [secagg])"
+    z = effective_noise_multiplier(dp.noise_multiplier)
+    if float(hello.noise_multiplier) > z * (1 + 1e-6):
+        return f"its noise share {float(hello.noise_multiplier):.6g} exceeds the fleet's z {z:.6g}"
+    return hello_problem(replace(hello, noise_multiplier=z), dp, allow_test_builds=allow_test_builds)
+
+
+def aggregator_round(agg: Any, pool: Any, state: dict[str, Any], round_number: int, head: Any):
+    """One secure round for tinyfl.fleet.aggregator.Aggregator (its `_round` in [secagg] mode):
+    the same record (heads, state, events, every frame) and the same RoundReport as a plain
+    round; FedAvg on the unmasked sum divided by the survivors. An interrupted secure round
+    cannot be finished (its secrets are gone): it is played again from the start, and devices
+    that had released it refuse it (ROUND)."""
+    from .aggregator import RoundReport
+    from .record import Head
+
+    spec = agg.config.secagg
+    fleet = agg.config.fleet
+    run = int(state.get("run", 1))
+    started = time.monotonic()
+    nonce = secrets.randbits(64)
+    agg.recorder.save_head(round_number, "global", head)
+    state["in_progress"] = {"round": round_number, "nonce": nonce}
+    agg.recorder.save_state(state)
+
+    def ask(session: DeviceSession):
+        try:
+            if not session.alive and not session.reconnect():
+                return session, None, None, "link is down and could not be reopened"
+            hello, policy = hello_and_policy(session, agg.recheck_timeout)
+        except (PolicyError, RuntimeError) as exc:  # SessionError is a RuntimeError
+            return session, None, None, str(exc)
+        problem = secure_hello_problem(hello, agg.config.dp, allow_test_builds=agg.allow_test_builds)
+        if not problem and (hello.n_classes, hello.n_features) != (head.n_classes, head.n_features):
+            problem = "device head shape differs from the fleet's"
+        return session, hello, policy, problem
+
+    outcomes: dict[str, str] = {}
+    details: dict[str, str] = {}
+    by_id: dict[int, DeviceSession] = {}
+    hellos: dict[int, Hello] = {}
+    policies: dict[int, SecaggPolicy] = {}
+    for session, hello, policy, problem in pool.map(ask, agg.sessions):
+        if problem or hello is None or policy is None:
+            outcomes[session.name], details[session.name] = "refused", problem or "no policy"
+            continue
+        device_id = int(hello.device_id)
+        if device_id in by_id:
+            outcomes[session.name], details[session.name] = "refused", f"device id {device_id} twice"
+            continue
+        by_id[device_id], hellos[device_id], policies[device_id] = session, hello, policy
+    result = SecureRoundResult(round_number)
+    try:
+        n_min = check_policies(policies, hellos, k=spec.k, n_min=spec.n_min)
+        for session in by_id.values():
+            session.recorder.event("secagg_round_start", round_number=round_number, device=session.name)
+        result = SecureRound(by_id, n_min=n_min, k=spec.k, step_timeout_s=spec.step_timeout_s).run(
+            run=run, round_number=round_number, params=head.params, n_classes=head.n_classes,
+            n_features=head.n_features, lr=float(fleet.lr), local_epochs=fleet.local_epochs,
+            batch_size=fleet.batch_size, nonce=nonce)
+    except PolicyError as exc:
+        result.failure = str(exc)
+    for device_id, (outcome, step, detail) in result.outcomes.items():
+        name = by_id[device_id].name
+        outcomes[name] = outcome.value
+        if outcome is not SecaggOutcome.OK:
+            details[name] = f"{step}: {detail}"
+    kept = "" if result.ok else f"secure round failed: {result.failure}"
+    new_head = Head(fedavg_secure(head.params, result, fleet.server_lr), head.n_classes, head.n_features)
+    agg.recorder.event("secagg_round_result", round_number=round_number, **result.to_dict())
+    if kept:
+        agg.recorder.event("head_kept", round_number=round_number, reason=kept)
+    agg.recorder.sync()
+    agg.recorder.save_head(round_number, "result", new_head)
+    report = RoundReport(round=round_number, nonce=nonce, outcomes=outcomes, details=details,
+                         accepted=[by_id[d].name for d in result.survivors],
+                         elapsed_s=time.monotonic() - started, interrupted=False, head_kept=kept)
+    from dataclasses import asdict
+
+    state["history"].append(asdict(report))
+    state["next_round"] = round_number + 1
+    state["in_progress"] = None
+    agg.recorder.save_state(state)
+    report.evaluation = agg._evaluate(state, round_number, new_head.params)  # noqa: SLF001 - the same package
+    if report.evaluation is not None:
+        state["history"][-1]["evaluation"] = report.evaluation
+        agg.recorder.save_state(state)
+    return new_head, report
