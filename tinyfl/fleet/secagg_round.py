@@ -15,6 +15,7 @@ import enum
 import secrets
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -313,7 +314,7 @@ def secure_hello_problem(hello: Hello, dp: Any, *, allow_test_builds: bool = Fal
     return hello_problem(replace(hello, noise_multiplier=z), dp, allow_test_builds=allow_test_builds)
 
 
-def aggregator_round(agg: Any, pool: Any, state: dict[str, Any], round_number: int, head: Any):
+def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: Any):
     """One secure round for tinyfl.fleet.aggregator.Aggregator (its `_round` in [secagg] mode):
     the same record (heads, state, events, every frame) and the same RoundReport as a plain
     round; FedAvg on the unmasked sum divided by the survivors. An interrupted secure round
@@ -328,8 +329,7 @@ def aggregator_round(agg: Any, pool: Any, state: dict[str, Any], round_number: i
     started = time.monotonic()
     nonce = secrets.randbits(64)
     agg.recorder.save_head(round_number, "global", head)
-    state["in_progress"] = {"round": round_number, "nonce": nonce}
-    agg.recorder.save_state(state)
+    agg._journal(state, {"op": "begin", "round": round_number, "nonce": nonce})  # noqa: SLF001 - the same package
 
     def ask(session: DeviceSession):
         try:
@@ -348,7 +348,10 @@ def aggregator_round(agg: Any, pool: Any, state: dict[str, Any], round_number: i
     by_id: dict[int, DeviceSession] = {}
     hellos: dict[int, Hello] = {}
     policies: dict[int, SecaggPolicy] = {}
-    for session, hello, policy, problem in pool.map(ask, agg.sessions):
+    # a few dozen boards at most (n_max): one thread per board for the hello and policy
+    with ThreadPoolExecutor(max_workers=max(1, min(64, len(agg.sessions)))) as pool:
+        asked = list(pool.map(ask, agg.sessions))
+    for session, hello, policy, problem in asked:
         if problem or hello is None or policy is None:
             outcomes[session.name], details[session.name] = "refused", problem or "no policy"
             continue
@@ -385,12 +388,6 @@ def aggregator_round(agg: Any, pool: Any, state: dict[str, Any], round_number: i
                          elapsed_s=time.monotonic() - started, interrupted=False, head_kept=kept)
     from dataclasses import asdict
 
-    state["history"].append(asdict(report))
-    state["next_round"] = round_number + 1
-    state["in_progress"] = None
-    agg.recorder.save_state(state)
+    agg._journal(state, {"op": "end", "report": asdict(report)})  # noqa: SLF001 - the same package
     report.evaluation = agg._evaluate(state, round_number, new_head.params)  # noqa: SLF001 - the same package
-    if report.evaluation is not None:
-        state["history"][-1]["evaluation"] = report.evaluation
-        agg.recorder.save_state(state)
     return new_head, report
