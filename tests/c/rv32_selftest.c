@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
+#include "semihost.h"
 #include "virt_rv32.h"
 
 #define MAX_ARGS 8
@@ -94,7 +94,10 @@ int main(void)
     static char line[512];
     char *argv[MAX_ARGS];
     tinyfl_virt_clock_init();
-    int argc = tinyfl_rv32_cmdline(line, sizeof(line), argv, MAX_ARGS);
+    if (tinyfl_semihost_cmdline(line, sizeof(line)) != 0) {
+        return 2;
+    }
+    size_t argc = tinyfl_semihost_split_args(line, argv, MAX_ARGS);
     if (argc < 2) {
         return 2;
     }
