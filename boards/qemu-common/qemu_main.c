@@ -3,23 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARGS 8
+#include "qemu_text.h"
 
-/* Decimal digits of v into text (at least 11 bytes), NUL-terminated. */
-static void format_u32(char *text, uint32_t v)
-{
-    char digits[10];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    size_t len = 0;
-    while (n > 0) {
-        text[len++] = digits[--n];
-    }
-    text[len] = '\0';
-}
+#define MAX_ARGS 8
 
 int tinyfl_qemu_args_read(char *buf, size_t size, tinyfl_qemu_args *args)
 {
@@ -51,9 +37,8 @@ int tinyfl_qemu_args_read(char *buf, size_t size, tinyfl_qemu_args *args)
 
 void tinyfl_qemu_report_stack(size_t used)
 {
-    char text[sizeof(TINYFL_QEMU_CONSOLE_PREFIX "stack used \n") + 10] = TINYFL_QEMU_CONSOLE_PREFIX "stack used ";
-    size_t len = strlen(text);
-    format_u32(text + len, (uint32_t)used);
-    strcat(text, "\n");
-    tinyfl_semihost_write0(text);
+    char digits[TINYFL_QEMU_U32_TEXT];
+    tinyfl_semihost_write0(TINYFL_QEMU_CONSOLE_PREFIX "stack used ");
+    tinyfl_semihost_write0(tinyfl_qemu_u32_text(digits, (uint32_t)used));
+    tinyfl_semihost_write0("\n");
 }

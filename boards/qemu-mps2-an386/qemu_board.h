@@ -9,6 +9,7 @@
 #define TINYFL_QEMU_CONSOLE_PREFIX "tinyfl an386: "
 #define tinyfl_qemu_uart_getc tinyfl_an386_uart_getc
 #define tinyfl_qemu_uart_write tinyfl_an386_uart_write
+#define tinyfl_qemu_uart_puts tinyfl_an386_uart_puts
 #define tinyfl_qemu_idle tinyfl_an386_idle
 #define tinyfl_qemu_millis tinyfl_an386_millis
 

@@ -9,6 +9,7 @@
 #define TINYFL_QEMU_CONSOLE_PREFIX "tinyfl rv32: "
 #define tinyfl_qemu_uart_getc tinyfl_virt_uart_getc
 #define tinyfl_qemu_uart_write tinyfl_virt_uart_write
+#define tinyfl_qemu_uart_puts tinyfl_virt_uart_puts
 #define tinyfl_qemu_idle tinyfl_virt_idle
 #define tinyfl_qemu_millis tinyfl_virt_millis
 
