@@ -1,12 +1,23 @@
 """The two QEMU boards share one semihosting layer, port and command line (boards/qemu-common),
-so the same host input must get the same answer from both, apart from the board's name."""
+so the same host input must get the same answer from both, apart from the board's name; and
+each board's own UART0 carries the link the same way."""
 from __future__ import annotations
 
-from tinyfl.emulate import build_firmware, run_semihosted
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from tinyfl.emulate import build_firmware, build_qemu_program, run_semihosted
+from tinyfl.emulate.boards import free_port
+from tinyfl.emulate.qemu import qemu_command
 from tinyfl.firmware_config import FirmwareConfig
 
 CONFIG = FirmwareConfig(n_classes=2, n_features=4, input_channels=1, input_steps=8, samples_per_round=4)
 BOARDS = {"qemu": ("qemu", "an386"), "qemu-rv32": ("qemu_rv32", "rv32")}  # board: (tool fixture, name)
+C_DIR = Path(__file__).parent / "c"
 
 
 def _answers(board: str, tmp_path) -> list[tuple[int, str]]:
@@ -45,3 +56,37 @@ def test_both_boards_refuse_bad_command_lines_alike(request, tmp_path):
     assert texts[3].startswith("tinyfl BOARD: not a version 1 sample shard: ")
     assert texts[4].startswith("tinyfl BOARD: storage path too long: ")
 
+
+
+@pytest.mark.parametrize("board", list(BOARDS))
+def test_uart_round_trips_bytes_over_tcp(request, board):
+    """The board's real link: UART0 as a TCP server that starts the CPU on connect."""
+    fixture, name = BOARDS[board]
+    request.getfixturevalue(fixture)
+    selftest_elf = build_qemu_program([C_DIR / f"{name}_selftest.c"], name=f"{name}_selftest", board=board)
+    payload = bytes(range(256)) * 8
+    port = free_port()
+    cmd = qemu_command(
+        selftest_elf,
+        ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"],
+        ["echo", str(len(payload))],
+    )
+    if board == "qemu-rv32":
+        assert "qemu-system-riscv32" in cmd[0] and cmd[1:5] == ["-M", "virt", "-bios", "none"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert b"waiting for connection" in proc.stderr.readline()
+        link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=5)
+        assert link.readline() == b"READY\n"  # nothing sent before the host connected is lost
+        start = time.monotonic()
+        link.write(payload)
+        echoed = link.read(len(payload))
+        elapsed = time.monotonic() - start
+        assert echoed == payload
+        assert link.readline() == b"PASS echo\n"
+        assert proc.wait(timeout=10) == 0
+        assert elapsed < 2.0, f"UART RX too slow: {elapsed:.2f} s for {len(payload)} bytes"
+        link.close()
+    finally:
+        proc.kill()
+        proc.wait()
