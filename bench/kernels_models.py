@@ -2,9 +2,10 @@
 four MLPerf Tiny backbones at full size and the BasicMotions backbone, reference ("plain") and
 fast kernels, per step and in total, beside TFLM + CMSIS-NN measured the same way.
 
-The backbones are built here in Keras with fixed seeds (never downloaded), with trained-looking
-BatchNorm statistics, converted to full int8 with float input and output and cut before the last
-Dense, as in /work/shared/PERF_NOTES.md; conversions are cached in build/cache. Each figure is
+The backbones are built in Keras (tinyfl.models.mlperf_tiny) with fixed seeds (never
+downloaded), with trained-looking BatchNorm statistics, converted to full int8 with float input
+and output and cut before the last Dense, as in /work/shared/PERF_NOTES.md; conversions are
+cached in build/cache. Each figure is
 the whole extract() (quantize, every op, dequantize, clearing the arena) averaged over the
 windows; the plain and fast builds must give the same feature bits.
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyfl.paths import FIRMWARE_DIR, REPO_ROOT
+from tinyfl.models import mlperf_tiny
+from tinyfl.paths import REPO_ROOT
 
 TICK = 40  # instructions per FPGA counter tick under -icount shift=0
 MAIN = REPO_ROOT / "bench" / "c" / "model_profile_main.c"
@@ -34,93 +36,10 @@ ISSUE_13_FAST = {"kws_ds_cnn": 6.66e6, "anomaly_autoencoder": 0.347e6, "resnet8"
 TARGET_RATIO = 0.7
 
 
-def _keras():
-    from tinyfl.models._tf import keras
-
-    return keras
-
-
-def _bn_relu(k, x, relu6: bool = False):
-    x = k.layers.BatchNormalization()(x)
-    return k.layers.ReLU(6.0 if relu6 else None)(x)
-
-
-def kws_ds_cnn():
-    """MLPerf Tiny KWS DS-CNN (49x10 MFCC): 64-filter 10x4 stride-2 conv, four depthwise-separable
-    blocks, global average pool (the 12-way Dense cut)."""
-    k = _keras()
-    inp = k.Input((49, 10, 1))
-    x = _bn_relu(k, k.layers.Conv2D(64, (10, 4), strides=(2, 2), padding="same")(inp))
-    for _ in range(4):
-        x = _bn_relu(k, k.layers.DepthwiseConv2D(3, padding="same")(x))
-        x = _bn_relu(k, k.layers.Conv2D(64, 1)(x))
-    x = k.layers.AveragePooling2D(pool_size=x.shape[1:3])(x)
-    return k.Model(inp, k.layers.Flatten()(x))
-
-
-def anomaly_autoencoder():
-    """MLPerf Tiny AD autoencoder (640 inputs): Dense 128 x4, 8, 128 x4 with BatchNorm + ReLU
-    (the 640-wide output Dense cut)."""
-    k = _keras()
-    inp = k.Input((640,))
-    x = inp
-    for units in (128, 128, 128, 128, 8, 128, 128, 128, 128):
-        x = _bn_relu(k, k.layers.Dense(units)(x))
-    return k.Model(inp, x)
-
-
-def resnet8():
-    """MLPerf Tiny ResNet-8 (32x32x3): 16-filter stem, stacks of 16/32/64 filters with 1x1
-    projection shortcuts, 8x8 average pool (the 10-way Dense cut)."""
-    k = _keras()
-    inp = k.Input((32, 32, 3))
-    x = _bn_relu(k, k.layers.Conv2D(16, 3, padding="same")(inp))
-    for filters, stride in ((16, 1), (32, 2), (64, 2)):
-        y = _bn_relu(k, k.layers.Conv2D(filters, 3, strides=stride, padding="same")(x))
-        y = k.layers.BatchNormalization()(k.layers.Conv2D(filters, 3, padding="same")(y))
-        if stride != 1:
-            x = k.layers.Conv2D(filters, 1, strides=stride)(x)
-        x = k.layers.ReLU()(k.layers.Add()([x, y]))
-    x = k.layers.AveragePooling2D(pool_size=x.shape[1:3])(x)
-    return k.Model(inp, k.layers.Flatten()(x))
-
-
-def vww_mobilenet_v1():
-    """MLPerf Tiny VWW MobileNetV1 alpha 0.25 (96x96x3), keras.applications' architecture without
-    its classifier, global average pool."""
-    k = _keras()
-    return k.applications.MobileNet(input_shape=(96, 96, 3), alpha=0.25, weights=None,
-                                    include_top=False, pooling="avg")
-
-
-BACKBONES = {
-    "kws_ds_cnn": kws_ds_cnn,
-    "anomaly_autoencoder": anomaly_autoencoder,
-    "resnet8": resnet8,
-    "vww_mobilenet_v1": vww_mobilenet_v1,
-}
-
-
-def _helpers():
-    tests = str(REPO_ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    import codegen_helpers
-
-    return codegen_helpers
-
-
-def backbone_tflite(name: str) -> bytes:
-    """The named full-size backbone, seeded (3), lively BatchNorm statistics, float IO (cached)."""
-    from tinyfl.models.train import set_seed
-
-    helpers = _helpers()
-    set_seed(3)
-    model = BACKBONES[name]()
-    rng = np.random.default_rng(3)
-    helpers._lively(model, rng)
-    shape = tuple(model.input_shape[1:])
-    return helpers.convert_cached(model, rng.normal(0.0, 1.0, (32, *shape)))
+# The backbones and their seeded, cached conversion: one definition with the codegen tests'
+# small classifiers (tinyfl.models.mlperf_tiny).
+BACKBONES = mlperf_tiny.BACKBONES
+backbone_tflite = mlperf_tiny.backbone_tflite
 
 
 def bench_windows(shape: tuple[int, ...], n: int) -> np.ndarray:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,8 @@ import numpy as np
 from tinyfl.codegen import generate
 from tinyfl.codegen.host import build_host_model, run_host_model
 from tinyfl.codegen.tflm import tflm_outputs
+from tinyfl.models import mlperf_tiny
+from tinyfl.models.tflite_cache import convert_cached  # noqa: F401 (the tests import it from here)
 
 
 def tflm_quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -51,49 +52,6 @@ def assert_bit_exact(tflite: bytes, x: np.ndarray, *, tag: str = "model", optimi
         detail = ", ".join(f"[{i},{j}] ours {ours[i, j]!r} tflm {ref[i, j]!r}" for i, j in bad)
         raise AssertionError(f"{tag}{' (fast kernels)' if optimized else ''}: {int((~same).sum())} of {same.size} outputs differ: {detail}")
     return len(x)
-
-
-def convert_cached(model: Any, representative: np.ndarray, *, int8_io: bool = False,
-                   open_batch: bool = False, per_tensor_dense: bool = False) -> bytes:
-    """Full-int8 conversion of a Keras model, cached in the build folder by everything that
-    determines the result (architecture, weights, calibration data, options, TF version), so a
-    rerun costs no converter time. open_batch keeps the batch dimension unknown (the Keras
-    default, which makes shape arithmetic ops); per_tensor_dense gives every Dense one weight
-    scale (older converters, many published .tflite files); int8_io: int8 input and output."""
-    import contextlib
-    import io
-    import warnings
-
-    from tinyfl.models._tf import keras, tf
-    from tinyfl.toolchain import cached_output
-
-    samples = np.ascontiguousarray(representative, dtype=np.float32)
-    key = [model.to_json(), samples.tobytes(), tf.__version__,
-           repr((int8_io, open_batch, per_tensor_dense))]
-    key += [w.tobytes() for w in model.get_weights()]
-    path = cached_output("tflite", key, ".tflite")
-    if path.exists():
-        return path.read_bytes()
-    if not open_batch:
-        fixed_input = keras.Input(batch_shape=(1, *samples.shape[1:]))
-        model = keras.Model(fixed_input, model(fixed_input))
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([s[None, ...]] for s in samples)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if int8_io:
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    if per_tensor_dense:
-        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.filterwarnings("ignore")
-        tflite = bytes(converter.convert())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never share a partial file
-    tmp.write_bytes(tflite)
-    tmp.replace(path)
-    return tflite
 
 
 class TfliteBuilder:
@@ -257,95 +215,7 @@ def backbone_ops_chain(seed: int) -> tuple[bytes, tuple[int, ...], float, int]:
 
 
 # --- MLPerf-Tiny-shaped classifiers (test_codegen_mlperf_tiny.py, test_codegen_qemu.py) --------
+# One definition with the full-size backbones bench/kernels_models.py measures: tinyfl.models.mlperf_tiny.
 
-def _k():
-    from tinyfl.models._tf import keras
-
-    return keras
-
-
-def _bn_relu(k, x, relu6: bool = False):
-    x = k.layers.BatchNormalization()(x)
-    return k.layers.ReLU(6.0 if relu6 else None)(x)
-
-
-def kws_ds_cnn():
-    """KWS DS-CNN: strided conv, depthwise-separable blocks, average pool, Dense + softmax."""
-    k = _k()
-    inp = k.Input((25, 10, 1))
-    x = _bn_relu(k, k.layers.Conv2D(16, (10, 4), strides=(2, 2), padding="same")(inp))
-    for _ in range(2):
-        x = _bn_relu(k, k.layers.DepthwiseConv2D(3, padding="same")(x))
-        x = _bn_relu(k, k.layers.Conv2D(16, 1)(x))
-    x = k.layers.Dropout(0.4)(x)
-    x = k.layers.AveragePooling2D(pool_size=x.shape[1:3])(x)
-    x = k.layers.Flatten()(x)
-    return k.Model(inp, k.layers.Dense(12, activation="softmax")(x))
-
-
-def anomaly_autoencoder():
-    """AD autoencoder: Dense + BatchNorm + ReLU down to a bottleneck and back."""
-    k = _k()
-    inp = k.Input((64,))
-    x = inp
-    for units in (32, 32, 8, 32, 32):
-        x = _bn_relu(k, k.layers.Dense(units)(x))
-    return k.Model(inp, k.layers.Dense(64)(x))
-
-
-def resnet8():
-    """ResNet-8: three residual stacks (ADD), 1x1 projection shortcuts, average pool, softmax."""
-    k = _k()
-    inp = k.Input((16, 16, 3))
-    x = _bn_relu(k, k.layers.Conv2D(8, 3, padding="same")(inp))
-    for filters, stride in ((8, 1), (16, 2), (32, 2)):
-        y = _bn_relu(k, k.layers.Conv2D(filters, 3, strides=stride, padding="same")(x))
-        y = k.layers.BatchNormalization()(k.layers.Conv2D(filters, 3, padding="same")(y))
-        if stride != 1:
-            x = k.layers.Conv2D(filters, 1, strides=stride)(x)
-        x = k.layers.ReLU()(k.layers.Add()([x, y]))
-    x = k.layers.AveragePooling2D(pool_size=x.shape[1:3])(x)
-    x = k.layers.Flatten()(x)
-    return k.Model(inp, k.layers.Dense(10, activation="softmax")(x))
-
-
-def vww_mobilenet_v1():
-    """Visual wake words: keras.applications MobileNet alpha 0.25 (ZeroPadding, ReLU6,
-    depthwise-separable stack, global average pool, 1x1 conv classifier, Reshape, softmax)."""
-    k = _k()
-    return k.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=2,
-                                    dropout=0.0)
-
-
-def _lively(model, rng: np.random.Generator) -> None:
-    """Trained-looking BatchNorm statistics and small biases: with the untrained defaults the
-    deep ReLU stacks can go silent and calibrate degenerate (constant) activations."""
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if type(layer).__name__ == "BatchNormalization":
-            gamma, beta, mean, var = ws
-            layer.set_weights([rng.uniform(0.8, 1.2, gamma.shape), rng.uniform(0.0, 0.3, beta.shape),
-                               rng.normal(0.0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
-        elif ws and ws[-1].ndim == 1 and len(ws) == 2:
-            layer.set_weights([ws[0], rng.normal(0.0, 0.1, ws[1].shape).astype(np.float32)])
-
-
-MLPERF_TINY_MODELS = {
-    "kws_ds_cnn": (kws_ds_cnn, {"int8_io": True}),
-    "anomaly_autoencoder": (anomaly_autoencoder, {"per_tensor_dense": True}),
-    "resnet8": (resnet8, {}),
-    "vww_mobilenet_v1": (vww_mobilenet_v1, {"int8_io": True}),
-}
-
-
-def mlperf_tiny_tflite(name: str) -> bytes:
-    """The named classifier, seeded, converted with the batch left open (cached)."""
-    from tinyfl.models.train import set_seed
-
-    build, options = MLPERF_TINY_MODELS[name]
-    set_seed(3)
-    model = build()
-    rng = np.random.default_rng(3)
-    _lively(model, rng)
-    shape = tuple(model.input_shape[1:])
-    return convert_cached(model, rng.normal(0.0, 1.0, (48, *shape)), open_batch=True, **options)
+MLPERF_TINY_MODELS = mlperf_tiny.CLASSIFIERS
+mlperf_tiny_tflite = mlperf_tiny.classifier_tflite

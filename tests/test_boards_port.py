@@ -16,6 +16,7 @@ from tinyfl.toolchain import cached_output, compile_host
 C_DIR = Path(__file__).parent / "c"
 STATUS_OK, STATUS_TRUNCATED, STATUS_SHAPE, STATUS_STORAGE = 0, 5, 11, 15
 INPUT_LEN = 5
+QEMU_PORT = BOARDS_DIR / "qemu-common" / "qemu_port.c"  # the hooks both QEMU boards share
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +33,14 @@ def native_probe() -> Path:
 @pytest.fixture(scope="session")
 def an386_probe(qemu) -> Path:
     return build_qemu_program(
-        [C_DIR / "an386_port_probe.c", BOARDS_DIR / "qemu-mps2-an386" / "board_port.c"], name="an386_port_probe"
+        [C_DIR / "an386_port_probe.c", BOARDS_DIR / "qemu-mps2-an386" / "board_port.c", QEMU_PORT], name="an386_port_probe"
     )
 
 
 @pytest.fixture(scope="session")
 def rv32_probe(qemu_rv32) -> Path:
     return build_qemu_program(
-        [C_DIR / "rv32_port_probe.c", BOARDS_DIR / "qemu-virt-rv32" / "board_port.c"], name="rv32_port_probe",
+        [C_DIR / "rv32_port_probe.c", QEMU_PORT], name="rv32_port_probe",
         board="qemu-rv32",
     )
 

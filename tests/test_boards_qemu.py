@@ -1,19 +1,15 @@
 """The emulated AN386 board support on its own (tests/c/an386_selftest.c under QEMU): it boots,
-UART0 round-trips bytes over a TCP serial, semihosting reaches host files, the command line
-and the exit code, the clock runs, and faults end the emulation instead of hanging."""
+semihosting reaches host files, the command line and the exit code, the clock runs, and faults
+end the emulation instead of hanging. UART0 over a TCP serial: test_boards_qemu_common.py."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import serial
 
 from tinyfl.emulate import QemuTimeout, build_qemu_program, firmware_size, run_semihosted
-from tinyfl.emulate.boards import free_port
-from tinyfl.emulate.qemu import qemu_command
 
 SELFTEST = Path(__file__).parent / "c" / "an386_selftest.c"
 
@@ -83,37 +79,8 @@ def test_timeout_kills_a_program_that_never_exits(selftest_elf):
     assert "READY" in info.value.output
 
 
-def test_uart_round_trips_bytes_over_tcp(selftest_elf):
-    """The board's real link: UART0 as a TCP server that starts the CPU on connect."""
-    payload = bytes(range(256)) * 8
-    port = free_port()
-    cmd = qemu_command(
-        selftest_elf,
-        ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"],
-        ["echo", str(len(payload))],
-    )
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert b"waiting for connection" in proc.stderr.readline()
-        link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=5)
-        assert link.readline() == b"READY\n"  # nothing sent before the host connected is lost
-        start = time.monotonic()
-        link.write(payload)
-        echoed = link.read(len(payload))
-        elapsed = time.monotonic() - start
-        assert echoed == payload
-        assert link.readline() == b"PASS echo\n"
-        assert proc.wait(timeout=10) == 0
-        assert elapsed < 2.0, f"UART RX too slow: {elapsed:.2f} s for {len(payload)} bytes"
-        link.close()
-    finally:
-        proc.kill()
-        proc.wait()
-
-
 def test_selftest_image_is_small(selftest_elf):
     size = firmware_size(selftest_elf)
     assert size["stack"] == 16 * 1024
     assert 0 < size["text"] < 16 * 1024
     assert size["ram"] == size["data"] + size["bss"] >= size["stack"]
-

@@ -1,8 +1,8 @@
 """The emulated rv32imc board support on its own (tests/c/rv32_selftest.c under QEMU virt): it
-boots, UART0 round-trips bytes over a TCP serial, the command line and the exit code pass
-through semihosting, the clock runs, an idle board sleeps, and faults (an illegal instruction,
-a stack overflow) end the emulation instead of hanging. The port hooks are checked with the
-other boards' in test_boards_port.py."""
+boots, the command line and the exit code pass through semihosting, the clock runs, an idle
+board sleeps, and faults (an illegal instruction, a stack overflow) end the emulation instead of
+hanging. The port hooks are checked with the other boards' in test_boards_port.py, UART0's round
+trip over a TCP serial with the AN386's in test_boards_qemu_common.py."""
 from __future__ import annotations
 
 import os
@@ -75,35 +75,6 @@ def test_clock_counts_milliseconds(selftest_elf):
     elapsed, counts, retired = map(int, re.search(r"CLOCK (\d+) (\d+) (\d+)", out).groups())
     assert 50 <= elapsed < 60 and abs(counts / elapsed - 10_000) < 0.05 * 10_000
     assert retired > 0  # minstret counts (the benchmark's instruction counter)
-
-
-def test_uart_round_trips_bytes_over_tcp(selftest_elf):
-    """The board's real link: UART0 as a TCP server that starts the CPU on connect."""
-    payload = bytes(range(256)) * 8
-    port = free_port()
-    cmd = qemu_command(
-        selftest_elf,
-        ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"],
-        ["echo", str(len(payload))],
-    )
-    assert "qemu-system-riscv32" in cmd[0] and cmd[1:5] == ["-M", "virt", "-bios", "none"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert b"waiting for connection" in proc.stderr.readline()
-        link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=5)
-        assert link.readline() == b"READY\n"  # nothing sent before the host connected is lost
-        start = time.monotonic()
-        link.write(payload)
-        echoed = link.read(len(payload))
-        elapsed = time.monotonic() - start
-        assert echoed == payload
-        assert link.readline() == b"PASS echo\n"
-        assert proc.wait(timeout=10) == 0
-        assert elapsed < 2.0, f"UART RX too slow: {elapsed:.2f} s for {len(payload)} bytes"
-        link.close()
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_bytes_sent_before_the_uart_is_initialised_are_kept(selftest_elf):

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "an386.h"
+#include "qemu_text.h"
 #include "semihost.h"
 #include "tinyfl_model.h"
 #include "tinyfl_model_gen.h"
@@ -29,19 +30,6 @@ void tinyfl_model_profile_step(uint32_t step)
     }
     /* The counter is read again so this function's own cost is not charged to the next step. */
     last_tick = tinyfl_an386_counter();
-}
-
-static void put_u32(uint32_t v)
-{
-    char text[11];
-    size_t n = 0;
-    do {
-        text[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0) {
-        tinyfl_an386_uart_putc((uint8_t)text[--n]);
-    }
 }
 
 static uint32_t fnv1a(uint32_t h, const float *values, size_t count)
@@ -110,9 +98,9 @@ int main(void)
     for (uint32_t k = 0; k < MAX_STEPS; ++k) {
         if (step_ticks[k] != 0u) {
             tinyfl_an386_uart_puts("STEP ");
-            put_u32(k);
+            tinyfl_qemu_uart_put_u32(k);
             tinyfl_an386_uart_puts(" ");
-            put_u32(step_ticks[k]);
+            tinyfl_qemu_uart_put_u32(step_ticks[k]);
             tinyfl_an386_uart_puts("\n");
         }
     }
@@ -122,11 +110,11 @@ int main(void)
         return rc;
     }
     tinyfl_an386_uart_puts("PASS profile ");
-    put_u32(n);
+    tinyfl_qemu_uart_put_u32(n);
     tinyfl_an386_uart_puts(" ticks ");
-    put_u32(ticks);
+    tinyfl_qemu_uart_put_u32(ticks);
     tinyfl_an386_uart_puts(" hash ");
-    put_u32(hash);
+    tinyfl_qemu_uart_put_u32(hash);
     tinyfl_an386_uart_puts("\n");
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "qemu_text.h"
 #include "tinyfl_drbg.h"
 #include "tinyfl_head.h"
 #include "tinyfl_model.h"
@@ -51,16 +52,10 @@ static tinyfl_drbg drbg;
 
 static void put_kv(const char *key, uint32_t value)
 {
-    char digits[12];
-    size_t n = sizeof(digits) - 1;
-    digits[n] = '\0';
-    do {
-        digits[--n] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
+    char digits[TINYFL_QEMU_U32_TEXT];
     bench_puts(key);
     bench_puts("=");
-    bench_puts(&digits[n]);
+    bench_puts(tinyfl_qemu_u32_text(digits, value));
     bench_puts("\n");
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "an386.h"
+#include "qemu_text.h"
 #include "tinyfl_dgauss.h"
 #include "tinyfl_drbg.h"
 #include "tinyfl_protect.h"
@@ -22,28 +23,15 @@ static int32_t clean[PROTECT_PARAMS];
 static int32_t values[PROTECT_PARAMS];
 static tinyfl_drbg drbg;
 
-static void put_u32(uint32_t value)
-{
-    char digits[11];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    while (n > 0) {
-        tinyfl_an386_uart_putc((uint8_t)digits[--n]);
-    }
-}
-
 static void put_kv(const char *key, uint32_t index, uint32_t value)
 {
     tinyfl_an386_uart_puts(key);
     if (index != UINT32_MAX) {
         tinyfl_an386_uart_putc('.');
-        put_u32(index);
+        tinyfl_qemu_uart_put_u32(index);
     }
     tinyfl_an386_uart_putc('=');
-    put_u32(value);
+    tinyfl_qemu_uart_put_u32(value);
     tinyfl_an386_uart_putc('\n');
 }
 

@@ -7,6 +7,7 @@
 
 #include "an386.h"
 #include "monocypher.h"
+#include "qemu_text.h"
 #include "tinyfl_drbg.h"
 #include "tinyfl_secagg.h"
 #include "tinyfl_secagg_kdf.h"
@@ -29,24 +30,11 @@ static int32_t x[MAX_PARAMS];
 static uint32_t y[MAX_PARAMS];
 static tinyfl_shamir_poly poly;
 
-static void put_dec(uint32_t value)
-{
-    char digits[11];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    while (n > 0) {
-        tinyfl_an386_uart_putc((uint8_t)digits[--n]);
-    }
-}
-
 static void put_kv(const char *key, uint32_t value)
 {
     tinyfl_an386_uart_puts(key);
     tinyfl_an386_uart_putc('=');
-    put_dec(value);
+    tinyfl_qemu_uart_put_u32(value);
     tinyfl_an386_uart_putc('\n');
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "an386.h"
+#include "qemu_text.h"
 #include "tinyfl_dgauss.h"
 #include "tinyfl_drbg.h"
 #include "tinyfl_head.h"
@@ -31,17 +32,9 @@ static tinyfl_drbg drbg;
 
 static void put_kv(const char *key, uint32_t value)
 {
-    char digits[11];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
     tinyfl_an386_uart_puts(key);
     tinyfl_an386_uart_putc('=');
-    while (n > 0) {
-        tinyfl_an386_uart_putc((uint8_t)digits[--n]);
-    }
+    tinyfl_qemu_uart_put_u32(value);
     tinyfl_an386_uart_putc('\n');
 }
 

@@ -1,28 +1,22 @@
-/* The tinyfl port of the emulated rv32 virt board: UART0 is the link, the host's /dev/urandom
- * (through semihosting) stands in for a TRNG, a host file (through semihosting) stands in for
- * flash, and the sensor replays a sample shard (tinyfl/emulate/shard.py) from a host file. */
+/* The tinyfl port of the emulated rv32 virt board: the emulated boards' shared one
+ * (../qemu-common/qemu_port.h) over UART0 and the CLINT clock (qemu_board.h), nothing more. */
 #ifndef TINYFL_RV32_PORT_H
 #define TINYFL_RV32_PORT_H
 
 #include <stdint.h>
 
+#include "qemu_port.h"
 #include "tinyfl_port.h"
 
-#define TINYFL_RV32_PATH_MAX 200
-
-typedef struct {
-    int shard; /* semihosting handle */
-    uint16_t shard_samples;
-    uint16_t shard_input_len;
-    uint16_t next_sample;
-    uint32_t device_id;
-    char storage_path[TINYFL_RV32_PATH_MAX];
-    char storage_tmp_path[TINYFL_RV32_PATH_MAX + 8];
-} tinyfl_rv32_board;
+typedef tinyfl_qemu_board tinyfl_rv32_board;
 
 /* Opens the shard; 0 on success, -1 after a message on the semihosting console. */
-int tinyfl_rv32_board_open(tinyfl_rv32_board *b, const char *shard_path, const char *storage_path,
-                           uint32_t device_id);
-void tinyfl_rv32_board_port(tinyfl_rv32_board *b, tinyfl_port *port);
+static inline int tinyfl_rv32_board_open(tinyfl_rv32_board *b, const char *shard_path, const char *storage_path,
+                                         uint32_t device_id)
+{
+    return tinyfl_qemu_board_open(b, shard_path, storage_path, device_id);
+}
+
+static inline void tinyfl_rv32_board_port(tinyfl_rv32_board *b, tinyfl_port *port) { tinyfl_qemu_board_port(b, port); }
 
 #endif /* TINYFL_RV32_PORT_H */

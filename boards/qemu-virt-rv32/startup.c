@@ -1,9 +1,9 @@
 /* Reset and trap entry of the rv32 virt board. Linked with -nostartfiles: this file is the
  * whole C runtime start-up (picolibc's crt0 is not used). */
-#include <semihost.h>
 #include <stdint.h>
 
 #include "csr.h"
+#include "semihost.h"
 #include "virt_rv32.h"
 
 #define STACK_PAINT 0xA5A5A5A5u
@@ -106,12 +106,12 @@ void tinyfl_virt_trap(void)
         text[51 + i] = hex[(cause >> (28 - 4 * i)) & 15u];
         text[67 + i] = hex[(pc >> (28 - 4 * i)) & 15u];
     }
-    sys_semihost_write0(text);
+    tinyfl_semihost_write0(text);
     _exit(EXIT_FAULT);
 }
 
 /* main's return, exit(), abort() and failed assert() end here: QEMU exits with `code`. */
 void _exit(int code)
 {
-    sys_semihost_exit_extended((uintptr_t)code);
+    tinyfl_semihost_exit(code);
 }

@@ -14,22 +14,10 @@ int main(void)
     static char line[512];
     static tinyfl_an386_board board;
     char *argv[5];
-    size_t argc = 0;
     tinyfl_port port;
     tinyfl_an386_uart_init();
     tinyfl_an386_clock_init();
-    if (tinyfl_semihost_cmdline(line, sizeof(line)) != 0) {
-        return 2;
-    }
-    for (char *p = line; *p != '\0' && argc < 5;) { /* split on spaces */
-        argv[argc++] = p;
-        while (*p != '\0' && *p != ' ') {
-            p++;
-        }
-        while (*p == ' ') {
-            *p++ = '\0';
-        }
-    }
+    size_t argc = tinyfl_semihost_cmdline(line, sizeof(line)) == 0 ? tinyfl_semihost_split_args(line, argv, 5) : 0;
     if (argc != 5 || tinyfl_an386_board_open(&board, argv[1], argv[2], 7) != 0) {
         return 2;
     }

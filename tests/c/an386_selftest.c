@@ -12,22 +12,10 @@
 #include <string.h>
 
 #include "an386.h"
+#include "qemu_text.h"
 #include "semihost.h"
 
 #define MAX_ARGS 8
-
-static void put_u32(uint32_t v)
-{
-    char text[11];
-    size_t n = 0;
-    do {
-        text[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0) {
-        tinyfl_an386_uart_putc((uint8_t)text[--n]);
-    }
-}
 
 static int check_echo(uint32_t count)
 {
@@ -85,7 +73,7 @@ static int check_file(const char *in_path, const char *out_path)
         return 15;
     }
     tinyfl_an386_uart_puts("LEN ");
-    put_u32((uint32_t)len);
+    tinyfl_qemu_uart_put_u32((uint32_t)len);
     tinyfl_an386_uart_puts("\n");
     return 0;
 }
@@ -107,9 +95,9 @@ static int check_clock(uint32_t ms)
     uint32_t elapsed = tinyfl_an386_millis() - t0;
     uint32_t ticks = tinyfl_an386_counter() - c0;
     tinyfl_an386_uart_puts("CLOCK ");
-    put_u32(elapsed);
+    tinyfl_qemu_uart_put_u32(elapsed);
     tinyfl_an386_uart_puts(" ");
-    put_u32(ticks);
+    tinyfl_qemu_uart_put_u32(ticks);
     tinyfl_an386_uart_puts("\n");
     return 0;
 }

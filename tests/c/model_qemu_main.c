@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "an386.h"
+#include "qemu_text.h"
 #include "semihost.h"
 #include "tinyfl_head.h"
 #include "tinyfl_model.h"
@@ -24,19 +25,6 @@
 static float head_params[TINYFL_TEST_MAX_CLASSES * (TINYFL_MODEL_FEATURE_LEN + 1)];
 
 static void put_text(const char *text) { tinyfl_an386_uart_puts(text); }
-
-static void put_u32(uint32_t v)
-{
-    char text[11];
-    size_t n = 0;
-    do {
-        text[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0) {
-        tinyfl_an386_uart_putc((uint8_t)text[--n]);
-    }
-}
 
 static void put_hex_words(const float *values, size_t count)
 {
@@ -128,23 +116,23 @@ int main(void)
             return 17;
         }
         put_text("F ");
-        put_u32(i);
+        tinyfl_qemu_uart_put_u32(i);
         put_hex_words(features, TINYFL_MODEL_FEATURE_LEN);
         tinyfl_head_logits(&head, features, logits);
         const uint16_t predicted = tinyfl_head_predict(&head, features, logits);
         put_text("L ");
-        put_u32(i);
+        tinyfl_qemu_uart_put_u32(i);
         put_text(" ");
-        put_u32(predicted);
+        tinyfl_qemu_uart_put_u32(predicted);
         put_hex_words(logits, head.n_classes);
     }
     (void)tinyfl_semihost_close(windows);
     put_text("PASS model ");
-    put_u32(n_windows);
+    tinyfl_qemu_uart_put_u32(n_windows);
     put_text(" stack ");
-    put_u32((uint32_t)tinyfl_an386_stack_used());
+    tinyfl_qemu_uart_put_u32((uint32_t)tinyfl_an386_stack_used());
     put_text(" ticks ");
-    put_u32(ticks);
+    tinyfl_qemu_uart_put_u32(ticks);
     put_text("\n");
     return 0;
 }

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "board_port_probe.h"
-#include "cmdline.h"
 #include "rv32_port.h"
+#include "semihost.h"
 #include "virt_rv32.h"
 
 static void out_uart(const char *text) { tinyfl_virt_uart_puts(text); }
@@ -17,7 +17,7 @@ int main(void)
     tinyfl_port port;
     tinyfl_virt_uart_init();
     tinyfl_virt_clock_init();
-    int argc = tinyfl_rv32_cmdline(line, sizeof(line), argv, 5);
+    size_t argc = tinyfl_semihost_cmdline(line, sizeof(line)) == 0 ? tinyfl_semihost_split_args(line, argv, 5) : 0;
     if (argc != 5 || tinyfl_rv32_board_open(&board, argv[1], argv[2], 7) != 0) {
         return 2;
     }

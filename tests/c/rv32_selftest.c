@@ -17,23 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
+#include "qemu_text.h"
+#include "semihost.h"
 #include "virt_rv32.h"
 
 #define MAX_ARGS 8
-
-static void put_u32(uint32_t v)
-{
-    char text[11];
-    size_t n = 0;
-    do {
-        text[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0) {
-        tinyfl_virt_uart_putc((uint8_t)text[--n]);
-    }
-}
 
 static int check_echo(uint32_t count)
 {
@@ -68,11 +56,11 @@ static int check_clock(uint32_t ms)
     uint32_t counts = (uint32_t)(tinyfl_virt_mtime() - m0);
     uint32_t retired = tinyfl_virt_instret() - i0;
     tinyfl_virt_uart_puts("CLOCK ");
-    put_u32(elapsed);
+    tinyfl_qemu_uart_put_u32(elapsed);
     tinyfl_virt_uart_puts(" ");
-    put_u32(counts);
+    tinyfl_qemu_uart_put_u32(counts);
     tinyfl_virt_uart_puts(" ");
-    put_u32(retired);
+    tinyfl_qemu_uart_put_u32(retired);
     tinyfl_virt_uart_puts("\n");
     return 0;
 }
@@ -94,7 +82,10 @@ int main(void)
     static char line[512];
     char *argv[MAX_ARGS];
     tinyfl_virt_clock_init();
-    int argc = tinyfl_rv32_cmdline(line, sizeof(line), argv, MAX_ARGS);
+    if (tinyfl_semihost_cmdline(line, sizeof(line)) != 0) {
+        return 2;
+    }
+    size_t argc = tinyfl_semihost_split_args(line, argv, MAX_ARGS);
     if (argc < 2) {
         return 2;
     }
@@ -117,7 +108,7 @@ int main(void)
         errno = 0;
         unsigned long value = strtoul(argv[2], NULL, 10);
         tinyfl_virt_uart_puts("VALUE ");
-        put_u32((uint32_t)value);
+        tinyfl_qemu_uart_put_u32((uint32_t)value);
         tinyfl_virt_uart_puts(errno == ERANGE ? " ERANGE\n" : " OK\n");
         rc = 0;
     } else if (strcmp(check, "fault") == 0) {

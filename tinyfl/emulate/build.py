@@ -53,6 +53,7 @@ class BoardSpec:
     cflags: tuple[str, ...]
     support_sources: tuple[Path, ...]
     sources: tuple[Path, ...]
+    include_dirs: tuple[Path, ...]  # besides the board folder (qemu-common for the QEMU boards)
     linker_script: Path | None
     ldflags: tuple[str, ...]
     libs: tuple[str, ...]
@@ -80,14 +81,19 @@ def board_spec(board: str) -> BoardSpec:
     directory = BOARDS_DIR / name
     raw = tomllib.loads((directory / "board.toml").read_text())
     script = raw.get("linker_script")
+
+    def paths(key: str) -> tuple[Path, ...]:  # relative to the board folder, may be ../qemu-common/x
+        return tuple(Path(os.path.normpath(directory / p)) for p in raw.get(key, ()))
+
     return BoardSpec(
         name=name,
         directory=directory,
         compiler=raw["compiler"],
         arch_flags=_ARCH_FLAGS[raw["arch"]],
         cflags=tuple(raw.get("cflags", ())),
-        support_sources=tuple(directory / s for s in raw.get("support_sources", ())),
-        sources=tuple(directory / s for s in raw.get("sources", ())),
+        support_sources=paths("support_sources"),
+        sources=paths("sources"),
+        include_dirs=paths("include_dirs"),
         linker_script=directory / script if script else None,
         ldflags=tuple(raw.get("ldflags", ())),
         libs=tuple(raw.get("libs", ())),
@@ -190,7 +196,7 @@ def build_firmware(
             json.dumps(spec.link_flags() + list(spec.libs)),
             header_text,
             *sources,
-            *_headers([FIRMWARE_DIR, spec.directory, *model_dirs]),
+            *_headers([FIRMWARE_DIR, spec.directory, *spec.include_dirs, *model_dirs]),
         ]
     )
     out_dir = build_dir() / "firmware" / f"{spec.name}-{key}"
@@ -200,7 +206,7 @@ def build_firmware(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(out_dir / HEADER_NAME, header_text)
-    includes = [out_dir, FIRMWARE_DIR, spec.directory, *model_dirs]
+    includes = [out_dir, FIRMWARE_DIR, spec.directory, *spec.include_dirs, *model_dirs]
     cmd = [toolchain.find_tool(spec.compiler), *flags, *(f"-I{d}" for d in includes)]
     cmd += [str(s) for s in sources] + spec.link_flags() + list(spec.libs)
     _write_atomic(
@@ -234,8 +240,8 @@ def build_qemu_program(
     clock, semihosting) into an ELF for run_semihosted(): on-target tests and benchmarks.
 
     main()'s return value becomes QEMU's exit code. The program may include the board folder's
-    headers (AN386: "an386.h", "semihost.h"; rv32 virt: "virt_rv32.h", "cmdline.h" and
-    picolibc's <semihost.h>) and anything under firmware/. Cached like build_firmware.
+    headers (AN386: "an386.h"; rv32 virt: "virt_rv32.h"), boards/qemu-common's ("semihost.h",
+    the same calls on both) and anything under firmware/. Cached like build_firmware.
     """
     spec = board_spec(board)
     if spec.qemu_machine is None:
@@ -252,14 +258,14 @@ def build_qemu_program(
             json.dumps(spec.link_flags() + list(spec.libs)),
             *spec.support_sources,
             *srcs,
-            *_headers([spec.directory, *incs, *{s.parent for s in srcs}]),
+            *_headers([spec.directory, *spec.include_dirs, *incs, *{s.parent for s in srcs}]),
         ]
     )
     output = build_dir() / "firmware" / "programs" / f"{name}-{key}.elf"
     if output.exists():
         return output
     output.parent.mkdir(parents=True, exist_ok=True)
-    includes = [spec.directory, FIRMWARE_DIR, *incs]
+    includes = [spec.directory, *spec.include_dirs, FIRMWARE_DIR, *incs]
     cmd = [toolchain.find_tool(spec.compiler), *flags, *(f"-I{d}" for d in includes)]
     cmd += [str(s) for s in [*spec.support_sources, *srcs]] + spec.link_flags() + list(spec.libs)
     _compile(cmd, output)

@@ -109,7 +109,7 @@ class PioBoard:
     glue_files: tuple[str, ...]  # copied into src/
     envs: tuple[PioEnv, ...]
     shared_glue: tuple[Path, ...] = ()  # board-independent glue sources, also copied into src/
-    support_lib: tuple[str, Path, tuple[str, ...]] | None = None  # (name, folder, files)
+    support_lib: tuple[str, tuple[Path, ...]] | None = None  # (name, files), copied flat into its src/
     tests_dir: Path | None = None  # copied into test/
     root_files: tuple[str, ...] = ()  # from glue_dir into the project folder (a linker script)
     # The BLE link (link="ble"): the board's BLE glue file, its library; None: serial only.
@@ -146,7 +146,8 @@ def _qemu_board() -> PioBoard:
     spec = board_spec("qemu-mps2-an386")
     if spec.linker_script is None:
         raise RuntimeError("the QEMU board needs its linker script")
-    headers = tuple(sorted(p.name for p in spec.directory.glob("*.h")))
+    headers = tuple(sorted(h for d in (spec.directory, *spec.include_dirs) for h in d.glob("*.h")))
+    own = tuple(p for p in spec.sources if p.parent == spec.directory)
     env = PioEnv(
         "mps2_an386",
         f"file://{QEMU_PLATFORM_DIR}",
@@ -169,8 +170,10 @@ def _qemu_board() -> PioBoard:
     return PioBoard(
         name=spec.name,
         glue_dir=spec.directory,
-        glue_files=tuple(p.name for p in spec.sources),
-        support_lib=("an386", spec.directory, tuple(p.name for p in spec.support_sources) + headers),
+        glue_files=tuple(p.name for p in own),
+        # ../qemu-common's port and main() helpers (the rv32 board shares them) sit beside main.c
+        shared_glue=tuple(p for p in spec.sources if p not in own),
+        support_lib=("an386", spec.support_sources + headers),
         tests_dir=QEMU_PLATFORM_DIR / "project-tests",
         root_files=(spec.linker_script.name,),
         envs=(env,),
@@ -416,11 +419,11 @@ def write_project(
         for path in (spec.glue_dir / spec.ble[0],) + _SHARED_BLE_GLUE:
             _put(out / "src" / path.name, path.read_bytes(), written)
     if spec.support_lib is not None:
-        lib_name, folder, files = spec.support_lib
+        lib_name, files = spec.support_lib
         support = out / "lib" / lib_name
         _put(support / "library.json", _support_json(lib_name, spec).encode(), written)
-        for name in files:
-            _put(support / "src" / name, (folder / name).read_bytes(), written)
+        for path in files:
+            _put(support / "src" / path.name, path.read_bytes(), written)
     for name in spec.root_files:
         _put(out / name, (spec.glue_dir / name).read_bytes(), written)
     if spec.tests_dir is not None:

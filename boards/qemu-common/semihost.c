@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "semihost_trap.h"
+
 enum {
     SYS_OPEN = 0x01,
     SYS_CLOSE = 0x02,
@@ -20,32 +22,22 @@ enum {
 
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
 
-/* The debugger (QEMU) reads the argument block through r1 and answers in r0; the "memory"
- * clobber makes the compiler store the block before the trap and reload buffers after it. */
-static uint32_t semihost_call(uint32_t op, const void *arg)
-{
-    register uint32_t r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-
 int tinyfl_semihost_open(const char *path, int mode)
 {
     const uint32_t block[3] = {(uint32_t)(uintptr_t)path, (uint32_t)mode, (uint32_t)strlen(path)};
-    return (int)semihost_call(SYS_OPEN, block);
+    return (int)tinyfl_semihost_trap(SYS_OPEN, block);
 }
 
 int tinyfl_semihost_close(int handle)
 {
     const uint32_t block[1] = {(uint32_t)handle};
-    return (int)semihost_call(SYS_CLOSE, block);
+    return (int)tinyfl_semihost_trap(SYS_CLOSE, block);
 }
 
 long tinyfl_semihost_read(int handle, void *buf, size_t len)
 {
     const uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)buf, (uint32_t)len};
-    uint32_t not_read = semihost_call(SYS_READ, block); /* bytes NOT read */
+    uint32_t not_read = tinyfl_semihost_trap(SYS_READ, block); /* bytes NOT read */
     if (not_read > len) {
         return -1;
     }
@@ -55,7 +47,7 @@ long tinyfl_semihost_read(int handle, void *buf, size_t len)
 long tinyfl_semihost_write(int handle, const void *buf, size_t len)
 {
     const uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)buf, (uint32_t)len};
-    uint32_t not_written = semihost_call(SYS_WRITE, block);
+    uint32_t not_written = tinyfl_semihost_trap(SYS_WRITE, block);
     if (not_written > len) {
         return -1;
     }
@@ -65,29 +57,29 @@ long tinyfl_semihost_write(int handle, const void *buf, size_t len)
 int tinyfl_semihost_seek(int handle, uint32_t position)
 {
     const uint32_t block[2] = {(uint32_t)handle, position};
-    return (int)semihost_call(SYS_SEEK, block);
+    return (int)tinyfl_semihost_trap(SYS_SEEK, block);
 }
 
 long tinyfl_semihost_flen(int handle)
 {
     const uint32_t block[1] = {(uint32_t)handle};
-    return (long)(int32_t)semihost_call(SYS_FLEN, block);
+    return (long)(int32_t)tinyfl_semihost_trap(SYS_FLEN, block);
 }
 
 int tinyfl_semihost_rename(const char *from, const char *to)
 {
     const uint32_t block[4] = {(uint32_t)(uintptr_t)from, (uint32_t)strlen(from),
                                (uint32_t)(uintptr_t)to, (uint32_t)strlen(to)};
-    return (int)semihost_call(SYS_RENAME, block);
+    return (int)tinyfl_semihost_trap(SYS_RENAME, block);
 }
 
 int tinyfl_semihost_remove(const char *path)
 {
     const uint32_t block[2] = {(uint32_t)(uintptr_t)path, (uint32_t)strlen(path)};
-    return (int)semihost_call(SYS_REMOVE, block);
+    return (int)tinyfl_semihost_trap(SYS_REMOVE, block);
 }
 
-int tinyfl_semihost_errno(void) { return (int)semihost_call(SYS_ERRNO, NULL); }
+int tinyfl_semihost_errno(void) { return (int)tinyfl_semihost_trap(SYS_ERRNO, NULL); }
 
 int tinyfl_semihost_cmdline(char *buf, size_t cap)
 {
@@ -96,21 +88,21 @@ int tinyfl_semihost_cmdline(char *buf, size_t cap)
         return -1;
     }
     buf[0] = '\0';
-    if (semihost_call(SYS_GET_CMDLINE, block) != 0) {
+    if (tinyfl_semihost_trap(SYS_GET_CMDLINE, block) != 0) {
         return -1;
     }
     buf[block[1] < cap ? block[1] : cap - 1] = '\0';
     return 0;
 }
 
-void tinyfl_semihost_write0(const char *text) { (void)semihost_call(SYS_WRITE0, text); }
+void tinyfl_semihost_write0(const char *text) { (void)tinyfl_semihost_trap(SYS_WRITE0, text); }
 
 void tinyfl_semihost_exit(int code)
 {
     const uint32_t block[2] = {ADP_STOPPED_APPLICATION_EXIT, (uint32_t)code};
-    (void)semihost_call(SYS_EXIT_EXTENDED, block);
+    (void)tinyfl_semihost_trap(SYS_EXIT_EXTENDED, block);
     /* A host without the extension: plain SYS_EXIT (exit code 0 or 1 only). */
-    (void)semihost_call(SYS_EXIT, (const void *)(uintptr_t)(code == 0 ? ADP_STOPPED_APPLICATION_EXIT : 0x20023u));
+    (void)tinyfl_semihost_trap(SYS_EXIT, (const void *)(uintptr_t)(code == 0 ? ADP_STOPPED_APPLICATION_EXIT : 0x20023u));
     for (;;) {
     }
 }

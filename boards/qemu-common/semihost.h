@@ -1,7 +1,8 @@
-/* Arm semihosting (BKPT 0xAB on M-profile): the emulated board's way to reach host files, its
- * command line and its exit code. QEMU serves it with `-semihosting-config enable=on,
- * target=native`. On a real board without a debugger attached, BKPT would fault: only the
- * emulated board links this. */
+/* Semihosting: the emulated boards' way to reach host files, their command line and their exit
+ * code. QEMU serves it with `-semihosting-config enable=on,target=native`. The calls and their
+ * argument blocks are the same on Arm and RISC-V (both 32-bit here); only the trap differs, and
+ * each board folder brings its own in semihost_trap.h. On a real board without a debugger
+ * attached the trap would fault: only the emulated boards link this. */
 #ifndef TINYFL_SEMIHOST_H
 #define TINYFL_SEMIHOST_H
 

@@ -1,0 +1,16 @@
+/* What ../qemu-common (the port and main() helpers both QEMU boards share) takes from this board:
+ * its console prefix, UART0, idle and clock. Macros, not function pointers: each board compiles
+ * the shared files with its own folder on the include path, so they call the board directly. */
+#ifndef TINYFL_QEMU_BOARD_H
+#define TINYFL_QEMU_BOARD_H
+
+#include "virt_rv32.h"
+
+#define TINYFL_QEMU_CONSOLE_PREFIX "tinyfl rv32: "
+#define tinyfl_qemu_uart_getc tinyfl_virt_uart_getc
+#define tinyfl_qemu_uart_write tinyfl_virt_uart_write
+#define tinyfl_qemu_uart_puts tinyfl_virt_uart_puts
+#define tinyfl_qemu_idle tinyfl_virt_idle
+#define tinyfl_qemu_millis tinyfl_virt_millis
+
+#endif /* TINYFL_QEMU_BOARD_H */
