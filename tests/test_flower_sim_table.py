@@ -79,6 +79,7 @@ def test_table_cells_honour_the_budget_and_attack_the_records(tmp_path: Path) ->
     # z = 0.5: two releases fit eps_limit 50; the third round asked is refused by every device
     assert cells[(4, 0.5)]["releases_allowed"] == 2
     assert cells[(4, 0.5)]["rounds_asked"] == 3 and cells[(4, 0.5)]["rounds_released"] == 2
+    assert [r["accepted"] for r in cells[(4, 0.5)]["per_round"]] == [4, 4, 0]
     assert cells[(9, 2.0)]["rounds_released"] == 4  # z = 2 has budget left after 4 rounds
     for c in cells.values():
         a = c["attack"]

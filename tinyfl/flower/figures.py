@@ -106,7 +106,8 @@ def run_cell(n: int, z: float, spec: TableSpec, work_dir: str | Path | None = No
         hits = _accuracy(result.final_params, data.f_test, data.y_test, data.n_classes)
         interval = summarize(hits)
         released = [r["round"] for r in result.rounds if r["accepted"] > 0]
-        steady = result.rounds[1:] or result.rounds
+        # the cost of a training round: releasing rounds after the first (which has the hellos)
+        steady = [r for r in result.rounds[1:] if r["accepted"] > 0] or result.rounds
         cell: dict[str, Any] = {
             "devices": n, "z": z, "gateways": result.gateways, "rounds_asked": asked,
             "releases_allowed": allowed, "rounds_released": len(released),
@@ -119,6 +120,8 @@ def run_cell(n: int, z: float, spec: TableSpec, work_dir: str | Path | None = No
             "round_wall_s": float(np.mean([r["wall_s"] for r in steady])),
             "round_cpu_s": float(np.mean([r["cpu_s"] for r in steady])),
             "first_round_wall_s": result.rounds[0]["wall_s"], "simulation_s": round(sim_s, 1),
+            "per_round": [{k: r[k] for k in ("round", "accepted", "wall_s", "cpu_s")}
+                          for r in result.rounds],
             "failure": result.failure,
         }
         if spec.attack_devices > 0 and released:
