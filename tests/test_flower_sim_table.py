@@ -59,6 +59,59 @@ def test_native_protection_sends_the_python_models_integers(z: float) -> None:
     assert kinds == ([Update, Update, BudgetExhausted, BudgetExhausted] if z == 0.5 else [Update] * 4)
 
 
+def test_model_device_refuses_a_crafted_head_like_the_native_board(tmp_path: Path) -> None:
+    """The averaged noise of a small noisy fleet can push the head past the guard: the modelled
+    board must refuse it as the firmware does (same code and detail), and still release after."""
+    import time
+
+    from tinyfl.demo import DemoOptions, prepare
+    from tinyfl.device_model import stats_features
+    from tinyfl.emulate import build_firmware, launch_fleet, write_shard
+    from tinyfl.fleet import DeviceSession, initial_head
+    from tinyfl.links import open_link
+    from tinyfl.wire import Error, Status
+
+    options = DemoOptions(board="native", backbone="stats", samples_per_round=8)
+    data, _, config = prepare(options, lambda _m: None)
+    windows, labels = data.x_train[:12], data.y_train[:12]
+    firmware = build_firmware("native", config, test_build=True, test_seed=1234)
+    k, f = config.n_classes, config.n_features
+    model = ModelDevice("m", 7, stats_features(windows), labels, n_classes=k,
+                        samples_per_round=8, dp=config.dp, test_seed=1234, model_hash=MODEL_HASH,
+                        native_protect=True)
+    head = initial_head(k, f, 3).params.astype(np.float32)
+    bias, weight, zero = head.copy(), head.copy(), head.copy()
+    bias[k * f + 1] = 25.0
+    weight[5] = -150.0
+    zero[:f] = 0.0
+
+    def answer(session: DeviceSession, params: np.ndarray, r: int):
+        session.send(GlobalModel(run=1, round=r, nonce=r, lr=0.1, local_epochs=3, batch_size=3,
+                                 n_classes=k, n_features=f, params=params))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for item in session.receive(0.1):
+                if isinstance(item.message, (Update, Error)):
+                    return item.message
+        raise AssertionError("no answer")
+
+    shard = write_shard(tmp_path / "shard.bin", windows, labels)
+    with launch_fleet("native", 1, firmware, [shard], tmp_path / "b", device_ids=[7]) as fleet:
+        board = DeviceSession(open_link(fleet.urls[0]), "board")
+        modelled = DeviceSession(model, "model")
+        try:
+            for r, params in enumerate((bias, weight, zero, head), start=1):
+                a, b = answer(board, params, r), answer(modelled, params, r)
+                assert type(a) is type(b), r
+                if isinstance(a, Error):
+                    assert a.code == b.code == Status.CRAFTED and a.detail == b.detail, r
+                else:
+                    np.testing.assert_array_equal(a.values, b.values)
+                    assert a.releases_done == b.releases_done == 1
+        finally:
+            board.close()
+
+
 def test_table_cells_honour_the_budget_and_attack_the_records(tmp_path: Path) -> None:
     table = run_table(TINY, tmp_path)
     cells = {(c["devices"], c["z"]): c for c in table["cells"]}

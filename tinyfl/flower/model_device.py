@@ -13,10 +13,13 @@ the same integers as the Python model, tens of times faster, which a 10,000-devi
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
+from ..attack.malicious import guard_check
 from ..device_model import ChaCha20Drbg, device_round, fixed_seed_bytes, grid_step, head_train
-from ..device_model.release_policy import DeviceState, apply
+from ..device_model.release_policy import DeviceState, apply, decide
 from ..firmware_config import DpConfig
 from ..privacy.ledger import curve_for
 from ..privacy.noise import effective_noise_multiplier, noise_variance
@@ -26,6 +29,13 @@ from ..wire import (MAX_CHUNK, BudgetExhausted, Error, FrameDecoder, GlobalModel
 __all__ = ["ModelDevice"]
 
 TEST_BUILD = 0x01
+GUARD_REASONS = {"zero_row": 1, "bias": 2, "weight": 3}  # tinyfl_guard_reason (tinyfl_guard.h)
+
+
+@lru_cache(maxsize=8)
+def _guard(params: bytes, n_classes: int, n_features: int) -> str | None:
+    """guard_check, once per head: every device of a round receives the same one."""
+    return guard_check(np.frombuffer(params, dtype=np.float32), n_classes, n_features)
 
 
 class ModelDevice:
@@ -111,6 +121,14 @@ class ModelDevice:
         if (gm.n_classes, gm.n_features) != (self.n_classes, self.n_features):
             self._refuse(Status.SHAPE, gm.round, self.n_classes)
             return
+        if decide(self.state, gm.run, gm.round, gm.nonce) in ("release", "BUDGET"):
+            # the firmware's crafted-head guard runs after the round and entropy checks and
+            # before the budget (tinyfl_device.c), whatever the averaged noise did to the head
+            reason = _guard(np.asarray(gm.params, dtype=np.float32).tobytes(), self.n_classes,
+                            self.n_features)
+            if reason is not None:
+                self._refuse(Status.CRAFTED, gm.round, GUARD_REASONS[reason])
+                return
         decision = apply(self.state, gm.run, gm.round, gm.nonce)
         if decision == "resend" and self._cached is not None:
             self._send(self._cached)
