@@ -184,6 +184,11 @@ def test_the_audit_utility_curve_is_made_of_simulated_runs() -> None:
         assert curve.eps_per_device[6][i] == cell["eps_per_device"]
     assert curve.releases_allowed == [None, 2, rounds_to_ask(2.0, spec)[1]]
     assert curve.rounds_trained() == [3, 2, 3]
+    # one device at z = 10: its own noise pushes the head past the guard, the run stalls there
+    lone = utility_curve(replace(config, fleet_sizes=(1,), rounds=8), [10.0])
+    assert lone.refused_from[1][0] is not None and lone.refused_from[1][0] <= 8
+    assert "crafted-head guard" in lone.notes[-1]
+    assert curve.refused_from == {6: [None, None, None]}
     plain = utility_curve(replace(config, simulate=False), [0.0, 0.5, 2.0])
     assert plain.source == "fedavg-loop" and plain.eps_per_device == {}
 

@@ -310,12 +310,23 @@ def simulated_curve(config: UtilityConfig, noise_levels: list[float], *,
              "is fixed by the seed), bars the 95% Clopper-Pearson interval over the test samples",
              f"each device refuses past its budget (eps_limit {config.eps_limit:g} at delta {config.delta:g}, "
              f"RDP, replace relation); rounds in which updates were released: {released}"]
+    # a round nobody released in while the budget allowed it: every device refused the head
+    # (the crafted-head guard, as in the FedAvg loop above)
+    refused = {n: [next((r["round"] for r in by[(n, z)]["per_round"] if r["accepted"] == 0
+                         and (by[(n, z)]["releases_allowed"] is None
+                              or r["round"] <= by[(n, z)]["releases_allowed"])), None)
+                   for z in levels] for n in sizes}
+    stalls = [f"N = {n}, z = {z:g}: from round {r}" for n in sizes for z, r in zip(levels, refused[n])
+              if r is not None]
+    if stalls:
+        notes.append("no device released although its budget allowed it (the averaged noise pushed the "
+                     "head past the crafted-head guard, or every update was lost): " + "; ".join(stalls))
     return UtilityCurve(
         config, levels,
         accuracy={n: [by[(n, z)]["accuracy"] for z in levels] for n in sizes},
         spread={n: [tuple(by[(n, z)]["accuracy_ci"]) for z in levels] for n in sizes},
         history={n: [by[(n, z)]["history"] for z in levels] for n in sizes},
-        refused_from={n: [None for _ in levels] for n in sizes},
+        refused_from=refused,
         releases_allowed=allowed, initial_accuracy=initial,
         seconds=time.monotonic() - started, notes=notes, source="fleet-simulation",
         eps_per_device={n: [by[(n, z)]["eps_per_device"] for z in levels] for n in sizes})
