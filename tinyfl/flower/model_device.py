@@ -9,7 +9,8 @@ them from its shard file. Everything is answered when written: read() never wait
 z = 0 models a TINYFL_TEST_NO_NOISE image (no noise, the budget not enforced, eps infinite).
 native_protect=True clips, rounds and noises with the firmware's own C (tinyfl_protect.c and
 its ChaCha20 generator, keyed with the same test seed, through the audit's ctypes library):
-the same integers as the Python model, tens of times faster, which a 10,000-device fleet needs.
+the same integers as the Python model, about six times faster at 330 parameters (0.8 ms
+instead of 5 ms per device and round), which a 10,000-device fleet needs.
 """
 from __future__ import annotations
 

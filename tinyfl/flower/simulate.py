@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from functools import lru_cache
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
