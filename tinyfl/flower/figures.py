@@ -226,13 +226,16 @@ def plot_table(table: dict[str, Any], path: str | Path) -> Path:
                         for c in row]).T
         ax1.errorbar([c["z"] for c in row], acc, yerr=err, marker="o", capsize=3, label=f"N = {n:,}")
         noisy = [c for c in row if c["eps_per_device"]]
-        if noisy:
-            ax2.plot([c["eps_per_device"] for c in noisy], [c["accuracy"] for c in noisy],
-                     marker="o", label=f"N = {n:,}")
+        if noisy:  # points, not a line: eps is not monotone in z once the budget stops a fleet
+            dots = ax2.plot([c["eps_per_device"] for c in noisy], [c["accuracy"] for c in noisy],
+                            marker="o", ls="none", label=f"N = {n:,}")
+            for c in noisy:
+                ax2.annotate(f"z={c['z']:g}", (c["eps_per_device"], c["accuracy"]), fontsize=7,
+                             xytext=(4, 2), textcoords="offset points", color=dots[0].get_color())
     ax1.set_xlabel("noise multiplier z (0: no noise)")
     ax1.set_ylabel("test accuracy (95% CI)")
     ax2.set_xscale("log")
-    ax2.set_xlabel("eps per device after its releases (RDP, replace)")
+    ax2.set_xlabel("eps per device after its releases (RDP, replace; z = 0.5: 2 releases)")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend()
