@@ -133,6 +133,7 @@ def test_table_cells_honour_the_budget_and_attack_the_records(tmp_path: Path) ->
     assert cells[(4, 0.5)]["releases_allowed"] == 2
     assert cells[(4, 0.5)]["rounds_asked"] == 3 and cells[(4, 0.5)]["rounds_released"] == 2
     assert [r["accepted"] for r in cells[(4, 0.5)]["per_round"]] == [4, 4, 0]
+    assert all(c["stalled_from"] is None for c in cells.values())  # budget refusals are no stall
     assert cells[(9, 2.0)]["rounds_released"] == 4  # z = 2 has budget left after 4 rounds
     for c in cells.values():
         a = c["attack"]
@@ -188,6 +189,10 @@ def test_the_audit_utility_curve_is_made_of_simulated_runs() -> None:
     lone = utility_curve(replace(config, fleet_sizes=(1,), rounds=8), [10.0])
     assert lone.refused_from[1][0] is not None and lone.refused_from[1][0] <= 8
     assert "crafted-head guard" in lone.notes[-1]
+    stalled = run_cell(1, 10.0, replace(spec, sizes=(1,), zs=(10.0,), rounds=8))
+    assert stalled["stalled_from"] == lone.refused_from[1][0]
+    assert stalled["rounds_released"] == stalled["stalled_from"] - 1
+    assert "head refused from round" in "\n".join(format_table({"cells": [stalled], "spec": {}}))
     assert curve.refused_from == {6: [None, None, None]}
     plain = utility_curve(replace(config, simulate=False), [0.0, 0.5, 2.0])
     assert plain.source == "fedavg-loop" and plain.eps_per_device == {}

@@ -310,12 +310,7 @@ def simulated_curve(config: UtilityConfig, noise_levels: list[float], *,
              "is fixed by the seed), bars the 95% Clopper-Pearson interval over the test samples",
              f"each device refuses past its budget (eps_limit {config.eps_limit:g} at delta {config.delta:g}, "
              f"RDP, replace relation); rounds in which updates were released: {released}"]
-    # a round nobody released in while the budget allowed it: every device refused the head
-    # (the crafted-head guard, as in the FedAvg loop above)
-    refused = {n: [next((r["round"] for r in by[(n, z)]["per_round"] if r["accepted"] == 0
-                         and (by[(n, z)]["releases_allowed"] is None
-                              or r["round"] <= by[(n, z)]["releases_allowed"])), None)
-                   for z in levels] for n in sizes}
+    refused = {n: [by[(n, z)]["stalled_from"] for z in levels] for n in sizes}
     stalls = [f"N = {n}, z = {z:g}: from round {r}" for n in sizes for z, r in zip(levels, refused[n])
               if r is not None]
     if stalls:

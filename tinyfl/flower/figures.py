@@ -123,6 +123,10 @@ def run_cell(n: int, z: float, spec: TableSpec, work_dir: str | Path | None = No
             "per_round": [{k: r[k] for k in ("round", "accepted", "wall_s", "cpu_s")}
                           for r in result.rounds],
             "failure": result.failure,
+            # a round nobody released in although the budget allowed it: every device refused
+            # the head (the averaged noise pushed it past the crafted-head guard)
+            "stalled_from": next((r["round"] for r in result.rounds if r["accepted"] == 0
+                                  and (allowed is None or r["round"] <= allowed)), None),
         }
         if spec.attack_devices > 0 and released:
             t0 = time.monotonic()
@@ -192,7 +196,8 @@ def format_table(table: dict[str, Any]) -> list[str]:
                 row.append("not run")
                 continue
             lo, hi = c["accuracy_ci"]
-            row.append(f"{_pct(c['accuracy'])} [{_pct(lo)}, {_pct(hi)}] ({c['rounds_released']} rounds)")
+            stalled = f"; head refused from round {c['stalled_from']}" if c.get("stalled_from") else ""
+            row.append(f"{_pct(c['accuracy'])} [{_pct(lo)}, {_pct(hi)}] ({c['rounds_released']} rounds{stalled})")
         out.append(f"| {n:,} | " + " | ".join(row) + " |")
     out.append("")
     out.append("| N | z | eps/device | label acc.: attack vs strongest baseline | features (centered cosine) |")
