@@ -425,6 +425,9 @@ def audit(
     eps_limit: Optional[float] = typer.Option(None, help="the configured device's budget (default 50, or the project's)"),
     board: str = typer.Option("native", help="emulated boards for the device parts: native or qemu"),
     fleet_size: int = typer.Option(100, help="fleet size the privacy/utility statement assumes"),
+    simulate: Optional[int] = typer.Option(None, "--simulate", help="privacy/utility from recorded fleet simulations of N devices "
+                                                                    "(tinyfl flower) instead of the FedAvg loop"),
+    simulate_data: str = typer.Option("digits", "--simulate-data", help="data of --simulate: digits or basicmotions"),
     backbone: Optional[str] = typer.Option(None, help="cnn (what the demo ships; default) or stats; --smoke defaults to stats; without --project"),
     project: Optional[Path] = typer.Option(None, "--project", help="audit a project (tinyfl.toml or its folder): its data, backbone, head, DP config and round settings"),
     sets: List[str] = typer.Option([], "--set", help='override a project key, e.g. "dp.noise_multiplier=2"'),
@@ -457,6 +460,11 @@ def audit(
                      eps_limit=base.eps_limit if eps_limit is None else eps_limit)
         chosen: dict[str, Any] = {"backbone": backbone} if backbone else {}
         chosen["parts"] = tuple(p.strip() for p in parts.split(",") if p.strip())
+        if simulate is not None:
+            if simulate < 1:
+                raise ValueError(f"--simulate must be at least 1 device, not {simulate}")
+            fleet_size = simulate
+            chosen.update(utility_simulate=True, utility_dataset=simulate_data, other_fleet_sizes=())
         if chosen_project is not None:
             config = AuditConfig.for_project(chosen_project, tuple(sets), smoke=smoke, dp=dp, board=board,
                                              fleet_size=fleet_size, **chosen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import numpy as np
 
@@ -245,7 +245,8 @@ def _stats_feature_fn(inputs: list[AttackInput], run_dir: Path) -> Callable | No
 def attack_run(run_dir: str | Path, *, aux: Auxiliary | tuple[np.ndarray, np.ndarray] | None = None,
                backbone: Any = None, truth: Truth | str | None = None, invert: bool | None = None,
                invert_with: Any = None, feature_std: float | None = None, alpha: float = 0.05,
-               seed: int = 0) -> AttackReport:
+               seed: int = 0, devices: Collection[str] | None = None,
+               max_round: int | None = None) -> AttackReport:
     """Attack every update recorded in `run_dir`.
 
     aux: public labelled data, an Auxiliary or (inputs, labels) whose features the backbone
@@ -255,9 +256,13 @@ def attack_run(run_dir: str | Path, *, aux: Auxiliary | tuple[np.ndarray, np.nda
     files, used ONLY to score; invert: also recover raw inputs (default: when the backbone can be
     inverted and aux holds inputs); invert_with: the float Keras backbone to invert when
     `backbone` is the int8 C one (tinyfl.backbones.cnn_backbone); feature_std: how much to
-    trust the recovered features in the inversion (default: their Laplace posterior std)."""
+    trust the recovered features in the inversion (default: their Laplace posterior std);
+    devices, max_round: attack only these devices' updates of rounds up to max_round (a sample
+    of a large fleet; every earlier round stays in, so the replayed truth stays aligned)."""
     run_dir = Path(run_dir)
-    inputs = updates_from_run(run_dir)
+    inputs = [inp for inp in updates_from_run(run_dir)
+              if (devices is None or inp.device in devices)
+              and (max_round is None or inp.round <= max_round)]
     feature_fn = _feature_fn_of(backbone)
     if invert_with is None:
         invert_with = backbone

@@ -175,7 +175,7 @@ def _utility_figure(report: Any, path: Path) -> Path | None:
         a1.plot(z, acc, **style)
         keep = np.isfinite(eps)
         a2.plot(eps[keep], np.array(acc)[keep], **style)
-        if u.config.repeats > 1:
+        if u.config.repeats > 1 or u.source == "fleet-simulation":
             lo, hi = np.array(u.spread[n]).T
             a1.fill_between(z, lo, hi, color=style["color"], alpha=0.12, lw=0)
             a2.fill_between(eps[keep], lo[keep], hi[keep], color=style["color"], alpha=0.12, lw=0)
@@ -195,10 +195,14 @@ def _utility_figure(report: Any, path: Path) -> Path | None:
     a1.set_title("accuracy against the noise (vertical line: configured z)")
     a2.set_title("accuracy against each device's eps per release")
     data_name = f"project {report.audited()['project']}" if u.config.project else "BasicMotions"
+    simulated = u.source == "fleet-simulation"
+    if simulated:
+        data_name = f"{u.config.simulate_dataset} (recorded fleet simulations, statistics backbone)"
     fig.suptitle(f"privacy/utility on {data_name}, at most {u.config.rounds} rounds (each level stops at the "
                  f"device budget, eps_limit {u.config.eps_limit:g}), "
-                 f"{u.config.samples_per_round} sample(s) per device and round; mean of {u.config.repeats} "
-                 "fleet(s), band: min-max", fontsize=10)
+                 f"{u.config.samples_per_round} sample(s) per device and round; "
+                 + ("one run per point, band: 95% interval over the test samples" if simulated else
+                    f"mean of {u.config.repeats} fleet(s), band: min-max"), fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -49,6 +49,10 @@ class AuditConfig:
     other_fleet_sizes: tuple[int, ...] = (10, 1000)  # drawn next to it in the utility figure
     utility_rounds: int = 30
     utility_repeats: int = 3  # independent simulated fleets per point
+    # the utility points from recorded fleet runs of `fleet_size` devices (tinyfl.flower) on
+    # utility_dataset, instead of the audit's FedAvg loop (`tinyfl audit --simulate N`)
+    utility_simulate: bool = False
+    utility_dataset: str = "digits"
     dp_audit: DpAuditConfig = field(default_factory=DpAuditConfig)
     alpha: float = 0.05
     workers: int = 2  # processes attacking updates
@@ -113,6 +117,11 @@ class AuditConfig:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if any(int(n) < 1 for n in self.other_fleet_sizes):
             raise ValueError(f"other_fleet_sizes must all be at least 1, not {self.other_fleet_sizes}")
+        if self.utility_simulate and self.project and "utility" in self.parts:
+            raise ValueError("--simulate runs the statistics backbone on digits or BasicMotions: "
+                             "it cannot simulate a project's backbone")
+        if self.utility_dataset not in ("digits", "basicmotions"):
+            raise ValueError(f"the simulated utility data must be digits or basicmotions, not {self.utility_dataset!r}")
         if not 1 <= self.samples_per_round <= 255:
             raise ValueError(f"samples_per_round must be 1..255, not {self.samples_per_round}")
         if any(not (math.isfinite(z) and z >= 0) for z in self.noise_levels):
@@ -144,7 +153,8 @@ class AuditConfig:
                              local_epochs=self.local_epochs, batch_size=self.batch_size,
                              clip=self.dp.clip, grid_bits=self.dp.grid_bits,
                              repeats=self.utility_repeats, workers=self.workers, seed=self.seed,
-                             backbone=self.backbone, project=self.project, project_sets=self.project_sets)
+                             backbone=self.backbone, project=self.project, project_sets=self.project_sets,
+                             simulate=self.utility_simulate, simulate_dataset=self.utility_dataset)
 
     def dp_audit_config(self) -> DpAuditConfig:
         shape: dict[str, int] = {}
@@ -311,7 +321,9 @@ class AuditReport:
             trained = dict(zip(u.noise_levels, u.rounds_trained()))
             if z in acc:
                 base = acc.get(0.0)
-                out.append(f"Utility: FedAvg over N = {n} devices reaches {acc[z]:.0%} test accuracy at "
+                how = (f" (recorded fleet simulation on {u.config.simulate_dataset}, statistics backbone)"
+                       if u.source == "fleet-simulation" else "")
+                out.append(f"Utility{how}: FedAvg over N = {n} devices reaches {acc[z]:.0%} test accuracy at "
                            f"z = {z:g} after {trained[z]} rounds (each device stops at its budget of "
                            f"eps {self.config.dp.eps_limit:g})"
                            + (f" ({base:.0%} without noise, {trained.get(0.0)} rounds)" if base is not None else "")

@@ -14,6 +14,13 @@ from them at random (the same distribution, not the same people), and accuracy i
 the 40 held-out windows through the devices' backbone (the statistics one or the demo's int8
 CNN, its host copy: the features the devices compute). With `project` (a tinyfl.toml): the
 project's windows through its int8 backbone, the fleet starting from its pretrained head.
+
+With `simulate=True` (`tinyfl audit --simulate N`) every point is instead a recorded fleet run
+(tinyfl.flower.figures.run_cell, the runs of `python -m bench flower`): N modelled boards behind
+the relay and the unchanged Aggregator, the devices refusing past their budget as the firmware
+does, on `simulate_dataset` through the statistics backbone (digits by default: 898 test images
+resolve a few points where BasicMotions' 40 windows cannot). A test build's noise is fixed by
+its seed, so each point is one run and its spread is the 95% interval over the test images.
 """
 from __future__ import annotations
 
@@ -45,6 +52,8 @@ class UtilityConfig:
     backbone: str = "stats"  # "stats" or "cnn" (tinyfl.backbones)
     project: str | None = None  # a project's tinyfl.toml: its windows, backbone and pretrained head
     project_sets: tuple[str, ...] = ()
+    simulate: bool = False  # points from fleet simulations (tinyfl.flower) instead of this FedAvg loop
+    simulate_dataset: str = "digits"  # their data: "digits" or "basicmotions"
 
 
 @dataclass
@@ -59,6 +68,8 @@ class UtilityCurve:
     initial_accuracy: float
     seconds: float
     notes: list[str] = field(default_factory=list)
+    source: str = "fedavg-loop"  # or "fleet-simulation": recorded runs of tinyfl.flower
+    eps_per_device: dict[int, list[float | None]] = field(default_factory=dict)  # simulated: dp-accounting
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": asdict(self.config), "noise_levels": self.noise_levels,
@@ -69,7 +80,8 @@ class UtilityCurve:
                 "releases_allowed": self.releases_allowed,
                 "rounds_trained": self.rounds_trained(),
                 "initial_accuracy": self.initial_accuracy, "seconds": round(self.seconds, 3),
-                "notes": self.notes}
+                "notes": self.notes, "source": self.source,
+                "eps_per_device": {str(n): v for n, v in self.eps_per_device.items()}}
 
     def rounds_trained(self) -> list[int]:
         """Per level: the rounds the fleet really trained (the budget stops it)."""
@@ -214,6 +226,8 @@ def _run_jobs(jobs: list[Any], workers: int, progress: Callable[[float], None] |
 
 def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
                   progress: Callable[[float], None] | None = None) -> UtilityCurve:
+    if config.simulate:
+        return simulated_curve(config, noise_levels, progress=progress)
     started = time.monotonic()
     data = _data(config.backbone, config.project, config.project_sets)
     h_train, _, h_test, y_test, k, start = data
@@ -257,3 +271,57 @@ def utility_curve(config: UtilityConfig, noise_levels: list[float], *,
                      + "; ".join(stalls))
     return UtilityCurve(config, [float(z) for z in noise_levels], accuracy, spread, history, refused, allowed,
                         initial, time.monotonic() - started, notes)
+
+
+def simulated_curve(config: UtilityConfig, noise_levels: list[float], *,
+                    progress: Callable[[float], None] | None = None) -> UtilityCurve:
+    """The curve from recorded fleet runs (tinyfl.flower.figures.run_cell), one per (fleet size,
+    noise level), with the audit's device settings; no attack (the attack audit does that)."""
+    from ..flower.figures import TableSpec, run_cell
+
+    if config.project:
+        raise ValueError("a simulated utility curve runs the statistics backbone on digits or "
+                         "BasicMotions, not a project's backbone: drop --simulate or --project")
+    started = time.monotonic()
+    spec = TableSpec(sizes=tuple(config.fleet_sizes), zs=tuple(float(z) for z in noise_levels),
+                     rounds=config.rounds, dataset=config.simulate_dataset,
+                     eps_limit=config.eps_limit, delta=config.delta, clip=config.clip,
+                     grid_bits=config.grid_bits, lr=config.lr, local_epochs=config.local_epochs,
+                     batch_size=config.batch_size, samples_per_round=config.samples_per_round,
+                     shard_size=max(20, config.samples_per_round), attack_devices=0,
+                     seed=config.seed)
+    spec.validate()
+    cells = spec.cells()
+    by: dict[tuple[int, float], dict[str, Any]] = {}
+    for i, (n, z) in enumerate(cells):
+        by[(n, z)] = run_cell(n, z, spec)
+        if progress is not None:
+            progress((i + 1) / len(cells))
+    levels = [float(z) for z in noise_levels]
+    sizes = list(config.fleet_sizes)
+    allowed = [by[(sizes[0], z)]["releases_allowed"] for z in levels]
+    initial = by[(sizes[0], levels[0])]["accuracy_before"]
+    first = by[(sizes[0], levels[0])]
+    released = "; ".join(f"N = {n}, z = {z:g}: {by[(n, z)]['rounds_released']}" for n in sizes for z in levels)
+    notes = [f"recorded fleet simulations (tinyfl.flower: modelled boards, the relay and the Aggregator) of "
+             f"{', '.join(map(str, sizes))} devices on {config.simulate_dataset} through the statistics backbone, "
+             f"at most {config.rounds} rounds, {config.samples_per_round} sample(s) per device and round; "
+             f"accuracy on the {first['test_samples']} test samples, one run per point (test builds: the noise "
+             "is fixed by the seed), bars the 95% Clopper-Pearson interval over the test samples",
+             f"each device refuses past its budget (eps_limit {config.eps_limit:g} at delta {config.delta:g}, "
+             f"RDP, replace relation); rounds in which updates were released: {released}"]
+    refused = {n: [by[(n, z)]["stalled_from"] for z in levels] for n in sizes}
+    stalls = [f"N = {n}, z = {z:g}: from round {r}" for n in sizes for z, r in zip(levels, refused[n])
+              if r is not None]
+    if stalls:
+        notes.append("no device released although its budget allowed it (the averaged noise pushed the "
+                     "head past the crafted-head guard, or every update was lost): " + "; ".join(stalls))
+    return UtilityCurve(
+        config, levels,
+        accuracy={n: [by[(n, z)]["accuracy"] for z in levels] for n in sizes},
+        spread={n: [tuple(by[(n, z)]["accuracy_ci"]) for z in levels] for n in sizes},
+        history={n: [by[(n, z)]["history"] for z in levels] for n in sizes},
+        refused_from=refused,
+        releases_allowed=allowed, initial_accuracy=initial,
+        seconds=time.monotonic() - started, notes=notes, source="fleet-simulation",
+        eps_per_device={n: [by[(n, z)]["eps_per_device"] for z in levels] for n in sizes})

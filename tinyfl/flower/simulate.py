@@ -6,15 +6,20 @@ Why in-process and not Flower's Ray simulation: a Flower ClientApp lives for one
 board's state (ledger, generator stream, sample cursor) would have to be rebuilt from
 context.state on every call, and Ray start-up alone takes ~50 s on 2 cores; what the
 simulation is for (the server's rounds, record, accounting and accuracy at N devices) is the
-same code either way. The data: BasicMotions' 40 training windows through the stats backbone;
-each device draws its shard from them with its own seed (many devices share windows), the
-40 test windows score the head.
+same code either way. The data (`dataset`): BasicMotions' 40 training windows through the
+statistics backbone, its 40 test windows scoring the head; or scikit-learn's 8x8 digits split in
+half (899 training, 898 test images), each image read as 8 time steps of 8 channels by the same
+statistics backbone (32 features, 10 classes): the only bundled labelled set whose test split
+resolves a few points of accuracy. Each device draws its shard from the training split with its
+own seed (many devices share samples). z = 0 runs noise-free test builds (no budget).
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +31,45 @@ from .gateway import GatewayBoards
 from .model_device import ModelDevice
 from .server import LocalGateways, run_relayed
 
-__all__ = ["SimOptions", "SimResult", "simulate"]
+__all__ = ["SimOptions", "SimResult", "simulate", "SimData", "sim_data", "DATASETS"]
+
+DATASETS = ("basicmotions", "digits")
+
+
+@dataclass(frozen=True)
+class SimData:
+    """A dataset as the simulated devices see it: raw samples (the attack's truth and auxiliary
+    data, flat) and their features through the statistics backbone (what the head trains on)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    f_train: np.ndarray
+    f_test: np.ndarray
+    n_classes: int
+
+
+def sim_data(name: str) -> SimData:
+    from ..backbones import stats_backbone
+
+    if name == "digits":
+        from ..data import load_digits
+
+        d = load_digits(flat=True, test_fraction=0.5)
+        windows = lambda x: x.reshape(len(x), 8, 8)  # 8 time steps (rows) of 8 channels
+    elif name == "basicmotions":
+        from ..data import load_basic_motions
+
+        d = load_basic_motions()
+        windows = lambda x: x
+    else:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
+    backbone = stats_backbone(windows(d.x_train[:1]).shape[2])
+    feats = lambda x: np.asarray(backbone.features(windows(x)), dtype=np.float32)
+    return SimData(name, d.x_train, np.asarray(d.y_train), d.x_test, np.asarray(d.y_test),
+                   feats(d.x_train), feats(d.x_test), len(d.class_names))
 
 
 @dataclass(frozen=True)
@@ -48,8 +91,14 @@ class SimOptions:
     seed: int = 0  # shards and the initial head
     test_seed: int = 1234  # the devices' fixed generator seed (a test build)
     deadline_s: float = 600.0
+    dataset: str = "basicmotions"  # or "digits" (DATASETS)
+    native_protect: bool = False  # the firmware's C clip/grid/noise via ctypes: same integers, faster
 
     def validate(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {self.dataset!r}")
+        if not (self.z == 0 or 0 < self.z <= 1000):
+            raise ValueError(f"z must be 0 (a noise-free test build) or in (0, 1000], not {self.z}")
         if not 1 <= self.devices <= 100_000:
             raise ValueError("devices must be in 1..100000")
         if not 1 <= self.per_gateway <= 4096:
@@ -66,29 +115,28 @@ class SimResult:
     accuracy_after: float
     rounds: list[dict[str, Any]] = field(default_factory=list)  # per round: wall, cpu, accepted
     eps_device_max: float = 0.0
+    eps_host_max: float = 0.0  # dp-accounting's figure for the most-spent device (inf: no noise)
     eps_agree: bool = True
     run_dir: str = ""
     failure: str = ""
     # device -> (windows, labels) of its shard in replay order: to score attacks, never sent
     truth: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    final_params: np.ndarray | None = field(default=None, repr=False)  # the last global head
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "truth"}
+        out = {k: v for k, v in asdict(self).items() if k not in ("truth", "final_params")}
+        if not math.isfinite(out["eps_host_max"]):
+            out["eps_host_max"] = "inf"  # JSON has no infinity
         return {**out, "options": asdict(self.options)}
 
 
 def simulate(options: SimOptions, run_dir: str | Path, *,
              progress: Callable[[dict[str, Any]], None] | None = None) -> SimResult:
-    from ..backbones import stats_backbone
-    from ..data import load_basic_motions
     from ..device_model import MODEL_HASH
 
     options.validate()
-    data = load_basic_motions()
-    backbone = stats_backbone(data.x_train.shape[2])
-    train_f = np.asarray(backbone.features(data.x_train), dtype=np.float32)
-    test_f = np.asarray(backbone.features(data.x_test), dtype=np.float32)
-    n_classes = len(data.class_names)
+    data = _cached_data(options.dataset)
+    train_f, test_f, n_classes = data.f_train, data.f_test, data.n_classes
     dp = DpConfig(clip=options.clip, noise_multiplier=options.z, grid_bits=options.grid_bits,
                   delta=options.delta, eps_limit=options.eps_limit)
 
@@ -104,14 +152,16 @@ def simulate(options: SimOptions, run_dir: str | Path, *,
             boards[f"d{i:05d}"] = ModelDevice(
                 f"d{i:05d}", i + 1, train_f[idx], data.y_train[idx], n_classes=n_classes,
                 samples_per_round=options.samples_per_round, dp=dp,
-                test_seed=options.test_seed, model_hash=MODEL_HASH)
+                test_seed=options.test_seed, model_hash=MODEL_HASH,
+                native_protect=options.native_protect)
         name = f"gw{g:0{width}d}"
         gateways[name] = GatewayBoards(name, boards)
         for board in boards:
             i = int(board[1:])
             idx = np.random.default_rng([options.seed, i]).choice(
                 len(train_f), size=options.shard_size, replace=False)
-            truth[f"{name}/{board}"] = (data.x_train[idx], data.y_train[idx].astype(np.int64))
+            truth[f"{name}/{board}"] = (data.x_train[idx].reshape(len(idx), -1),
+                                        data.y_train[idx].astype(np.int64))
 
     def evaluate(params: np.ndarray) -> dict[str, Any]:
         k, f = n_classes, train_f.shape[1]
@@ -150,8 +200,15 @@ def simulate(options: SimOptions, run_dir: str | Path, *,
     return SimResult(options=options, gateways=n_gw, accuracy_before=accuracies[0],
                      accuracy_after=accuracies[-1], rounds=rounds,
                      eps_device_max=max((p.eps_device or 0.0) for p in summary.privacy),
+                     eps_host_max=max((p.eps_host for p in summary.privacy), default=0.0),
                      eps_agree=all(p.agrees for p in summary.privacy), run_dir=str(run_dir),
-                     failure=summary.failure, truth=truth)
+                     failure=summary.failure, truth=truth,
+                     final_params=np.asarray(summary.final.params, dtype=np.float32))
+
+
+@lru_cache(maxsize=2)
+def _cached_data(name: str) -> SimData:
+    return sim_data(name)
 
 
 def _cpu() -> float:
