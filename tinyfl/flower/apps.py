@@ -6,6 +6,7 @@ Run config of the ServerApp (flwr run ... --run-config "..."):
   fleet = "host/fleets/x.toml"   [fleet] and [dp] of the run (the [[devices]] come from the
                                  gateways); "" for the defaults
   overrides = "fleet.rounds=2;fleet.deadline_s=20"   ';'-separated section.key=value
+  secagg = ""                    [secagg] as JSON ('{"k": 0, "n_min": 6, ...}'): secure rounds
   run-dir = "runs/flower"        the run record (resumed when it holds a run and resume=true)
   resume = false
   gateways = 2                   SuperNodes to wait for before the first round
@@ -136,14 +137,10 @@ serverapp = ServerApp()
 
 @serverapp.main()
 def main(grid: Grid, context: Context) -> None:
-    from ..fleet import FleetConfig, load_fleet_config
-    from .server import run_relayed
+    from .server import config_from_run_config, run_relayed
 
     rc = context.run_config
-    fleet_path = str(rc.get("fleet", ""))
-    overrides = [o for o in str(rc.get("overrides", "")).split(";") if o.strip()]
-    config = (load_fleet_config(Path(fleet_path), overrides) if fleet_path
-              else FleetConfig().with_overrides(overrides))
+    config = config_from_run_config(rc)
     run_dir = Path(str(rc.get("run-dir", "runs/flower")))
     from ..fleet.record import holds_run
 

@@ -45,6 +45,7 @@ def gateway(
     run_config: List[str] = typer.Option([], "--run-config", help='override a config key, e.g. "devices=[...]"'),
     duration: float = typer.Option(0.0, help="seconds to run (0: until Ctrl-C)"),
     workdir: Optional[Path] = typer.Option(None, help="folder for the SuperNode's log"),
+    record: Optional[Path] = typer.Option(None, help="append every byte relayed to this JSON-lines file (what the gateway sees)"),
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Owns this gateway's boards and runs a Flower SuperNode that relays them."""
@@ -52,7 +53,7 @@ def gateway(
     from ..links import LinkError, open_link
     from .deploy import Deployment, FlowerError
     from .exchange import ExchangeError, parse_describe
-    from .gateway import BoardServer, GatewayBoards
+    from .gateway import BoardServer, ByteRecord, GatewayBoards
 
     _port(superlink)
     try:
@@ -67,7 +68,11 @@ def gateway(
         links = {n: open_link(d.link) for n, d in zip(names, config.devices)}
     except (ExchangeError, LinkError) as exc:
         _fail(f"gateway: {exc}", 2)
-    server = BoardServer(GatewayBoards(name, links)).start()
+    try:
+        on_bytes = ByteRecord(record) if record is not None else None
+    except OSError as exc:
+        _fail(f"gateway: --record: {exc}", 2)
+    server = BoardServer(GatewayBoards(name, links, on_bytes=on_bytes)).start()
     deployment = Deployment(workdir or Path(tempfile.mkdtemp(prefix="tinyfl-gateway-")),
                             port=_port(superlink))
     try:
@@ -92,6 +97,8 @@ def gateway(
         _fail(f"gateway: {exc}", 1)
     finally:
         deployment.close()
+        if on_bytes is not None:
+            on_bytes.close()
 
 
 @flower_app.command()
@@ -125,7 +132,10 @@ def serve(
     run_dir.mkdir(parents=True, exist_ok=True)
     overrides = [f"fleet.{k}={v!r}" for k, v in config.to_dict()["fleet"].items()]
     overrides += [f"dp.{k}={v!r}" for k, v in config.to_dict()["dp"].items()]
-    settings = {"overrides": ";".join(overrides), "run-dir": str(run_dir.resolve()),
+    from .server import secagg_run_config
+
+    settings = {"overrides": ";".join(overrides), "secagg": secagg_run_config(config),
+                "run-dir": str(run_dir.resolve()),
                 "resume": resume, "gateways": gateways, "wait-s": wait_s, "window-s": window_s,
                 "allow-test-builds": allow_test_builds}
 

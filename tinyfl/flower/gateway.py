@@ -14,26 +14,55 @@ import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..links import Link, LinkError, open_link
 from .exchange import BoardReply, ExchangeError, MAX_REPLY_BYTES, Request, parse_request
 
-__all__ = ["BoardServer", "GatewayBoards", "ask_gateway"]
+__all__ = ["BoardServer", "ByteRecord", "GatewayBoards", "ask_gateway"]
 
 READ_SIZE = 4096
 MAX_LOCAL_MESSAGE = 64 << 20  # the loopback socket between ClientApp and gateway
 
 
+OnBytes = Callable[[str, str, bytes], None]  # (board, "tx" | "rx", bytes)
+
+
+class ByteRecord:
+    """Every byte a gateway moved, one JSON line per board and direction per exchange
+    ({"t", "board", "dir", "hex"}): what a curious gateway keeps (`tinyfl flower gateway
+    --record`), and what tests check reveals no individual update under secure aggregation."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._lock = threading.Lock()
+
+    def __call__(self, board: str, direction: str, data: bytes) -> None:
+        line = json.dumps({"t": round(time.time(), 3), "board": board, "dir": direction,
+                           "hex": data.hex()})
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
 class GatewayBoards:
     """The boards one gateway owns: name -> link. `reopen(name)` makes a new link to a board
-    whose link failed (default: open_link of the old link's url)."""
+    whose link failed (default: open_link of the old link's url). `on_bytes(board, dir, data)`,
+    if given, sees every byte written ("tx") and heard ("rx"), e.g. a ByteRecord."""
 
     def __init__(self, name: str, links: Mapping[str, Link], *,
-                 reopen: Callable[[str], Link] | None = None) -> None:
+                 reopen: Callable[[str], Link] | None = None,
+                 on_bytes: OnBytes | None = None) -> None:
         if not links:
             raise ValueError("a gateway needs at least one board")
         self.name = name
+        self.on_bytes = on_bytes
         self.links = dict(links)
         self.down: dict[str, str] = {}
         self._reopen = reopen or (lambda board: open_link(self.links[board].url,
@@ -72,6 +101,8 @@ class GatewayBoards:
             try:
                 self.links[board].write(data)
                 written.append(board)
+                if self.on_bytes is not None:
+                    self.on_bytes(board, "tx", data)
             except LinkError as exc:
                 self.down[board] = exc.detail
         until = time.monotonic() + request.window_s
@@ -83,6 +114,8 @@ class GatewayBoards:
         for board, data in zip(live, heard):
             if data:
                 reply.received[board] = data
+                if self.on_bytes is not None:
+                    self.on_bytes(board, "rx", data)
         reply.down = {b: r for b, r in self.down.items()}
         return reply
 

@@ -186,7 +186,8 @@ class RelayHub:
                 self.on_event("relay_exchange", gateways=len(requests),
                               seconds=round(self.exchange_s[-1], 3))
             with self._cond:
-                for gateway in requests:
+                # a transport may ask more gateways than had work (server.every_gateway)
+                for gateway in requests.keys() | replies.keys():
                     self._deliver(gateway, replies.get(gateway, "no reply"))
                 self._cond.notify_all()
 

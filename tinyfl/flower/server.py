@@ -9,6 +9,7 @@ the Aggregator's own: a relayed run is read back by the same RunReader and recom
 """
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
@@ -21,7 +22,8 @@ from .exchange import BoardReply, ExchangeError, Request, encode_request, parse_
 from .gateway import GatewayBoards
 from .relay import RelayHub, checked_reply
 
-__all__ = ["Gateways", "LocalGateways", "run_relayed"]
+__all__ = ["Gateways", "LocalGateways", "config_from_run_config", "every_gateway", "run_relayed",
+           "secagg_run_config"]
 
 DEVICE_SEPARATOR = "/"  # device names are "<gateway>/<board>"
 
@@ -68,11 +70,57 @@ class LocalGateways:
         self._pool.shutdown(wait=False)
 
 
+def secagg_run_config(config: FleetConfig) -> str:
+    """The ServerApp's "secagg" run-config value for config: its [secagg] as JSON, "" for none
+    (the run config is flat: a section travels as one string)."""
+    return "" if config.secagg is None else json.dumps(config.to_dict()["secagg"], sort_keys=True)
+
+
+def config_from_run_config(run_config: Mapping[str, Any]) -> FleetConfig:
+    """The fleet configuration of a ServerApp run: "fleet" (a TOML path, "" for the defaults),
+    "overrides" (';'-separated section.key=value) and "secagg" (secagg_run_config's JSON).
+    Raises ConfigError (one line) or OSError."""
+    from ..fleet import ConfigError, load_fleet_config
+    from ..fleet.config import fleet_config_from_dict
+
+    fleet_path = str(run_config.get("fleet", ""))
+    overrides = [o for o in str(run_config.get("overrides", "")).split(";") if o.strip()]
+    config = (load_fleet_config(Path(fleet_path), overrides) if fleet_path
+              else FleetConfig().with_overrides(overrides))
+    text = str(run_config.get("secagg", ""))
+    if text:
+        try:
+            section = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"run config secagg: not JSON ({exc})") from None
+        raw = config.to_dict()
+        raw["secagg"] = section
+        config = fleet_config_from_dict(raw)
+    return config
+
+
 def _record_event(aggregator: Aggregator, kind: str, detail: dict[str, Any]) -> None:
     try:
         aggregator.recorder.event(kind, **detail)
     except ValueError:
         pass  # the run has ended and its record is closed
+
+
+def every_gateway(exchange: Callable[[Mapping[str, Request]], Mapping[str, BoardReply | str]],
+                  names: list[str], window_s: float):
+    """A transport that asks every gateway at each exchange, with nothing to write if need be.
+
+    A secure round's step waits for every device at once while polling each session briefly in
+    turn: the hub would see one waiting board at a time and ask its gateways one after the
+    other, a step costing one exchange per gateway. Asking them all makes a step one exchange."""
+
+    def transport(requests: Mapping[str, Request]) -> Mapping[str, BoardReply | str]:
+        full = dict(requests)
+        for name in names:
+            full.setdefault(name, Request(window_s=window_s))
+        return exchange(full)
+
+    return transport
 
 
 def run_relayed(config: FleetConfig, gateways: Gateways, run_dir: str | Path, *,
@@ -86,12 +134,16 @@ def run_relayed(config: FleetConfig, gateways: Gateways, run_dir: str | Path, *,
 
     hello_timeout: the first hellos; recheck_timeout (default hello_timeout): later hellos,
     which over Flower take a few exchanges too. Devices are named "<gateway>/<board>" and ordered by (gateway, board) as listed, which is
-    the order updates are summed in (the recorded device order)."""
+    the order updates are summed in (the recorded device order). A config with [secagg] plays
+    secure rounds (tinyfl.fleet.secagg_round): every step is one exchange with all gateways."""
     boards = gateways.describe()
     if not boards:
         raise ExchangeError("no gateway described any board")
     hub_events: list[tuple[str, dict[str, Any]]] = []
-    hub = RelayHub(gateways.exchange, window_s=window_s,
+    transport = gateways.exchange
+    if config.secagg is not None:
+        transport = every_gateway(gateways.exchange, sorted(boards), window_s)
+    hub = RelayHub(transport, window_s=window_s,
                    on_event=lambda kind, **d: hub_events.append((kind, d)))
     sessions: list[DeviceSession] = []
     try:
@@ -101,8 +153,8 @@ def run_relayed(config: FleetConfig, gateways: Gateways, run_dir: str | Path, *,
                 sessions.append(DeviceSession(
                     link, f"{gateway}{DEVICE_SEPARATOR}{board}",
                     reopen=lambda g=gateway, b=board: hub.link(g, b)))
-        config = FleetConfig(fleet=config.fleet, dp=config.dp, emulate=None, devices=tuple(
-            DeviceSpec(link=s.url, name=s.name) for s in sessions))
+        config = FleetConfig(fleet=config.fleet, dp=config.dp, emulate=None, secagg=config.secagg,
+                             devices=tuple(DeviceSpec(link=s.url, name=s.name) for s in sessions))
         aggregator = Aggregator(config, sessions, run_dir, evaluate=evaluate,
                                 progress=progress, initial=initial, hello_timeout=hello_timeout,
                                 allow_test_builds=allow_test_builds, epsilon=epsilon,
