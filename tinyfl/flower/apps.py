@@ -6,7 +6,7 @@ Run config of the ServerApp (flwr run ... --run-config "..."):
   fleet = "host/fleets/x.toml"   [fleet] and [dp] of the run (the [[devices]] come from the
                                  gateways); "" for the defaults
   overrides = "fleet.rounds=2;fleet.deadline_s=20"   ';'-separated section.key=value
-  secagg = ""                    [secagg] as JSON ('{"k": 0, "n_min": 6, ...}'): secure rounds
+  secagg = ""                    [secagg] as "k=0;n_min=6;step_timeout_s=45.0": secure rounds
   run-dir = "runs/flower"        the run record (resumed when it holds a run and resume=true)
   resume = false
   gateways = 2                   SuperNodes to wait for before the first round

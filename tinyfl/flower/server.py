@@ -9,7 +9,6 @@ the Aggregator's own: a relayed run is read back by the same RunReader and recom
 """
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
@@ -71,16 +70,35 @@ class LocalGateways:
 
 
 def secagg_run_config(config: FleetConfig) -> str:
-    """The ServerApp's "secagg" run-config value for config: its [secagg] as JSON, "" for none
-    (the run config is flat: a section travels as one string)."""
-    return "" if config.secagg is None else json.dumps(config.to_dict()["secagg"], sort_keys=True)
+    """The ServerApp's "secagg" run-config value for config: its [secagg] as ';'-separated
+    key=value (numbers only: Flower's run config is flat and split at spaces), "" for none."""
+    if config.secagg is None:
+        return ""
+    return ";".join(f"{k}={v!r}" for k, v in sorted(config.to_dict()["secagg"].items()))
+
+
+def _secagg_section(text: str) -> dict[str, Any]:
+    import tomllib
+
+    from ..fleet import ConfigError
+
+    section: dict[str, Any] = {}
+    for item in (i for i in text.split(";") if i.strip()):
+        key, sep, value = item.partition("=")
+        try:
+            section[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"] if sep else None
+        except tomllib.TOMLDecodeError:
+            section[key.strip()] = None
+        if not sep or not isinstance(section[key.strip()], (int, float)):
+            raise ConfigError(f"run config secagg: {item.strip()[:60]!r} is not key=number")
+    return section
 
 
 def config_from_run_config(run_config: Mapping[str, Any]) -> FleetConfig:
     """The fleet configuration of a ServerApp run: "fleet" (a TOML path, "" for the defaults),
-    "overrides" (';'-separated section.key=value) and "secagg" (secagg_run_config's JSON).
-    Raises ConfigError (one line) or OSError."""
-    from ..fleet import ConfigError, load_fleet_config
+    "overrides" (';'-separated section.key=value) and "secagg" (secagg_run_config's text: the
+    run has secure rounds). Raises ConfigError (one line) or OSError."""
+    from ..fleet import load_fleet_config
     from ..fleet.config import fleet_config_from_dict
 
     fleet_path = str(run_config.get("fleet", ""))
@@ -89,12 +107,8 @@ def config_from_run_config(run_config: Mapping[str, Any]) -> FleetConfig:
               else FleetConfig().with_overrides(overrides))
     text = str(run_config.get("secagg", ""))
     if text:
-        try:
-            section = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"run config secagg: not JSON ({exc})") from None
         raw = config.to_dict()
-        raw["secagg"] = section
+        raw["secagg"] = {**raw.get("secagg", {}), **_secagg_section(text)}
         config = fleet_config_from_dict(raw)
     return config
 
