@@ -245,3 +245,32 @@ def test_secure_rounds_through_flower(setup, tmp_path: Path) -> None:
         assert summary["rounds_completed"] == ROUNDS and not summary["failure"]
         assert tap.killed_at
         check_run(run_dir, fleet, serve_round1, list(tap.records[g].path for g in GATEWAYS))
+
+
+def test_flower_serve_passes_secagg_to_the_serverapp(tmp_path: Path, monkeypatch) -> None:
+    """`tinyfl flower serve --fleet X.toml --run-config secagg.KEY=V`: the [secagg] of the TOML,
+    updated, is what the ServerApp gets; a bad value is a one-line error (exit 2)."""
+    from typer.testing import CliRunner
+
+    from tinyfl.cli import app
+    from tinyfl.flower import deploy
+
+    sent: list[dict] = []
+
+    def run(self, settings, **_kw):
+        sent.append(dict(settings))
+        raise deploy.FlowerError("stopped by the test")
+
+    monkeypatch.setattr(deploy.Deployment, "run", run)
+    toml = fleet_toml(tmp_path / "fleet.toml", 10.0)
+    runner = CliRunner()
+    done = runner.invoke(app, ["flower", "serve", "--fleet", str(toml), "--run-dir",
+                               str(tmp_path / "run"), "--run-config", "secagg.step_timeout_s=45",
+                               "--run-config", "fleet.rounds=3"])
+    assert done.exit_code == 1 and "stopped by the test" in done.output
+    back = config_from_run_config(sent[0])
+    assert back.secagg is not None and back.secagg.step_timeout_s == 45.0
+    assert back.fleet.rounds == 3 and back.secagg.k == 0
+    done = runner.invoke(app, ["flower", "serve", "--fleet", str(toml), "--run-dir",
+                               str(tmp_path / "run2"), "--run-config", "secagg.k=3"])
+    assert done.exit_code == 2 and "secagg.k" in done.output and len(sent) == 1

@@ -105,7 +105,7 @@ def gateway(
 def serve(
     fleet: Optional[Path] = typer.Option(None, help="a fleet TOML: its [fleet] and [dp] (the boards come from the gateways)"),
     gateways: int = typer.Option(1, help="gateways (SuperNodes) to wait for"),
-    run_config: List[str] = typer.Option([], "--run-config", help='override a config key, e.g. "fleet.rounds=5"'),
+    run_config: List[str] = typer.Option([], "--run-config", help='override a config key, e.g. "fleet.rounds=5" or "secagg.step_timeout_s=45"'),
     superlink: str = typer.Option("127.0.0.1:9092", help="the SuperLink's address"),
     start_superlink: bool = typer.Option(False, help="start a SuperLink on --superlink first"),
     run_dir: Path = typer.Option(Path("runs/flower"), help="run record (a new folder, or one to --resume)"),
@@ -125,8 +125,14 @@ def serve(
     exists = holds_run(run_dir)
     if exists and not resume:
         _fail(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir", 2)
+    from .server import with_secagg
+
+    # secagg.KEY=VALUE: set here, the fleet loader's overrides cover [fleet], [dp], [emulate]
+    secagg = [o.strip().removeprefix("secagg.") for o in run_config if o.strip().startswith("secagg.")]
+    others = [o for o in run_config if not o.strip().startswith("secagg.")]
     try:
-        config = load_fleet_config(fleet, run_config) if fleet else FleetConfig().with_overrides(run_config)
+        config = load_fleet_config(fleet, others) if fleet else FleetConfig().with_overrides(others)
+        config = with_secagg(config, ";".join(secagg))
     except (ConfigError, OSError) as exc:
         _fail(f"fleet config: {exc}", 2)
     run_dir.mkdir(parents=True, exist_ok=True)

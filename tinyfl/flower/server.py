@@ -22,7 +22,7 @@ from .gateway import GatewayBoards
 from .relay import RelayHub, checked_reply
 
 __all__ = ["Gateways", "LocalGateways", "config_from_run_config", "every_gateway", "run_relayed",
-           "secagg_run_config"]
+           "secagg_run_config", "with_secagg"]
 
 DEVICE_SEPARATOR = "/"  # device names are "<gateway>/<board>"
 
@@ -99,18 +99,24 @@ def config_from_run_config(run_config: Mapping[str, Any]) -> FleetConfig:
     "overrides" (';'-separated section.key=value) and "secagg" (secagg_run_config's text: the
     run has secure rounds). Raises ConfigError (one line) or OSError."""
     from ..fleet import load_fleet_config
-    from ..fleet.config import fleet_config_from_dict
 
     fleet_path = str(run_config.get("fleet", ""))
     overrides = [o for o in str(run_config.get("overrides", "")).split(";") if o.strip()]
     config = (load_fleet_config(Path(fleet_path), overrides) if fleet_path
               else FleetConfig().with_overrides(overrides))
-    text = str(run_config.get("secagg", ""))
-    if text:
-        raw = config.to_dict()
-        raw["secagg"] = {**raw.get("secagg", {}), **_secagg_section(text)}
-        config = fleet_config_from_dict(raw)
-    return config
+    return with_secagg(config, str(run_config.get("secagg", "")))
+
+
+def with_secagg(config: FleetConfig, text: str) -> FleetConfig:
+    """config with its [secagg] section set or updated from "key=number;..." ("" changes
+    nothing); validated. Raises ConfigError (one line)."""
+    from ..fleet.config import fleet_config_from_dict
+
+    if not text:
+        return config
+    raw = config.to_dict()
+    raw["secagg"] = {**raw.get("secagg", {}), **_secagg_section(text)}
+    return fleet_config_from_dict(raw)
 
 
 def _record_event(aggregator: Aggregator, kind: str, detail: dict[str, Any]) -> None:
