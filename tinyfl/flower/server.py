@@ -131,8 +131,8 @@ def every_gateway(exchange: Callable[[Mapping[str, Request]], Mapping[str, Board
     """A transport that asks every gateway at each exchange, with nothing to write if need be.
 
     A secure round's step waits for every device at once while polling each session briefly in
-    turn: the hub would see one waiting board at a time and ask its gateways one after the
-    other, a step costing one exchange per gateway. Asking them all makes a step one exchange."""
+    turn: when answers come after the window, the hub sees one waiting board at a time and
+    would ask that board's gateway alone, the others in later exchanges."""
 
     def transport(requests: Mapping[str, Request]) -> Mapping[str, BoardReply | str]:
         full = dict(requests)
@@ -155,7 +155,7 @@ def run_relayed(config: FleetConfig, gateways: Gateways, run_dir: str | Path, *,
     hello_timeout: the first hellos; recheck_timeout (default hello_timeout): later hellos,
     which over Flower take a few exchanges too. Devices are named "<gateway>/<board>" and ordered by (gateway, board) as listed, which is
     the order updates are summed in (the recorded device order). A config with [secagg] plays
-    secure rounds (tinyfl.fleet.secagg_round): every step is one exchange with all gateways."""
+    secure rounds (tinyfl.fleet.secagg_round), every exchange asking all gateways."""
     boards = gateways.describe()
     if not boards:
         raise ExchangeError("no gateway described any board")
