@@ -5,8 +5,10 @@ its interval, central and local eps per device, the attacks on what the server s
 strongest update-free baseline, and the audit's verdicts (tinyfl.audit.aggregate).
 
 `python -m bench secagg_fleet` (N = 100, 80 rounds); environment: TINYFL_SECAGG_DEVICES,
-TINYFL_SECAGG_ROUNDS, TINYFL_SECAGG_ATTACKS (releases attacked per fleet, spread over the last
-rounds), TINYFL_SECAGG_PLOT (a path: accuracy per round as a PNG, matplotlib).
+TINYFL_SECAGG_ROUNDS, TINYFL_SECAGG_ATTACKS (sums attacked, one per round from the last
+rounds), TINYFL_SECAGG_UPDATE_ATTACKS (single updates attacked in the other fleets, from the
+last rounds), TINYFL_SECAGG_SEED (shards, initial head, graph, dropouts), TINYFL_SECAGG_PLOT (a path:
+accuracy per round as a PNG, matplotlib).
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 
-def run(devices: int, rounds: int, attacks: int, plot: str | None = None) -> list[dict]:
+def run(devices: int, rounds: int, attacks: int, plot: str | None = None, seed: int = 0,
+        update_attacks: int = 200) -> list[dict]:
     from tinyfl.attack import Auxiliary
     from tinyfl.audit.aggregate import audit_record
     from tinyfl.secagg.fleet_sim import (FleetSimOptions, digits_fleet_data, paired_accuracy_difference,
@@ -27,18 +30,19 @@ def run(devices: int, rounds: int, attacks: int, plot: str | None = None) -> lis
     data = digits_fleet_data()
     aux = Auxiliary(data.x_test.astype(np.float64), data.y_test, data.x_test)
     base = FleetSimOptions(mode="none", devices=devices, rounds=rounds,
-                           n_min=max(2, devices - devices // 5))
+                           n_min=max(2, devices - devices // 5), seed=seed)
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("none", "secagg", "local"):
             t0 = time.perf_counter()
             result = simulate_fleet(same_fleet(base, mode), Path(tmp) / mode, data)
             sim_s = time.perf_counter() - t0
-            # attack the releases of the last rounds: `attacks` updates, or one sum per round
-            per_round = 1 if mode == "secagg" else max(1, int(np.median(result.cohorts)))
-            first = rounds - max(1, -(-attacks // per_round)) + 1
+            # attack the releases of the last rounds: one sum per round, or single updates
+            per_round = 1 if mode == "secagg" else max(1, min(result.cohorts))
+            count = attacks if mode == "secagg" else update_attacks
+            first = max(1, rounds - -(-count // per_round) + 1)
             audit = audit_record(Path(tmp) / mode, data.x_train, data.y_train, aux,
-                                 select=lambda rel, first=first: rel.round >= first, limit=attacks)
+                                 select=lambda rel, first=first: rel.round >= first, limit=count)
             results[mode] = result
             rows.append({"mode": mode, "result": result, "audit": audit, "sim_s": sim_s})
     for row in rows:
@@ -96,11 +100,14 @@ def main() -> None:
     devices = int(os.environ.get("TINYFL_SECAGG_DEVICES", "100"))
     rounds = int(os.environ.get("TINYFL_SECAGG_ROUNDS", "80"))
     attacks = int(os.environ.get("TINYFL_SECAGG_ATTACKS", "40"))
-    rows = run(devices, rounds, attacks, os.environ.get("TINYFL_SECAGG_PLOT"))
+    seed = int(os.environ.get("TINYFL_SECAGG_SEED", "0"))
+    updates = int(os.environ.get("TINYFL_SECAGG_UPDATE_ATTACKS", "200"))
+    rows = run(devices, rounds, attacks, os.environ.get("TINYFL_SECAGG_PLOT"), seed, updates)
     r0 = rows[0]["result"].options
     print(f"N = {devices} devices, {rounds} rounds, {r0.samples_per_round} samples per device-round, "
           f"dropout {r0.dropout:.0%} per round; secagg: n_min = {rows[1]['result'].options.n_min}, "
-          f"k = {r0.k}, central z = {r0.z}; local: z = {r0.z} per device; delta = {r0.delta}")
+          f"k = {r0.k}, central z = {r0.z}; local: z = {r0.z} per device; delta = {r0.delta}; "
+          f"seed {r0.seed}")
     print(table(rows))
     for row in rows:
         r, a = row["result"], row["audit"]
