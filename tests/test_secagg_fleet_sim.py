@@ -151,3 +151,28 @@ def test_options_refused_in_one_line():
         with pytest.raises(ValueError):
             FleetSimOptions(**bad).validate()
     assert json.dumps(FleetSimOptions().max_drops) == "5"
+
+
+def test_the_docs_table_eps_are_the_accountants():
+    """docs/privacy.md "Secure aggregation at fleet scale": the eps quoted per fleet (80
+    releases, n_min = 80, 650 parameters) are budget's and dp-accounting's, not typed in."""
+    import re
+    from pathlib import Path
+
+    from tinyfl.privacy.accounting import epsilon
+    from tinyfl.privacy.noise import effective_noise_multiplier
+    from tinyfl.secagg.budget import central_epsilon, local_epsilon
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "privacy.md").read_text()
+    section = doc[doc.index("### Secure aggregation at fleet scale"):]
+
+    def cells(fleet):
+        row = re.search(r"^\| " + fleet + r" \|(.*)\|$", section, re.M)
+        eps = row.group(1).split("|")[2].strip()
+        return [float(x.replace(",", "")) for x in eps.split(" / ")]
+
+    v = (256 * effective_noise_multiplier(1.0)) ** 2 / 80
+    central = central_epsilon(80, 1e-5, bound=256, dim=650, n_min=80, local_var=v)
+    assert cells("secagg") == [round(central, 1), round(local_epsilon(80, 1e-5, bound=256, local_var=v), 1)]
+    gaussian = round(epsilon(effective_noise_multiplier(1.0), 80, 1e-5), 1)
+    assert cells("local") == [gaussian, gaussian]

@@ -92,6 +92,13 @@ def _score(attacked: list[Any], used: np.ndarray, x_pool: np.ndarray, y_pool: np
 
     x_pool, y_pool = np.asarray(x_pool, dtype=np.float64), np.asarray(y_pool, dtype=np.int64)
     center = np.asarray(aux.features, dtype=np.float64).mean(axis=0)
+
+    def add_guess(who: str, rows: np.ndarray, x_true: np.ndarray) -> None:
+        """Features and raw input are the same pixels here: one guess, both leaks."""
+        add("features", "feature centered cosine", who, centered_cosine(rows, x_true, center))
+        raw = who.replace("attack: likelihood", "attack: features as pixels")
+        add("raw_input", "input PSNR (dB)", raw, psnr(rows, x_true, data_range=1.0))
+        add("raw_input", "input Pearson", raw, pearson(rows, x_true))
     all_true, targets = [], 0
     for a in attacked:
         res, k = a.result, a.input.n_classes
@@ -102,36 +109,27 @@ def _score(attacked: list[Any], used: np.ndarray, x_pool: np.ndarray, y_pool: np
             idx = used[a.round - 1, device - 1]
             other = rng.choice(outside, size=len(idx), replace=False)
             n = len(idx)
-            for who, sample in (("", idx), ("non-member", other)):
+            for who, sample in (("member", idx), ("non-member", other)):
                 y_true, x_true = y_pool[sample], x_pool[sample]
-                hits = np.arange(n) < round(count_overlap(res.counts, np.bincount(y_true, minlength=k)) * n)
-                order = match_rows(res.features, x_true)
-                est = res.features[order]
-                if who:
+                true_counts = np.bincount(y_true, minlength=k)
+                hits = np.arange(n) < round(count_overlap(res.counts, true_counts) * n)
+                est = res.features[match_rows(res.features, x_true)]
+                if who == "non-member":
                     add("label", "label accuracy", NON_MEMBER, hits)
-                    add("features", "feature centered cosine", NON_MEMBER, centered_cosine(est, x_true, center))
-                    add("raw_input", "input PSNR (dB)", NON_MEMBER, psnr(est, x_true, data_range=1.0))
-                    add("raw_input", "input Pearson", NON_MEMBER, pearson(est, x_true))
+                    add_guess(NON_MEMBER, est, x_true)
                     continue
                 all_true.append(y_true)
                 add("label", "label accuracy", "attack: " + res.label_method, hits)
                 for name, counts in label_count_baselines(n, k, aux).items():
-                    base = np.bincount(y_true, minlength=k)
-                    add("label", "label accuracy", name, np.arange(n) < round(count_overlap(counts, base) * n))
-                labels = res.labels[order]
-                guesses = {"class mean (recovered label)": class_mean_baseline(labels, aux),
-                           "random same class (recovered label)": random_same_class_baseline(
-                               labels, aux, seed=seed + a.round),
-                           "global mean": global_mean_baseline(n, aux),
-                           ORACLE: class_mean_baseline(y_true, aux)}
-                add("features", "feature centered cosine", "attack: likelihood",
-                    centered_cosine(est, x_true, center))
-                add("raw_input", "input PSNR (dB)", "attack: features as pixels", psnr(est, x_true, data_range=1.0))
-                add("raw_input", "input Pearson", "attack: features as pixels", pearson(est, x_true))
-                for name, rows in guesses.items():
-                    add("features", "feature centered cosine", name, centered_cosine(rows, x_true, center))
-                    add("raw_input", "input PSNR (dB)", name, psnr(rows, x_true, data_range=1.0))
-                    add("raw_input", "input Pearson", name, pearson(rows, x_true))
+                    overlap = count_overlap(counts, true_counts)
+                    add("label", "label accuracy", name, np.arange(n) < round(overlap * n))
+                labels = res.labels[match_rows(res.features, x_true)]
+                add_guess("attack: likelihood", est, x_true)
+                add_guess("class mean (recovered label)", class_mean_baseline(labels, aux), x_true)
+                add_guess("random same class (recovered label)", random_same_class_baseline(
+                    labels, aux, seed=seed + a.round), x_true)
+                add_guess("global mean", global_mean_baseline(n, aux), x_true)
+                add_guess(ORACLE, class_mean_baseline(y_true, aux), x_true)
     if all_true:
         y_all = np.concatenate(all_true)
         add("label", "label accuracy", BLIND_LABEL, y_all == np.bincount(y_all).argmax())
