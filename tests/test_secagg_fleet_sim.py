@@ -176,3 +176,18 @@ def test_the_docs_table_eps_are_the_accountants():
     assert cells("secagg") == [round(central, 1), round(local_epsilon(80, 1e-5, bound=256, local_var=v), 1)]
     gaussian = round(epsilon(effective_noise_multiplier(1.0), 80, 1e-5), 1)
     assert cells("local") == [gaussian, gaussian]
+
+
+def test_audit_command_exit_codes(tmp_path, data, capsys):
+    from tinyfl.audit.aggregate import main
+
+    simulate_fleet(FleetSimOptions(mode="secagg", devices=12, n_min=9, rounds=1), tmp_path / "s", data)
+    simulate_fleet(FleetSimOptions(mode="none", devices=8, rounds=1, dropout=0.0), tmp_path / "n", data)
+    assert main([str(tmp_path / "s")]) == 0
+    assert main([str(tmp_path / "n"), "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["verdicts"]["label"] == "leaks"
+    (tmp_path / "s" / "config.json").write_text('{"data": "digits", "dp": {}}')
+    assert main([str(tmp_path / "s")]) == 2
+    assert main([str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err)

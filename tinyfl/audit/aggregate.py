@@ -178,3 +178,43 @@ def audit_record(run_dir: str | Path, x_pool: np.ndarray, y_pool: np.ndarray, au
     return AggregateAudit(str(reader.config.get("mode", "")), len(attacked), targets, scores,
                           tuple(sorted({a.kind for a in attacked})),
                           {"attack": t1 - t0, "score": time.perf_counter() - t1})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tinyfl.audit.aggregate RUN_DIR [--limit N] [--format json]`: audit a fleet
+    simulation's record (tinyfl.secagg.fleet_sim; its data must be digits). Exit 0: every leak
+    at baseline; 1: a leak (or one not audited); 2: not a readable record."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m tinyfl.audit.aggregate", description=main.__doc__)
+    parser.add_argument("run_dir")
+    parser.add_argument("--limit", type=int, default=None, help="releases attacked (first ones)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    args = parser.parse_args(argv)
+    try:
+        from ..attack import Auxiliary
+        from ..secagg.fleet_sim import digits_fleet_data
+        from ..secagg.record import SumReader
+
+        data_name = SumReader(args.run_dir).config.get("data")
+        if data_name != "digits":
+            raise ValueError(f"the record's data is {data_name!r}; this audit knows digits")
+        data = digits_fleet_data()
+        aux = Auxiliary(data.x_test.astype(np.float64), data.y_test, data.x_test)
+        audit = audit_record(args.run_dir, data.x_train, data.y_train, aux, limit=args.limit)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        print(f"error: {args.run_dir}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(audit.to_dict(), default=float))
+    else:
+        print(f"{audit.mode}: {audit.releases} releases, {audit.targets} device targets")
+        for leak, verdict in audit.verdicts.items():
+            print(f"  {leak}: {verdict}")
+    return audit.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
