@@ -150,7 +150,10 @@ def test_options_refused_in_one_line():
                 dict(mode="x"), dict(samples_per_round=30)):
         with pytest.raises(ValueError):
             FleetSimOptions(**bad).validate()
-    assert json.dumps(FleetSimOptions().max_drops) == "5"
+    assert FleetSimOptions().max_drops == 5
+    # never more than N - n_min devices lost, in every mode: the fleets compared lose the same
+    assert FleetSimOptions(devices=10, n_min=9, dropout=0.5).max_drops == 1
+    assert FleetSimOptions(mode="none", devices=10, n_min=9, dropout=0.5).max_drops == 1
 
 
 def test_the_docs_table_eps_are_the_accountants():

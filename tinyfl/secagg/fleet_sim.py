@@ -77,9 +77,10 @@ class FleetSimOptions:
 
     @property
     def max_drops(self) -> int:
-        """Devices lost per round: dropout * N, never past N - n_min under secure aggregation."""
+        """Devices lost per round: dropout * N, never past N - n_min (in every mode, so the
+        fleets compared lose the same devices; n_min above N caps nothing outside secagg)."""
         drops = int(round(self.dropout * self.devices))
-        return min(drops, self.devices - self.n_min) if self.mode == "secagg" else drops
+        return min(drops, self.devices - self.n_min) if self.n_min <= self.devices else drops
 
 
 @dataclass(frozen=True)
