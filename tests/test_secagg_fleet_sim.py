@@ -194,3 +194,15 @@ def test_audit_command_exit_codes(tmp_path, data, capsys):
     assert main([str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+
+
+def test_audit_scores_without_non_members_when_the_cohort_used_the_whole_pool(tmp_path, data, aux):
+    # a pool of 6 images shared by 4 devices of 5 samples each: nobody is left outside the sum
+    from dataclasses import replace as dc_replace
+
+    small = dc_replace(data, x_train=data.x_train[:6], y_train=data.y_train[:6])
+    o = FleetSimOptions(mode="secagg", devices=4, n_min=3, rounds=1, shard_size=5, dropout=0.0)
+    simulate_fleet(o, tmp_path / "run", small)
+    audit = audit_record(tmp_path / "run", small.x_train, small.y_train, aux)
+    assert audit.targets == 4
+    assert all("outside the sum" not in name for s in audit.scores for name in s.baselines)

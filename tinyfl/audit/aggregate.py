@@ -107,9 +107,10 @@ def _score(attacked: list[Any], used: np.ndarray, x_pool: np.ndarray, y_pool: np
         for device in a.cohort:
             targets += 1
             idx = used[a.round - 1, device - 1]
-            other = rng.choice(outside, size=len(idx), replace=False)
             n = len(idx)
-            for who, sample in (("member", idx), ("non-member", other)):
+            # a large cohort can use nearly the whole pool: then no non-member to score against
+            others = [rng.choice(outside, size=n, replace=len(outside) < n)] if len(outside) else []
+            for who, sample in [("member", idx)] + [("non-member", o) for o in others]:
                 y_true, x_true = y_pool[sample], x_pool[sample]
                 true_counts = np.bincount(y_true, minlength=k)
                 hits = np.arange(n) < round(count_overlap(res.counts, true_counts) * n)
