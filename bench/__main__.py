@@ -16,6 +16,7 @@ ALL = (  # one a line: branches add theirs without colliding
     "attacks",
     "audit",
     "secagg",
+    "secagg_fleet",
     "rv32",
     "ble",
     "flower",
