@@ -459,4 +459,6 @@ def write_project(
                     path.unlink()
                 elif path.is_dir() and not any(path.iterdir()):
                     path.rmdir()
+    if secure is None and (out / "lib" / MONOCYPHER_LIB).is_dir():
+        (out / "lib" / MONOCYPHER_LIB).rmdir()  # emptied above: the project no longer links it
     return out

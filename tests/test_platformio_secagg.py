@@ -1,0 +1,242 @@
+"""Secure aggregation in the PlatformIO projects (write_project(..., secagg=SecaggImage(...))):
+
+- the project compiles firmware/secagg/ with TINYFL_SECAGG and the generated policy, and
+  carries Monocypher as lib/monocypher (copied from build/third_party/monocypher, with its
+  licence and a note of version and sha256s); rewriting without secure aggregation removes it;
+- nothing in the project makes PlatformIO fetch Monocypher: the name has no owner (PlatformIO
+  never installs such a dependency, it finds it in lib/), and `pio run` builds the project with
+  every proxy pointing at a closed port;
+- `pio project config` of the Nano 33 BLE and ESP32 envs (serial and BLE) shows the flag and
+  Monocypher;
+- PlatformIO's build of the QEMU board's secure project is byte-identical (objcopy -O binary,
+  the bytes a board is flashed with) to tinyfl.secagg.image.build_secagg_firmware's, release
+  and test builds alike; and that image, under QEMU, takes part in a secure round with native
+  boards built by build_secagg_firmware: the unmasked sum is the sum of the survivors' logged
+  inputs and its ledger reports the same two eps.
+
+In CI a missing pio, arm-none-eabi-gcc or QEMU fails these tests instead of skipping them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from secagg_fleet_support import CONFIG, DEFINES, TEST_SEED, expected_eps, logged_input, open_sessions, shards
+from tinyfl.emulate import Fleet, launch_fleet
+from tinyfl.firmware_config import DpConfig, FirmwareConfig
+from tinyfl.fleet.secagg_round import SecureRound, check_policies
+from tinyfl.paths import FIRMWARE_DIR
+from tinyfl.platformio import PioError, find_pio, offline_core_dir, pio_env, write_project
+from tinyfl.secagg import third_party
+from tinyfl.secagg.image import SecaggImage, build_secagg_firmware, render_source
+
+PIO_TIMEOUT = 300
+# 4 boards in the round test (complete graph, t = 2): n_min 3 leaves room for one dropout
+POLICY = SecaggImage(n_min=3, n_max=64, k_max=16, local_multiplier=0.5)
+TEST_DEFINES = {**DEFINES, "TINYFL_TEST_BUILD": None, "TINYFL_TEST_SEED": TEST_SEED}  # = test_build=True
+SECAGG_SOURCES = sorted((FIRMWARE_DIR / "secagg").rglob("*.[ch]"))
+# Any attempt to reach a registry or download server fails at once.
+NO_NETWORK = {k: "http://127.0.0.1:9" for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                                                 "all_proxy", "ALL_PROXY")}
+
+
+@pytest.fixture(scope="session")
+def pio(tmp_path_factory) -> tuple[str, dict[str, str]]:
+    try:
+        exe = find_pio()
+        core = offline_core_dir(tmp_path_factory.mktemp("pio-core"))
+    except PioError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI requires PlatformIO: {exc}")
+        pytest.skip(str(exc))
+    return exe, {**pio_env(core), **NO_NETWORK}
+
+
+def run_pio(pio, project: Path, *args: str) -> subprocess.CompletedProcess:
+    exe, env = pio
+    return subprocess.run([exe, *args], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=PIO_TIMEOUT)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and ".pio" not in p.parts}
+
+
+def ini_lib_deps(ini: str) -> list[str]:
+    deps, inside = [], False
+    for line in ini.splitlines():
+        if re.match(r"^\w", line):
+            inside = line.startswith("lib_deps")
+        elif inside and line.startswith("    "):
+            deps.append(line.strip())
+    return deps
+
+
+# --- the generator ----------------------------------------------------------------------------
+
+
+def test_secure_project_holds_secagg_policy_and_monocypher(tmp_path):
+    config = FirmwareConfig()
+    out = write_project(tmp_path / "p", "nano33ble", config, secagg=POLICY)
+    src = out / "lib" / "tinyfl" / "src"
+    for path in SECAGG_SOURCES:  # flat: firmware/secagg's includes are flat
+        assert (src / path.name).read_bytes() == path.read_bytes(), path.name
+    assert (src / "tinyfl_secagg_image_gen.c").read_text() == render_source(config, POLICY)
+    ini = (out / "platformio.ini").read_text()
+    assert "    -DTINYFL_SECAGG\n" in ini and "    -DTINYFL_SECAGG_MAX_NEIGHBOURS=16\n" in ini
+
+    mono, pinned = out / "lib" / "monocypher", third_party.monocypher_dir()
+    for name, digest in third_party.FILES.items():
+        copied = mono / ("src" if name.endswith((".c", ".h")) else "") / name
+        assert copied.read_bytes() == (pinned / name).read_bytes()
+        assert hashlib.sha256(copied.read_bytes()).hexdigest() == digest
+    note = (mono / "SOURCE.md").read_text()
+    for text in (third_party.MONOCYPHER_VERSION, third_party.SDIST, third_party.SDIST_SHA256,
+                 *third_party.FILES.values()):
+        assert text in note
+    manifest = json.loads((mono / "library.json").read_text())
+    assert manifest["version"] == third_party.MONOCYPHER_VERSION and "CC0" in manifest["license"]
+    assert json.loads((out / "lib" / "tinyfl" / "library.json").read_text())["tinyfl"]["secagg"] is True
+
+    first = tree_digest(out)
+    write_project(out, "nano33ble", config, secagg=POLICY)
+    assert tree_digest(out) == first  # reproducible
+    write_project(out, "nano33ble", config)  # without: nothing of it stays
+    assert not mono.exists() and not list(src.glob("tinyfl_secagg*")) and not (src / "tinyfl_shamir.c").exists()
+    ini = (out / "platformio.ini").read_text()
+    assert "TINYFL_SECAGG" not in ini and "monocypher" not in ini
+
+
+def test_a_policy_the_image_cannot_hold_is_refused_before_writing(tmp_path):
+    wide = FirmwareConfig(dp=DpConfig(grid_bits=16))
+    for config, bad, message in ((FirmwareConfig(), SecaggImage(n_min=1), "n_min"),
+                                 (FirmwareConfig(), SecaggImage(k_max=40), "k_max"),
+                                 (wide, SecaggImage(n_max=65535), "wrap")):
+        with pytest.raises(ValueError, match=message):
+            write_project(tmp_path / "p", "esp32", config, secagg=bad)
+        assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("board", ["nano33ble", "esp32"])
+def test_monocypher_has_no_network_dependency(tmp_path, board):
+    """Every reference to Monocypher is the bare name, which PlatformIO resolves in lib/ and
+    never installs (a dependency without owner or URL is a built-in one), and the copied library
+    declares nothing further to fetch."""
+    from platformio.package.meta import PackageSpec
+
+    for link in ("serial", "ble"):
+        out = write_project(tmp_path / link, board, FirmwareConfig(), secagg=POLICY, link=link)
+        deps = [d for d in ini_lib_deps((out / "platformio.ini").read_text()) if "monocypher" in d.lower()]
+        tinyfl = json.loads((out / "lib" / "tinyfl" / "library.json").read_text())
+        deps += [d["name"] for d in tinyfl["dependencies"]]
+        assert deps and set(deps) == {"monocypher"}
+        for dep in deps:
+            spec = PackageSpec(dep)
+            assert not spec.external and not spec.owner, dep
+        manifest = json.loads((out / "lib" / "monocypher" / "library.json").read_text())
+        assert not {"repository", "dependencies", "homepage", "url"} & set(manifest)
+        assert (out / "lib" / "monocypher" / "src" / "monocypher.c").is_file()
+
+
+# --- PlatformIO itself ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("board", ["nano33ble", "esp32"])
+@pytest.mark.parametrize("link", ["serial", "ble"])
+def test_pio_project_config_shows_monocypher_and_the_flag(pio, tmp_path, board, link):
+    out = write_project(tmp_path / "p", board, FirmwareConfig(), secagg=POLICY, link=link)
+    proc = run_pio(pio, out, "project", "config", "--json-output")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    envs = {name[4:]: dict(opts) for name, opts in json.loads(proc.stdout) if name.startswith("env:")}
+    assert envs
+    for name, opts in envs.items():
+        assert "-DTINYFL_SECAGG" in opts["build_flags"], name
+        assert "-DTINYFL_SECAGG_MAX_NEIGHBOURS=16" in opts["build_flags"], name
+        assert "monocypher" in opts["lib_deps"], name
+
+
+def _objcopy_binary(elf: Path, out: Path) -> bytes:
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(out)], check=True)
+    return out.read_bytes()
+
+
+def _pio_build(pio, project: Path) -> Path:
+    proc = run_pio(pio, project, "run")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "monocypher" in proc.stdout  # built from lib/monocypher
+    return project / ".pio" / "build" / "mps2_an386" / "program.elf"
+
+
+@pytest.fixture(scope="module")
+def secure_test_image(pio, qemu, tmp_path_factory) -> Path:
+    """PlatformIO's build of the QEMU board's secure project, as a test build (it logs its
+    noised input so that the round's sum can be checked)."""
+    out = write_project(tmp_path_factory.mktemp("pio-secure") / "qemu", "qemu", CONFIG, defines=TEST_DEFINES,
+                        secagg=POLICY)
+    return _pio_build(pio, out)
+
+
+def test_pio_secure_release_image_is_byte_identical(pio, qemu, tmp_path):
+    """What a user flashes: PlatformIO's release image of the secure project is, byte for byte,
+    build_secagg_firmware's image of the same configuration and policy."""
+    config = FirmwareConfig()
+    elf = _pio_build(pio, write_project(tmp_path / "qemu", "qemu", config, secagg=POLICY))
+    reference = build_secagg_firmware("qemu", config, POLICY)
+    ours, theirs = _objcopy_binary(elf, tmp_path / "pio.bin"), _objcopy_binary(reference, tmp_path / "ref.bin")
+    assert len(ours) > 40_000  # Monocypher is in it
+    assert ours == theirs
+
+
+def test_pio_secure_test_image_is_byte_identical(secure_test_image, tmp_path):
+    reference = build_secagg_firmware("qemu", CONFIG, POLICY, test_build=True, test_seed=TEST_SEED,
+                                      defines=DEFINES)
+    assert _objcopy_binary(secure_test_image, tmp_path / "pio.bin") == \
+        _objcopy_binary(reference, tmp_path / "ref.bin")
+
+
+def test_pio_secure_image_takes_part_in_a_secure_round(secure_test_image, tmp_path):
+    """Two QEMU boards running PlatformIO's image and two native boards built by
+    build_secagg_firmware; one native board drops out after the keys."""
+    native_image = build_secagg_firmware("native", CONFIG, POLICY, test_build=True, test_seed=TEST_SEED,
+                                         defines=DEFINES)
+    data = shards(tmp_path, 4)
+    native = launch_fleet("native", 2, native_image, data[:2], tmp_path / "native", device_ids=[1, 2])
+    try:
+        on_qemu = launch_fleet("qemu", 2, secure_test_image, data[2:], tmp_path / "qemu", device_ids=[3, 4])
+    except BaseException:
+        native.stop()
+        raise
+    with native, on_qemu:
+        fleet = Fleet([*native, *on_qemu])
+        boards = {b.device_id: b for b in fleet}
+        sessions, hellos, policies = open_sessions(fleet)
+        try:
+            assert hellos[3].firmware_hash == hellos[1].firmware_hash
+            assert check_policies(policies, hellos, k=0, n_min=0) == POLICY.n_min
+
+            def between(step: str, live: list[int]) -> None:
+                if step == "shares":
+                    boards[2].stop()
+
+            result = SecureRound(sessions, n_min=POLICY.n_min, step_timeout_s=30.0,
+                                 rng=np.random.default_rng(5), between=between).run(
+                run=1, round_number=1, params=np.linspace(-0.1, 0.1, CONFIG.n_params, dtype=np.float32),
+                n_classes=CONFIG.n_classes, n_features=CONFIG.n_features, lr=0.1, local_epochs=2, batch_size=3)
+        finally:
+            for s in sessions.values():
+                s.close()
+    assert result.ok, result.failure
+    assert result.survivors == [1, 3, 4]
+    truth = sum(logged_input(boards[d], 1, CONFIG.n_params) for d in result.survivors)
+    np.testing.assert_array_equal(result.total, truth)
+    central, local = expected_eps(1, POLICY)
+    for d in (1, 3, 4):
+        assert result.eps[d] == pytest.approx((central, local), rel=1e-6)
