@@ -240,3 +240,153 @@ def test_pio_secure_image_takes_part_in_a_secure_round(secure_test_image, tmp_pa
     central, local = expected_eps(1, POLICY)
     for d in (1, 3, 4):
         assert result.eps[d] == pytest.approx((central, local), rel=1e-6)
+
+
+# --- the real boards' glue, on the host against fakes of the Arduino APIs ---------------------
+
+# The glue's window is the IMU's 6 channels; the native boards of the round share the config.
+GLUE_CONFIG = FirmwareConfig(n_classes=3, n_features=24, input_channels=6, input_steps=4, samples_per_round=2,
+                             max_chunk=64, dp=DpConfig(eps_limit=500.0))
+# The fakes' chip ids (tests/c/*_glue_host.cpp) folded to the 16-bit SecAgg id by the glue.
+GLUE_IDS = {"esp32": 0xC3D4 ^ 0xE5F6, "nano33ble": 0x5EED ^ 0x0042}
+
+
+def build_secure_glue_on_host(board: str, out: Path) -> Path:
+    """test_platformio.build_glue_on_host for a secure project: lib/monocypher is compiled too."""
+    import test_platformio as tp
+
+    tp._require("gcc", "g++")
+    harness, core, env_flags = tp.GLUE_HOST[board]
+    project = write_project(out / "project", board, GLUE_CONFIG, secagg=POLICY)
+    ini = (project / "platformio.ini").read_text()
+    flags = ["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+             "-DTINYFL_SAMPLE_RATE_HZ=10.0f", "-DTINYFL_SECAGG", "-DTINYFL_SECAGG_MAX_NEIGHBOURS=16", *env_flags]
+    assert all(f"    {f}\n" in ini for f in flags[5:7])  # the flags the project gives every env
+    mono = project / "lib" / "monocypher" / "src"
+    includes = [f"-I{tp.STANDIN / core}", f"-I{tp.STANDIN / 'libraries'}", f"-I{project / 'src'}",
+                f"-I{project / 'lib' / 'tinyfl' / 'src'}", f"-I{mono}", f"-I{Path(__file__).parent / 'c'}"]
+    sources = sorted((project / "lib" / "tinyfl" / "src").rglob("*.c")) + [mono / "monocypher.c"]
+    sources += sorted((project / "src").glob("*.c*")) + [Path(__file__).parent / "c" / harness]
+    objects = []
+    for i, source in enumerate(sources):
+        obj = out / f"{i:02d}-{source.stem}.o"
+        tool, std = ("g++", tp.CXXFLAGS) if source.suffix == ".cpp" else ("gcc", tp.CFLAGS)
+        proc = subprocess.run([tool, *std, *flags, *includes, "-c", str(source), "-o", str(obj)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, f"{source.name}: {proc.stderr}"
+        objects.append(str(obj))
+    exe = out / f"{board}-secure-glue"
+    link = ["-no-pie", *tp.NANO_IMAGE] if board == "nano33ble" else []
+    proc = subprocess.run(["g++", *flags, *link, *objects, "-lm", "-o", str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return exe
+
+
+class PipeBridge:
+    """A TCP port in front of the host program's stdin/stdout, so the fleet code opens it as a
+    link (socket://) like any emulated board."""
+
+    def __init__(self, board) -> None:
+        import socket
+        import threading
+
+        self.board = board
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import select
+
+        conn, _ = self.server.accept()
+        out = self.board.proc.stdout.fileno()
+        with conn:
+            while not self.stop.is_set():
+                ready, _, _ = select.select([out, conn], [], [], 0.05)
+                if out in ready:
+                    try:
+                        data = os.read(out, 4096)
+                    except BlockingIOError:
+                        data = b"?"
+                    if not data:
+                        return
+                    if data != b"?":
+                        conn.sendall(data)
+                if conn in ready:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    self.board.send(data)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.close()
+        self.thread.join(5)
+
+
+@pytest.mark.parametrize("board", ["esp32", "nano33ble"])
+def test_board_glue_takes_part_in_a_secure_round(board, tmp_path):
+    """The real glue (setup()/loop(), NVS or the two flash slots, the chip's entropy) with
+    secure aggregation, on the host against fakes: after an owner's capture it takes part in a
+    secure round with two native boards; its share of the sum is a bounded update (a wrong mask
+    would leave words spread over 2^32), its ledger (plain record + central extension, through
+    the board's storage) reports both eps, and its id is the folded 16-bit one."""
+    import test_platformio as tp
+    from tinyfl.emulate import write_shard
+    from tinyfl.fleet.device import DeviceSession
+    from tinyfl.fleet.secagg_round import hello_and_policy
+    from tinyfl.links import open_link
+    from tinyfl.privacy.ledger import Ledger
+    from tinyfl.secagg.image import curves, variance
+
+    glue = tp.PipeBoard(build_secure_glue_on_host(board, tmp_path))
+    bridge = None
+    try:
+        assert glue.reply("capture", tp.capture_line(1, 2)).text == "capture 1 2"
+        assert glue.reply("status 2 0", b"\0!capture status\n").ok
+        bridge = PipeBridge(glue)
+        rng = np.random.default_rng(9)
+        data = [write_shard(tmp_path / f"shard-{i}.bin",
+                            rng.normal(size=(8, GLUE_CONFIG.input_steps, GLUE_CONFIG.input_channels)).astype(np.float32),
+                            np.arange(8) % GLUE_CONFIG.n_classes) for i in range(2)]
+        native_image = build_secagg_firmware("native", GLUE_CONFIG, POLICY, test_build=True, test_seed=TEST_SEED,
+                                             defines=DEFINES)
+        with launch_fleet("native", 2, native_image, data, tmp_path / "native", device_ids=[1, 2]) as fleet:
+            sessions, hellos, policies = open_sessions(fleet)
+            glue_id = GLUE_IDS[board]
+            sessions[glue_id] = DeviceSession(open_link(bridge.url), board)
+            try:
+                hellos[glue_id], policies[glue_id] = hello_and_policy(sessions[glue_id], timeout=20.0)
+                assert hellos[glue_id].device_id == glue_id
+                assert hellos[glue_id].firmware_hash == hellos[1].firmware_hash
+                assert check_policies(policies, hellos, k=0, n_min=0) == POLICY.n_min
+                result = SecureRound(sessions, n_min=POLICY.n_min, step_timeout_s=30.0,
+                                     rng=np.random.default_rng(4)).run(
+                    run=1, round_number=1, params=np.linspace(-0.2, 0.2, GLUE_CONFIG.n_params, dtype=np.float32),
+                    n_classes=GLUE_CONFIG.n_classes, n_features=GLUE_CONFIG.n_features, lr=0.1, local_epochs=1,
+                    batch_size=2)
+                assert result.ok, (result.failure, result.outcomes)
+                assert result.survivors == sorted([1, 2, glue_id])
+                hello_after, _ = hello_and_policy(sessions[glue_id], timeout=20.0)
+                assert hello_after.releases_done == 1  # the ledger went through the board's storage
+                boards = {b.device_id: b for b in fleet}
+                own = result.total - sum(logged_input(boards[d], 1, GLUE_CONFIG.n_params) for d in (1, 2))
+            finally:
+                for s in sessions.values():
+                    s.close()
+    finally:
+        if bridge is not None:
+            bridge.close()
+        code = glue.close()
+    assert code == 0
+    num, den = variance(GLUE_CONFIG, POLICY)
+    noise = np.sqrt(GLUE_CONFIG.n_params * num / den)
+    assert np.linalg.norm(own) <= 2 ** GLUE_CONFIG.dp.grid_bits + 1.5 * noise, own
+    assert np.any(own != 0)
+    central, local = curves(GLUE_CONFIG, POLICY)
+    ledgers = Ledger(), Ledger()
+    ledgers[0].charge(central, 1, 1)
+    ledgers[1].charge(local, 1, 1)
+    assert result.eps[glue_id] == pytest.approx((ledgers[0].eps(central), ledgers[1].eps(local)), rel=1e-6)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tinyfl_arduino_board.h"
+#include "tinyfl_board_record.h"
 extern "C" {
 #include "tinyfl_entropy_health.h"
 #include "tinyfl_ledger.h"
@@ -66,7 +67,7 @@ static tinyfl_status ledger_write(void *user, const uint8_t *buf, size_t len)
     if (!prefs_ok || prefs.putBytes(NVS_LEDGER_KEY, buf, len) != len) {
         return TINYFL_E_STORAGE;
     }
-    static uint8_t check[TINYFL_LEDGER_SIZE]; // the read-back; static: off the loop task's stack
+    static uint8_t check[TINYFL_BOARD_RECORD_MAX]; // the read-back; static: off the loop task's stack
     if (len > sizeof(check) || prefs.getBytes(NVS_LEDGER_KEY, check, len) != len || memcmp(check, buf, len) != 0) {
         return TINYFL_E_STORAGE;
     }

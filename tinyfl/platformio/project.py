@@ -125,7 +125,7 @@ class PioBoard:
 _ARDUINO_COMMON = BOARDS_DIR / "arduino-common"
 # The Arduino application (setup/loop), capture, flash record and IMU adapter of both boards.
 _SHARED_GLUE = tuple(_ARDUINO_COMMON / n for n in (
-    "tinyfl_arduino_app.cpp", "tinyfl_arduino_board.h", "tinyfl_capture.c", "tinyfl_capture.h",
+    "tinyfl_arduino_app.cpp", "tinyfl_arduino_board.h", "tinyfl_board_record.h", "tinyfl_capture.c", "tinyfl_capture.h",
     "tinyfl_flash_slots.c", "tinyfl_flash_slots.h", "tinyfl_imu.h"))
 # The BLE link's board-independent half (only in link="ble" projects).
 _SHARED_BLE_GLUE = tuple(_ARDUINO_COMMON / n for n in (
