@@ -390,3 +390,45 @@ def test_board_glue_takes_part_in_a_secure_round(board, tmp_path):
     ledgers[0].charge(central, 1, 1)
     ledgers[1].charge(local, 1, 1)
     assert result.eps[glue_id] == pytest.approx((ledgers[0].eps(central), ledgers[1].eps(local)), rel=1e-6)
+
+
+# --- from a project's [secagg] section -----------------------------------------------------------
+
+
+def test_board_policy_from_a_secagg_section():
+    from tinyfl.fleet.config import SecaggSpec
+    from tinyfl.platformio.secure import board_policy
+
+    assert board_policy(SecaggSpec(n_min=3, local_multiplier=0.7)) == SecaggImage(3, 1000, 16, 0.7)
+    assert board_policy(SecaggSpec(n_min=3, k=24)).k_max == 24
+    # five listed boards, complete graph: 4 neighbours, t = 3, one dropout tolerated -> n_min 4
+    assert board_policy(SecaggSpec(), 5) == SecaggImage(4, 1000, 16, 0.5)
+    with pytest.raises(ValueError, match="secagg.n_min"):
+        board_policy(SecaggSpec())
+
+
+def test_project_secagg_section_gives_a_secure_board_project(tmp_path):
+    from types import SimpleNamespace
+
+    from tinyfl.project import ProjectError, init_project, load_project
+    from tinyfl.project.build import _platformio_project
+
+    init_project(tmp_path / "p")
+    toml = tmp_path / "p" / "tinyfl.toml"
+    toml.write_text(toml.read_text() + "\n[secagg]\nn_min = 3\nlocal_multiplier = 0.5\n")
+    project = load_project(tmp_path / "p")
+    assert project.fleet.secagg is not None and project.fleet.secagg.n_min == 3
+    assert load_project(tmp_path / "p", ["secagg.k=4"]).fleet.secagg.k == 4
+    backbone = SimpleNamespace(model_sources=None, defines={})
+    report = _platformio_project(project, "esp32", FirmwareConfig(), backbone, 1.0, lambda _m: None)
+    assert report["secagg"] == {"n_min": 3, "n_max": 1000, "k_max": 16, "local_multiplier": 0.5}
+    out = Path(report["platformio_project"])
+    assert "    -DTINYFL_SECAGG\n" in (out / "platformio.ini").read_text()
+    assert (out / "lib" / "monocypher" / "src" / "monocypher.c").is_file()
+
+    toml.write_text(toml.read_text().replace("n_min = 3\n", ""))
+    with pytest.raises(ProjectError, match="secagg.n_min"):
+        _platformio_project(load_project(tmp_path / "p"), "esp32", FirmwareConfig(), backbone, 1.0, lambda _m: None)
+    toml.write_text(toml.read_text() + "mystery = 1\n")
+    with pytest.raises(ProjectError, match="unknown key"):
+        load_project(tmp_path / "p")

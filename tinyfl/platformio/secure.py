@@ -21,10 +21,11 @@ from pathlib import Path
 from ..firmware_config import FirmwareConfig
 from ..secagg import third_party
 from ..secagg.build import SECAGG_DIR
-from ..secagg.image import SecaggImage, render_source
+from ..secagg.image import MAX_NEIGHBOURS_LIMIT, SecaggImage, emulated_image, render_source
 
-__all__ = ["MONOCYPHER_LIB", "POLICY_SOURCE", "SecureParts", "secure_parts"]
+__all__ = ["BOARD_K_MAX", "MONOCYPHER_LIB", "POLICY_SOURCE", "SecureParts", "board_policy", "secure_parts"]
 
+BOARD_K_MAX = 16  # neighbours a real board's image accepts when the fleet's size is not known
 MONOCYPHER_LIB = "monocypher"  # lib/<this>/ in the project
 POLICY_SOURCE = "tinyfl_secagg_image_gen.c"  # lib/tinyfl/src/<this>
 
@@ -101,3 +102,19 @@ def secure_parts(config: FirmwareConfig, sa: SecaggImage) -> SecureParts:
              f"{lib}/src/monocypher.c")
     defines = {"TINYFL_SECAGG": None, "TINYFL_SECAGG_MAX_NEIGHBOURS": sa.k_max}
     return SecureParts(files=tuple(files), defines=defines, link_order=order)
+
+
+def board_policy(spec, n_boards: int = 0) -> SecaggImage:
+    """The policy real boards' images compile in, from a [secagg] section (tinyfl.fleet.config.
+    SecaggSpec). With the boards listed ([[devices]], n_boards >= 2) it is the emulated
+    fleets' rule (tinyfl.secagg.image.emulated_image); without them n_min must be given, and
+    k_max is k, or BOARD_K_MAX for the complete graph (cohorts up to BOARD_K_MAX + 1 boards).
+    Raises ValueError naming the key."""
+    if n_boards >= 2:
+        return emulated_image(spec, n_boards)
+    if spec.n_min == 0:
+        raise ValueError("secagg.n_min: a real board's image needs its floor on survivors: set it, "
+                         "or list the boards in [[devices]] to derive it")
+    k_max = min(MAX_NEIGHBOURS_LIMIT, max(BOARD_K_MAX, spec.k))
+    return SecaggImage(n_min=spec.n_min, n_max=max(spec.n_max, spec.n_min), k_max=k_max,
+                       local_multiplier=spec.local_multiplier)
