@@ -40,7 +40,12 @@ from tinyfl.secagg.image import SecaggImage, build_secagg_firmware, render_sourc
 PIO_TIMEOUT = 300
 # 4 boards in the round test (complete graph, t = 2): n_min 3 leaves room for one dropout
 POLICY = SecaggImage(n_min=3, n_max=64, k_max=16, local_multiplier=0.5)
-TEST_DEFINES = {**DEFINES, "TINYFL_TEST_BUILD": None, "TINYFL_TEST_SEED": TEST_SEED}  # = test_build=True
+# The QEMU test image also reports its stack's high-water mark (a measurement build).
+MEASURE = {**DEFINES, "TINYFL_AN386_REPORT_STACK": None}
+TEST_DEFINES = {**MEASURE, "TINYFL_TEST_BUILD": None, "TINYFL_TEST_SEED": TEST_SEED}  # = test_build=True
+# The share step's stack (docs/privacy.md: about 2.0 kB on the Cortex-M4) must leave most of
+# the ESP32 Arduino loop task's 8 KB to the Arduino core and the glue.
+STACK_BUDGET = 4096
 SECAGG_SOURCES = sorted((FIRMWARE_DIR / "secagg").rglob("*.[ch]"))
 # Any attempt to reach a registry or download server fails at once.
 NO_NETWORK = {k: "http://127.0.0.1:9" for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
@@ -197,7 +202,7 @@ def test_pio_secure_release_image_is_byte_identical(pio, qemu, tmp_path):
 
 def test_pio_secure_test_image_is_byte_identical(secure_test_image, tmp_path):
     reference = build_secagg_firmware("qemu", CONFIG, POLICY, test_build=True, test_seed=TEST_SEED,
-                                      defines=DEFINES)
+                                      defines=MEASURE)
     assert _objcopy_binary(secure_test_image, tmp_path / "pio.bin") == \
         _objcopy_binary(reference, tmp_path / "ref.bin")
 
@@ -240,6 +245,10 @@ def test_pio_secure_image_takes_part_in_a_secure_round(secure_test_image, tmp_pa
     central, local = expected_eps(1, POLICY)
     for d in (1, 3, 4):
         assert result.eps[d] == pytest.approx((central, local), rel=1e-6)
+    used = [int(line.split()[-1]) for d in (3, 4) for line in boards[d].log_text().splitlines()
+            if "stack used" in line]
+    print(f"secure round, Cortex-M4F stack high-water mark: {max(used)} bytes")
+    assert used and 1024 < max(used) < STACK_BUDGET
 
 
 # --- the real boards' glue, on the host against fakes of the Arduino APIs ---------------------
@@ -279,6 +288,9 @@ def build_secure_glue_on_host(board: str, out: Path) -> Path:
     link = ["-no-pie", *tp.NANO_IMAGE] if board == "nano33ble" else []
     proc = subprocess.run(["g++", *flags, *link, *objects, "-lm", "-o", str(exe)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    if board == "esp32":  # a secure image sizes the Arduino loop task's stack itself
+        symbols = subprocess.run(["nm", "-C", str(exe)], capture_output=True, text=True).stdout
+        assert "getArduinoLoopTaskStackSize()" in symbols
     return exe
 
 
@@ -432,3 +444,23 @@ def test_project_secagg_section_gives_a_secure_board_project(tmp_path):
     toml.write_text(toml.read_text() + "mystery = 1\n")
     with pytest.raises(ProjectError, match="unknown key"):
         load_project(tmp_path / "p")
+
+
+@pytest.mark.parametrize("link", ["serial", "ble"])
+def test_secure_glue_compiles_for_the_boards_against_the_standin(pio, tmp_path, arm_toolchain, link):
+    """The secure projects' glue, with each env's flags as PlatformIO resolves them: the Nano 33
+    BLE's for the Cortex-M4F, the ESP32's with the host g++ (no Xtensa compiler here)."""
+    import test_platformio as tp
+
+    tp._require("arm-none-eabi-g++", "g++")
+    for board, args in (("nano33ble", ("arm-none-eabi-g++", "arm-none-eabi-gcc", tp.M4F, tp.STANDIN / "mbed-nano33ble")),
+                        ("esp32", ("g++", "gcc", [], tp.STANDIN / "esp32"))):
+        out = write_project(tmp_path / board / link, board, FirmwareConfig(), secagg=POLICY, link=link)
+        proc = run_pio(pio, out, "project", "config", "--json-output")
+        assert proc.returncode == 0, proc.stderr
+        for name, opts in json.loads(proc.stdout):
+            if name.startswith("env:"):
+                flags = dict(opts)["build_flags"] + [f"-I{out / 'lib' / 'monocypher' / 'src'}"]
+                assert "-DTINYFL_SECAGG" in flags
+                errors = tp._compile_glue(out, *args, flags)
+                assert not errors, f"{name}:\n" + "\n".join(errors)
