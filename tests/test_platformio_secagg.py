@@ -464,3 +464,34 @@ def test_secure_glue_compiles_for_the_boards_against_the_standin(pio, tmp_path, 
                 assert "-DTINYFL_SECAGG" in flags
                 errors = tp._compile_glue(out, *args, flags)
                 assert not errors, f"{name}:\n" + "\n".join(errors)
+
+
+# --- BLE link bounds -----------------------------------------------------------------------------
+
+
+def test_secure_messages_fit_the_ble_receive_buffer():
+    """The BLE glue buffers what the host writes until the runtime reads it
+    (boards/arduino-common/tinyfl_ble_stream.h: MAX_MESSAGE + MAX_CHUNKS * 15 bytes). The host's
+    largest secure sends, at the wire's k = 32 and in the smallest frames (most overhead): the
+    neighbours message, and the mask step's burst (one secagg_share_for_you per neighbour, then
+    the mask request, sent without waiting) must fit it whole."""
+    import struct
+
+    from tinyfl.wire import SecaggMaskRequest, SecaggNeighbours, SecaggShareForYou, SecaggUnmaskRequest, \
+        encode_message, spec
+
+    header = (Path(__file__).parents[1] / "boards" / "arduino-common" / "tinyfl_ble_stream.h").read_text()
+    assert "#define TINYFL_BLE_RX_CAP (TINYFL_WIRE_MAX_MESSAGE + TINYFL_WIRE_MAX_CHUNKS * 15)" in header
+    rx_cap = spec.MAX_MESSAGE + spec.MAX_CHUNKS * 15
+    k = spec.SECAGG_MAX_NEIGHBOURS
+    key = bytes(range(32))
+    ids = list(range(2, k + 2))
+    neighbours = SecaggNeighbours(run=1, round=2**32 - 1, t=k, neighbours=[struct.pack("<H", i) + key + key for i in ids])
+    burst = [SecaggShareForYou(run=1, round=2**32 - 1, sender=i, cipher=bytes(spec.SECAGG_CIPHER_SIZE)) for i in ids]
+    burst.append(SecaggMaskRequest(run=1, round=2**32 - 1, cohort=65535, alive=ids))
+    unmask = SecaggUnmaskRequest(run=1, round=2**32 - 1, cohort=65535, survived=ids)
+    framed = lambda m: len(encode_message(m, 255, chunk=spec.MIN_CHUNK))  # noqa: E731
+    sizes = {"neighbours": framed(neighbours), "mask burst": sum(framed(m) for m in burst), "unmask": framed(unmask)}
+    print(f"largest host -> device secure sends (framed, {spec.MIN_CHUNK}-byte chunks): {sizes}, buffer {rx_cap}")
+    assert all(0 < size <= rx_cap for size in sizes.values()), sizes
+    assert sizes["neighbours"] > 2 * 1024  # really the k = 32 message
