@@ -361,7 +361,8 @@ def test_board_glue_takes_part_in_a_secure_round(board, tmp_path):
         bridge = PipeBridge(glue)
         rng = np.random.default_rng(9)
         data = [write_shard(tmp_path / f"shard-{i}.bin",
-                            rng.normal(size=(8, GLUE_CONFIG.input_steps, GLUE_CONFIG.input_channels)).astype(np.float32),
+                            rng.normal(size=(8, GLUE_CONFIG.input_steps,
+                                             GLUE_CONFIG.input_channels)).astype(np.float32),
                             np.arange(8) % GLUE_CONFIG.n_classes) for i in range(2)]
         native_image = build_secagg_firmware("native", GLUE_CONFIG, POLICY, test_build=True, test_seed=TEST_SEED,
                                              defines=DEFINES)
@@ -453,8 +454,8 @@ def test_secure_glue_compiles_for_the_boards_against_the_standin(pio, tmp_path, 
     import test_platformio as tp
 
     tp._require("arm-none-eabi-g++", "g++")
-    for board, args in (("nano33ble", ("arm-none-eabi-g++", "arm-none-eabi-gcc", tp.M4F, tp.STANDIN / "mbed-nano33ble")),
-                        ("esp32", ("g++", "gcc", [], tp.STANDIN / "esp32"))):
+    nano = ("arm-none-eabi-g++", "arm-none-eabi-gcc", tp.M4F, tp.STANDIN / "mbed-nano33ble")
+    for board, args in (("nano33ble", nano), ("esp32", ("g++", "gcc", [], tp.STANDIN / "esp32"))):
         out = write_project(tmp_path / board / link, board, FirmwareConfig(), secagg=POLICY, link=link)
         proc = run_pio(pio, out, "project", "config", "--json-output")
         assert proc.returncode == 0, proc.stderr
@@ -486,7 +487,8 @@ def test_secure_messages_fit_the_ble_receive_buffer():
     k = spec.SECAGG_MAX_NEIGHBOURS
     key = bytes(range(32))
     ids = list(range(2, k + 2))
-    neighbours = SecaggNeighbours(run=1, round=2**32 - 1, t=k, neighbours=[struct.pack("<H", i) + key + key for i in ids])
+    neighbours = SecaggNeighbours(run=1, round=2**32 - 1, t=k,
+                                  neighbours=[struct.pack("<H", i) + key + key for i in ids])
     burst = [SecaggShareForYou(run=1, round=2**32 - 1, sender=i, cipher=bytes(spec.SECAGG_CIPHER_SIZE)) for i in ids]
     burst.append(SecaggMaskRequest(run=1, round=2**32 - 1, cohort=65535, alive=ids))
     unmask = SecaggUnmaskRequest(run=1, round=2**32 - 1, cohort=65535, survived=ids)
