@@ -57,6 +57,26 @@ static struct {
     uint32_t button_changed_ms;
 } app;
 
+// The id in hello. A secure-aggregation image's id is its SecAgg id, which the protocol holds
+// in 16 bits (1..65535; the device refuses a secure round otherwise): the owner gives each
+// board its own with -DTINYFL_SECAGG_DEVICE_ID=N, else the chip's 32-bit id is folded to 16
+// bits, which two boards of a large fleet may share (docs/boards.md).
+static uint32_t app_device_id(void)
+{
+#if defined(TINYFL_SECAGG) && defined(TINYFL_SECAGG_DEVICE_ID)
+#if TINYFL_SECAGG_DEVICE_ID < 1 || TINYFL_SECAGG_DEVICE_ID > 65535
+#error "TINYFL_SECAGG_DEVICE_ID must be 1..65535"
+#endif
+    return (uint32_t)(TINYFL_SECAGG_DEVICE_ID);
+#elif defined(TINYFL_SECAGG)
+    uint32_t id = tinyfl_board_device_id();
+    uint32_t folded = (id ^ (id >> 16)) & 0xFFFFu;
+    return folded != 0u ? folded : 1u;
+#else
+    return tinyfl_board_device_id();
+#endif
+}
+
 static void reply(void *user, const uint8_t *text, size_t len)
 {
     (void)user;
@@ -177,12 +197,12 @@ void setup()
     // A failed board start (no entropy, no flash) still boots: the runtime then refuses every
     // release and says why in its hello.
     (void)board_ok;
-    (void)tinyfl_device_init(&app.dev, &app.port, &app.backbone, tinyfl_board_device_id());
+    (void)tinyfl_device_init(&app.dev, &app.port, &app.backbone, app_device_id());
 #if LINK_IS_BLE
     // After the entropy was taken (tinyfl_board_begin): the radio starts only now. A radio
     // that fails to start leaves a board that trains but is never heard from.
     char name[24];
-    snprintf(name, sizeof(name), "tinyfl-%08lx", (unsigned long)tinyfl_board_device_id());
+    snprintf(name, sizeof(name), "tinyfl-%08lx", (unsigned long)app_device_id());
     (void)tinyfl_ble_board_begin(name);
 #endif
     app.next_sample_ms = (uint32_t)millis() + sample_period_ms;

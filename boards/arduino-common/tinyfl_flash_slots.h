@@ -15,12 +15,13 @@ extern "C" { /* C99, also included from the C++ glue */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tinyfl_ledger.h"
+#include "tinyfl_board_record.h"
 #include "tinyfl_status.h"
 
 #define TINYFL_FLASH_SLOT_HEADER 16u
-/* header + record, rounded up to 4 bytes; the record it exists for is the ledger's */
-#define TINYFL_FLASH_SLOT_IMAGE_MAX ((TINYFL_FLASH_SLOT_HEADER + TINYFL_LEDGER_SIZE + 3u) & ~3u)
+/* header + record, rounded up to 4 bytes; the record it exists for is the ledger's (with its
+ * secure-aggregation extension in such images: tinyfl_board_record.h) */
+#define TINYFL_FLASH_SLOT_IMAGE_MAX ((TINYFL_FLASH_SLOT_HEADER + TINYFL_BOARD_RECORD_MAX + 3u) & ~3u)
 
 typedef struct {
     void *user;

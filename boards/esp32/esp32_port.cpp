@@ -17,9 +17,21 @@
 
 #include "tinyfl_arduino_board.h"
 extern "C" {
+#include "tinyfl_board_record.h"
 #include "tinyfl_entropy_health.h"
 #include "tinyfl_ledger.h"
 }
+
+#ifdef TINYFL_SECAGG
+// The Arduino loop task runs the whole device, 8 KB of stack by default. A secure round's
+// high-water mark is 2.8 KB on the Cortex-M4F (docs/boards.md); Xtensa's register windows
+// make frames larger and are not measured here, so secure images double the task's stack
+// (8 KB more of the ESP32's 320 KB of data RAM). Override with -DTINYFL_ESP32_LOOP_STACK=N.
+#ifndef TINYFL_ESP32_LOOP_STACK
+#define TINYFL_ESP32_LOOP_STACK (16u * 1024u)
+#endif
+SET_LOOP_TASK_STACK_SIZE(TINYFL_ESP32_LOOP_STACK);
+#endif
 
 #define POOL_BYTES TINYFL_ENTROPY_BOOT_BYTES
 #define SERIAL_RX_BUFFER 1024u
@@ -66,7 +78,7 @@ static tinyfl_status ledger_write(void *user, const uint8_t *buf, size_t len)
     if (!prefs_ok || prefs.putBytes(NVS_LEDGER_KEY, buf, len) != len) {
         return TINYFL_E_STORAGE;
     }
-    static uint8_t check[TINYFL_LEDGER_SIZE]; // the read-back; static: off the loop task's stack
+    static uint8_t check[TINYFL_BOARD_RECORD_MAX]; // the read-back; static: off the loop task's stack
     if (len > sizeof(check) || prefs.getBytes(NVS_LEDGER_KEY, check, len) != len || memcmp(check, buf, len) != 0) {
         return TINYFL_E_STORAGE;
     }

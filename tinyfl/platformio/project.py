@@ -24,6 +24,8 @@ from typing import Iterable, Mapping
 
 from ..firmware_config import HEADER_NAME, FirmwareConfig
 from ..paths import BOARDS_DIR, FIRMWARE_DIR
+from ..secagg.image import SecaggImage
+from .secure import MONOCYPHER_LIB, secure_parts
 
 __all__ = [
     "BANNER",
@@ -123,7 +125,7 @@ class PioBoard:
 _ARDUINO_COMMON = BOARDS_DIR / "arduino-common"
 # The Arduino application (setup/loop), capture, flash record and IMU adapter of both boards.
 _SHARED_GLUE = tuple(_ARDUINO_COMMON / n for n in (
-    "tinyfl_arduino_app.cpp", "tinyfl_arduino_board.h", "tinyfl_capture.c", "tinyfl_capture.h",
+    "tinyfl_arduino_app.cpp", "tinyfl_arduino_board.h", "tinyfl_board_record.h", "tinyfl_capture.c", "tinyfl_capture.h",
     "tinyfl_flash_slots.c", "tinyfl_flash_slots.h", "tinyfl_imu.h"))
 # The BLE link's board-independent half (only in link="ble" projects).
 _SHARED_BLE_GLUE = tuple(_ARDUINO_COMMON / n for n in (
@@ -288,8 +290,8 @@ def render_ini(board: PioBoard, defines: Mapping[str, object], sample_rate_hz: f
     return "\n".join(lines) + "\n"
 
 
-def _library_json(board: PioBoard, config: FirmwareConfig) -> str:
-    manifest = {
+def _library_json(board: PioBoard, config: FirmwareConfig, secure: bool = False) -> str:
+    manifest: dict = {
         "name": "tinyfl",
         "version": "0.1.0",
         "description": (f"{BANNER.format(board=board.name)}. The tinyfl device runtime, its wire "
@@ -301,6 +303,11 @@ def _library_json(board: PioBoard, config: FirmwareConfig) -> str:
         "export": {"include": "src"},
         "tinyfl": {"project_format": PROJECT_FORMAT_VERSION, "config_id": f"0x{config.identity():08x}"},
     }
+    if secure:
+        # The project's own lib/monocypher (a name without owner: PlatformIO never asks its
+        # registry for it), so that the runtime's secure-aggregation sources see its header.
+        manifest["dependencies"] = [{"name": MONOCYPHER_LIB}]
+        manifest["tinyfl"]["secagg"] = True
     return json.dumps(manifest, indent=2) + "\n"
 
 
@@ -382,6 +389,7 @@ def write_project(
     *,
     sample_rate_hz: float = 10.0,
     link: str = "serial",
+    secagg: SecaggImage | None = None,
 ) -> Path:
     """Write the PlatformIO project of `board` into out_dir and return out_dir.
 
@@ -389,8 +397,11 @@ def write_project(
     extractor, firmware/tinyfl_model_stats.c; a generated model: its .c plus its kernel .c
     files); defines become build flags of every env. sample_rate_hz is the rate the model was
     trained at: the glue samples the IMU at it. link "ble" builds the Arduino boards with
-    the BLE link (the tinyfl GATT service; USB serial then carries owner commands only). Files of an earlier project that this one does
-    not write are removed from lib/tinyfl, src/ and test/ (a stale model must not be linked).
+    the BLE link (the tinyfl GATT service; USB serial then carries owner commands only).
+    secagg: the image's secure-aggregation policy; the project then compiles firmware/secagg/
+    with TINYFL_SECAGG and the generated policy, and carries Monocypher in lib/monocypher
+    (tinyfl.platformio.secure). Files of an earlier project that this one does not write are
+    removed from lib/tinyfl, lib/monocypher, src/ and test/ (a stale model must not be linked).
     """
     spec = with_link(pio_board(board), link)
     if not (0.1 <= sample_rate_hz <= 1000.0):
@@ -398,18 +409,26 @@ def write_project(
     out = Path(out_dir).resolve()
     _check_target(out)
     sources = [Path(p) for p in (model_sources or [FIRMWARE_DIR / "tinyfl_model_stats.c"])]
+    secure = secure_parts(config, secagg) if secagg is not None else None
     written: list[Path] = []
 
     link_order = _emulate_link_order(spec, sources) if spec.emulate_link_order else []
-    _put(out / "platformio.ini", render_ini(spec, dict(defines or {}), sample_rate_hz, link_order).encode(), written)
+    if link_order and secure is not None:
+        link_order += secure.link_order
+    all_defines = {**dict(defines or {}), **(secure.defines if secure else {})}
+    if secure is not None:  # shown by `pio project config`; found in lib/, never fetched
+        spec = replace(spec, envs=tuple(replace(e, lib_deps=e.lib_deps + (MONOCYPHER_LIB,)) for e in spec.envs))
+    _put(out / "platformio.ini", render_ini(spec, all_defines, sample_rate_hz, link_order).encode(), written)
     if link_order:
         _put(out / LINK_ORDER_SCRIPT, _LINK_ORDER_TEXT.format(board=spec.name).encode(), written)
     lib = out / "lib" / "tinyfl"
-    _put(lib / "library.json", _library_json(spec, config).encode(), written)
+    _put(lib / "library.json", _library_json(spec, config, secure is not None).encode(), written)
     for src, rel in _runtime_files() + _model_files(sources):
         _put(lib / "src" / rel, src.read_bytes(), written)
     # The config header already starts with its banner and carries its version guard.
     _put(lib / "src" / HEADER_NAME, config.render_header().encode(), written)
+    for rel, data in secure.files if secure else ():
+        _put(out / rel, data, written)
 
     for name in spec.glue_files:
         _put(out / "src" / name, (spec.glue_dir / name).read_bytes(), written)
@@ -432,11 +451,14 @@ def write_project(
                 _put(out / "test" / path.relative_to(spec.tests_dir), path.read_bytes(), written)
 
     keep = set(written)
-    for folder in [lib, out / "src", out / "test"] + ([out / "lib" / spec.support_lib[0]] if spec.support_lib else []):
+    folders = [lib, out / "lib" / MONOCYPHER_LIB, out / "src", out / "test"]
+    for folder in folders + ([out / "lib" / spec.support_lib[0]] if spec.support_lib else []):
         if folder.is_dir():
             for path in sorted(folder.rglob("*"), reverse=True):
                 if path.is_file() and path not in keep:
                     path.unlink()
                 elif path.is_dir() and not any(path.iterdir()):
                     path.rmdir()
+    if secure is None and (out / "lib" / MONOCYPHER_LIB).is_dir():
+        (out / "lib" / MONOCYPHER_LIB).rmdir()  # emptied above: the project no longer links it
     return out

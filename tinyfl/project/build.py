@@ -65,15 +65,28 @@ def build_project(project: Project, board: str, *, optimized: bool = True,
 def _platformio_project(project: Project, board: str, config: Any, backbone: Any, eps_one: float,
                         say: Callable[[str], None]) -> dict[str, Any]:
     from ..platformio import write_project
+    from ..platformio.secure import board_policy
 
+    secagg = None
+    if project.fleet.secagg is not None:  # images with secure aggregation (docs/boards.md)
+        from ..secagg.image import render_source
+
+        try:
+            secagg = board_policy(project.fleet.secagg, len(project.fleet.devices))
+            render_source(config, secagg)  # a policy the image cannot hold (modulus), before writing
+        except ValueError as exc:
+            raise ProjectError(str(exc) if str(exc).startswith("secagg.") else f"secagg: {exc}") from exc
     out = project.build_dir / board / "platformio"
-    say(f"writing the PlatformIO project for {board}")
+    say(f"writing the PlatformIO project for {board}" + (" with secure aggregation" if secagg else ""))
     write_project(out, board, config, backbone.model_sources, backbone.defines,
-                  sample_rate_hz=project.data.sample_rate_hz)
+                  sample_rate_hz=project.data.sample_rate_hz, secagg=secagg)
     report = {"project": project.name, "board": board, "platformio_project": str(out),
               "flash": f"cd {out} && pio run -t upload",
               "head": {"classes": config.n_classes, "features": config.n_features},
               "dp": {"eps_per_release": eps_one, "releases_allowed": config.releases_allowed()}}
+    if secagg is not None:
+        report["secagg"] = {"n_min": secagg.n_min, "n_max": secagg.n_max, "k_max": secagg.k_max,
+                            "local_multiplier": secagg.local_multiplier}
     (project.build_dir / board / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 

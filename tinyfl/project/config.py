@@ -40,6 +40,7 @@ compiler: paths, window shape, DP parameters, board names, the fleet.
     [fleet]   ...                  # as in a fleet file (tinyfl/fleet/config.py)
     [emulate] board = "qemu"  n = 3  seed = 0
     [[devices]] link = "/dev/ttyACM0"
+    [secagg]  ...                  # secure aggregation, as in a fleet file: rounds and images
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ __all__ = ["ProjectError", "Project", "DataSpec", "ModelSpec", "load_project", "
 
 PROJECT_FILE = "tinyfl.toml"
 BOARDS = ("qemu", "qemu-rv32", "native")  # boards a project can emulate here
-_SECTIONS = ("project", "data", "model", "device", "dp", "fleet", "emulate", "devices")
+_SECTIONS = ("project", "data", "model", "device", "dp", "fleet", "emulate", "devices", "secagg")
 
 
 class ProjectError(ValueError):
@@ -337,7 +338,7 @@ def parse_project(text: str, path: Path, overrides: Iterable[str] = ()) -> Proje
 def _fleet(raw: dict[str, Any]) -> Any:
     from ..fleet.config import ConfigError, fleet_config_from_dict
 
-    fleet_raw = {k: raw[k] for k in ("fleet", "devices", "emulate", "dp") if k in raw}
+    fleet_raw = {k: raw[k] for k in ("fleet", "devices", "emulate", "dp", "secagg") if k in raw}
     emulate = fleet_raw.get("emulate")
     if isinstance(emulate, dict):
         if "data" in emulate:

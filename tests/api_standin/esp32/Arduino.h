@@ -25,6 +25,11 @@ void delay(uint32_t);
 void setup(void);
 void loop(void);
 
+// Arduino.h: the loop task's stack size is this function's value; the macro defines it (the
+// core's own definition is weak, returning ARDUINO_LOOP_STACK_SIZE, 8192).
+size_t getArduinoLoopTaskStackSize(void);
+#define SET_LOOP_TASK_STACK_SIZE(sz) size_t getArduinoLoopTaskStackSize() { return sz; }
+
 class Print {
   public:
     virtual size_t write(uint8_t) = 0;
