@@ -41,7 +41,8 @@ from ..wire import (
 from .device import DeviceSession
 
 __all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round",
-           "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "threshold_for"]
+           "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "select_cohort",
+           "threshold_for"]
 
 SECAGG_FLAG = 0x08  # hello flag: secure aggregation compiled in (spec.HELLO_FLAGS)
 POLL_S = 0.01
@@ -57,6 +58,7 @@ class SecaggOutcome(str, enum.Enum):
     BUDGET = "budget_exhausted"  # refused the round: no budget left
     BAD_REPLY = "bad_reply"      # answered with a message that breaks the round (wrong round, size)
     ROUND_FAILED = "round_failed"  # did its part, but the round could not be unmasked (failure says why)
+    LEFT_OUT = "left_out"        # its policy (or id) cannot take part in this cohort: not asked (detail: why)
 
 
 class PolicyError(ValueError):
@@ -114,6 +116,52 @@ def check_policies(policies: Mapping[int, SecaggPolicy], hellos: Mapping[int, He
     if n < need:
         raise PolicyError(f"{n} devices, the round needs n_min = {need}")
     return need
+
+
+def select_cohort(policies: Mapping[int, SecaggPolicy], hellos: Mapping[int, Hello], *, k: int,
+                  n_min: int) -> tuple[int, list[int], dict[int, str]]:
+    """The devices that can take part together: (the round's n_min, their ids, left out id ->
+    one-line reason). A device is left out when secure aggregation is not compiled in, its id
+    is not a SecAgg id (1..65535), or the cohort breaks its own k_max, n_max or n_min; leaving
+    devices out shrinks the cohort, so the others' constraints are checked again until none
+    breaks. PolicyError when fewer devices remain than the round's n_min."""
+    left_out: dict[int, str] = {}
+    for device_id, hello in hellos.items():
+        if not int(hello.flags) & SECAGG_FLAG or device_id not in policies:
+            left_out[device_id] = "secure aggregation is not compiled in"
+        elif not 1 <= device_id <= 0xFFFF:
+            left_out[device_id] = f"id {device_id} is not a secure-aggregation id (1..65535)"
+    cohort = sorted(d for d in hellos if d not in left_out)
+    while cohort:
+        n = len(cohort)
+        degree = n - 1 if k == 0 or k >= n - 1 else k
+        # a cohort too small for a device stays too small as others leave: all of those go;
+        # a cohort too large for a device may fit once one leaves: the tightest goes alone
+        small = {d: f"cohort {n} below its n_min {policies[d].n_min}" for d in cohort
+                 if n < int(policies[d].n_min)}
+        large = {}
+        for device_id in cohort:
+            p = policies[device_id]
+            if degree > int(p.k_max):
+                large[device_id] = (int(p.k_max) + 1, f"{degree} neighbours, it accepts {p.k_max}")
+            elif n > int(p.n_max):
+                large[device_id] = (int(p.n_max), f"cohort {n} above its n_max {p.n_max}")
+        if small:
+            misfits = small
+        elif large:
+            tightest = min(large, key=lambda d: (large[d][0], d))
+            misfits = {tightest: large[tightest][1]}
+        else:
+            break
+        left_out.update(misfits)
+        cohort = [d for d in cohort if d not in misfits]
+    need = max([2, n_min, *(int(policies[d].n_min) for d in cohort)])
+    if len(cohort) < need:
+        why = "; ".join(f"{d}: {r}" for d, r in list(left_out.items())[:3])
+        more = "; ..." if len(left_out) > 3 else ""
+        out = f" ({len(left_out)} left out: {why}{more})" if left_out else ""
+        raise PolicyError(f"{len(cohort)} devices can take part{out}, the round needs n_min = {need}")
+    return need, cohort, left_out
 
 
 @dataclass
@@ -356,13 +404,22 @@ def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: A
             outcomes[session.name], details[session.name] = "refused", problem or "no policy"
             continue
         device_id = int(hello.device_id)
-        if device_id in by_id:
-            outcomes[session.name], details[session.name] = "refused", f"device id {device_id} twice"
+        if device_id in by_id:  # the first to claim an id keeps it; the round goes on without this one
+            outcomes[session.name] = SecaggOutcome.LEFT_OUT.value
+            details[session.name] = f"device id {device_id} is already {by_id[device_id].name}'s"
+            agg.recorder.event(SecaggOutcome.LEFT_OUT.value, round_number=round_number, device=session.name,
+                               reason=details[session.name])
             continue
         by_id[device_id], hellos[device_id], policies[device_id] = session, hello, policy
     result = SecureRoundResult(round_number)
     try:
-        n_min = check_policies(policies, hellos, k=spec.k, n_min=spec.n_min)
+        n_min, cohort, left_out = select_cohort(policies, hellos, k=spec.k, n_min=spec.n_min)
+        for device_id, reason in left_out.items():
+            name = by_id[device_id].name
+            outcomes[name], details[name] = SecaggOutcome.LEFT_OUT.value, reason
+            agg.recorder.event(SecaggOutcome.LEFT_OUT.value, round_number=round_number, device=name,
+                               reason=reason)
+        by_id = {d: by_id[d] for d in cohort}
         for session in by_id.values():
             session.recorder.event("secagg_round_start", round_number=round_number, device=session.name)
         result = SecureRound(by_id, n_min=n_min, k=spec.k, step_timeout_s=spec.step_timeout_s).run(
@@ -371,6 +428,8 @@ def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: A
             batch_size=fleet.batch_size, nonce=nonce)
     except PolicyError as exc:
         result.failure = str(exc)
+        for device_id in by_id:  # too few could take part: none was asked
+            result.outcomes[device_id] = (SecaggOutcome.ROUND_FAILED, "", result.failure)
     for device_id, (outcome, step, detail) in result.outcomes.items():
         name = by_id[device_id].name
         outcomes[name] = outcome.value
