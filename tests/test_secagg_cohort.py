@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from fakes.fake_secagg import FakeSecaggDevice
@@ -136,3 +137,11 @@ def test_aggregator_leaves_out_misfits_and_runs_with_the_rest(tmp_path):
     assert not summary.eps_disagreements, summary.eps_disagreements
     assert {p.device: p.releases_device for p in summary.privacy if p.device.startswith("dev")} == {
         "dev1": 2, "dev2": 2, "dev3": 2, "dev4": 2, "dev5": 0}
+    # the heads recomputed from the record alone (the left-out devices were sent nothing)
+    from tinyfl.fleet.record import load_head, round_dir
+    from tinyfl.fleet.secagg_record import recompute_secure_globals
+
+    recomputed = recompute_secure_globals(tmp_path / "run")
+    assert sorted(recomputed) == [1, 2]
+    for r in (1, 2):
+        assert np.array_equal(recomputed[r], load_head(round_dir(tmp_path / "run", r) / "result.npz").params)

@@ -491,7 +491,7 @@ class Aggregator:
         again (a resend for the devices), except for those `decided` already answered."""
         if self.config.secagg is not None:  # secure-aggregation mode: tinyfl/fleet/secagg_round.py
             from .secagg_round import aggregator_round
-            return aggregator_round(self, state, round_number, head)
+            return aggregator_round(self, state, round_number, head, resumed_nonce=nonce)
         fleet = self.config.fleet
         run = int(state.get("run", 1))
         started = time.monotonic()

@@ -362,14 +362,18 @@ def secure_hello_problem(hello: Hello, dp: Any, *, allow_test_builds: bool = Fal
     return hello_problem(replace(hello, noise_multiplier=z), dp, allow_test_builds=allow_test_builds)
 
 
-def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: Any):
+def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: Any, *,
+                     resumed_nonce: int | None = None):
     """One secure round for tinyfl.fleet.aggregator.Aggregator (its `_round` in [secagg] mode):
     the same record (heads, state, events, every frame) and the same RoundReport as a plain
-    round; FedAvg on the unmasked sum divided by the survivors. An interrupted secure round
-    cannot be finished (its secrets are gone): it is played again from the start, and devices
-    that had released it refuse it (ROUND)."""
+    round; FedAvg on the unmasked sum divided by the survivors. With `resumed_nonce`, the
+    round the previous process was killed in is closed, never played again (the devices'
+    secrets are gone and a device refuses a round it has begun): see close_interrupted."""
     from .aggregator import RoundReport
     from .record import Head
+
+    if resumed_nonce is not None:
+        return close_interrupted(agg, state, round_number, head, resumed_nonce)
 
     spec = agg.config.secagg
     fleet = agg.config.fleet
@@ -447,6 +451,48 @@ def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: A
                          elapsed_s=time.monotonic() - started, interrupted=False, head_kept=kept)
     from dataclasses import asdict
 
+    agg._journal(state, {"op": "end", "report": asdict(report)})  # noqa: SLF001 - the same package
+    report.evaluation = agg._evaluate(state, round_number, new_head.params)  # noqa: SLF001 - the same package
+    return new_head, report
+
+
+def close_interrupted(agg: Any, state: dict[str, Any], round_number: int, head: Any, nonce: int):
+    """Ends the secure round a killed aggregator left open, from its record alone: finished if
+    the record holds the masked updates and reveals to unmask it (the same replay as
+    recompute_secure_globals), else failed with the head kept; no device is asked anything,
+    so the run goes on with the next round, which every device accepts. A device whose masked
+    update the killed host never read has still spent it: privacy_from_record reports it as
+    a lost release (the device's count is above the record's)."""
+    from dataclasses import asdict
+
+    from .aggregator import RoundReport
+    from .record import Head, RunReader
+    from .secagg_record import device_ids_of, round_messages, secure_round_from_record
+
+    started = time.monotonic()
+    reader = RunReader(agg.run_dir)
+    sent, received = round_messages(reader)
+    result, names = secure_round_from_record(sent, received, device_ids_of(reader), round_number)
+    why = "" if result.ok else f"the aggregator stopped during the round and the record cannot unmask it: " \
+                               f"{result.failure}"
+    outcomes: dict[str, str] = {}
+    details: dict[str, str] = {}
+    for device_id, name in sorted(names.items()):
+        if device_id in result.survivors:
+            outcomes[name] = SecaggOutcome.OK.value
+        else:
+            outcomes[name] = SecaggOutcome.ROUND_FAILED.value
+            details[name] = why or "the aggregator stopped during the round: not in the recorded sum"
+    kept = f"secure round failed: {why}" if why else ""
+    new_head = Head(fedavg_secure(head.params, result, agg.config.fleet.server_lr), head.n_classes, head.n_features)
+    agg.recorder.event("secagg_round_result", round_number=round_number, interrupted=True, **result.to_dict())
+    if kept:
+        agg.recorder.event("head_kept", round_number=round_number, reason=kept)
+    agg.recorder.sync()
+    agg.recorder.save_head(round_number, "result", new_head)
+    report = RoundReport(round=round_number, nonce=nonce, outcomes=outcomes, details=details,
+                         accepted=[names[d] for d in result.survivors], elapsed_s=time.monotonic() - started,
+                         interrupted=True, head_kept=kept)
     agg._journal(state, {"op": "end", "report": asdict(report)})  # noqa: SLF001 - the same package
     report.evaluation = agg._evaluate(state, round_number, new_head.params)  # noqa: SLF001 - the same package
     return new_head, report
