@@ -127,3 +127,40 @@ def test_kill_9_in_a_secure_round_then_resume(tmp_path, stop):
             assert "host counts 2 releases, device reports 3" in privacy[n].note
         else:
             assert (privacy[n].releases_host, privacy[n].releases_lost) == (3, 0) and privacy[n].agrees, privacy[n]
+
+
+def test_a_record_that_cannot_unmask_gives_a_one_line_failure():
+    """The replay reads device bytes from the record: a masked update of the wrong size, a
+    missing reveal or a forged reveal record end in a failure line, never an exception."""
+    from tinyfl.fleet.secagg_record import secure_round_from_record
+    from tinyfl.wire import (GlobalModel, SecaggMaskedUpdate, SecaggMaskRequest, SecaggNeighbours, SecaggReveal,
+                             SecaggUnmaskRequest)
+
+    params = np.zeros(6, dtype=np.float32)
+    ids = {"a": 1, "b": 2}
+    head = GlobalModel(run=1, round=4, nonce=9, lr=0.1, local_epochs=1, batch_size=1, n_classes=2, n_features=2,
+                       params=params)
+
+    def sent_for(d: int):
+        other = 3 - d
+        record = other.to_bytes(2, "little") + bytes(range(1, 65))
+        return [head, SecaggNeighbours(run=1, round=4, t=1, neighbours=[record]),
+                SecaggMaskRequest(run=1, round=4, cohort=2, alive=[other]),
+                SecaggUnmaskRequest(run=1, round=4, cohort=2, survived=[other])]
+
+    def masked(n: int):
+        return SecaggMaskedUpdate(run=1, round=4, nonce=9, sample_count=1, grid_step=0.01, central_eps_spent=1.0,
+                                  local_eps_spent=2.0, releases_done=1, n_classes=2, n_features=2,
+                                  values=np.zeros(n, dtype=np.uint32))
+
+    sent = {4: {"a": sent_for(1), "b": sent_for(2)}}
+    cases = [
+        ({"a": [masked(5)], "b": [masked(6)]}, "no masked update of device 1 in the record"),
+        ({"a": [masked(6)], "b": [masked(6)]}, "shares for device"),  # no reveals
+        ({"a": [masked(6), SecaggReveal(run=1, round=4, records=[bytes(36)])], "b": [masked(6)]},
+         "reveal for 0, not a neighbour in U2"),
+    ]
+    for received, failure in cases:
+        result, names = secure_round_from_record(sent, {4: received}, ids, 4)
+        assert not result.ok and failure in result.failure, result.failure
+        assert names == {1: "a", 2: "b"}

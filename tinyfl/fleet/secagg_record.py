@@ -75,10 +75,12 @@ def secure_round_from_record(sent: RoundMessages, received: RoundMessages, devic
             u2.append(u)
         if _first(msgs, SecaggUnmaskRequest, run, round_number) is not None:
             u3.append(u)
+    size = len(next(iter(heads.values())).params)
     masked = {u: _first(rx.get(names[u], []), SecaggMaskedUpdate, run, round_number) for u in u3}
-    missing = sorted(u for u, m in masked.items() if m is None)
-    if not u3 or missing:
-        result.failure = ("no device was asked to unmask" if not u3 else
+    # the live host asked only devices whose masked update had the head's size to unmask
+    missing = sorted(u for u, m in masked.items() if m is None or len(m.values) != size)
+    if not u3 or missing or not graph:
+        result.failure = ("no device was asked to unmask" if not u3 or not graph else
                           f"no masked update of device {missing[0]} in the record")
         return result, names
     reveals = {u: list(m.records) for u in u3
