@@ -69,7 +69,8 @@ def test_serve_reports_central_and_local_eps_of_secure_devices(tmp_path):
 
 def test_a_central_report_the_host_cannot_reproduce_is_flagged(tmp_path):
     """A device (a fake speaking the wire) whose secagg_policy claims a central spend that its
-    releases (none) cannot give: the host's account says so and does not agree."""
+    releases (none) cannot give, or whose noise gives no central guarantee at all: the host's
+    account says so, does not agree, and does not fail."""
     from fakes.fake_secagg import FakeSecaggDevice
     from tinyfl.fleet.aggregator import privacy_from_record
     from tinyfl.fleet.device import DeviceSession
@@ -78,7 +79,8 @@ def test_a_central_report_the_host_cannot_reproduce_is_flagged(tmp_path):
     from tinyfl.links import open_link
 
     recorder = RunRecorder(tmp_path / "run")
-    fakes = [FakeSecaggDevice(index=1, central_eps_spent=0.0), FakeSecaggDevice(index=2, central_eps_spent=4.5)]
+    fakes = [FakeSecaggDevice(index=1, central_eps_spent=0.0), FakeSecaggDevice(index=2, central_eps_spent=4.5),
+             FakeSecaggDevice(index=3, noise=(1, 8), releases_done=2)]
     try:
         for fake in fakes:
             fake.start()
@@ -94,3 +96,7 @@ def test_a_central_report_the_host_cannot_reproduce_is_flagged(tmp_path):
     assert honest.secure and honest.agrees and (honest.eps_central_host, honest.eps_central_device) == (0.0, 0.0)
     assert lying.secure and not lying.agrees and lying.eps_central_device == 4.5
     assert lying.note == "host central eps 0 != device central eps 4.5"
+    # a variance below 1/4 grid step^2 (Proposition 14's floor): no central figure, not a crash
+    hostile = privacy["fake3"]
+    assert hostile.eps_central_host == float("inf") and not hostile.agrees
+    assert "its policy's noise (1/8 grid steps^2 over n_min 3) gives no central guarantee" in hostile.note

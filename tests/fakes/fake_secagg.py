@@ -19,6 +19,7 @@ class FakeSecaggDevice(FakeDevice):
     policy_k_max: int = 8
     device_id: int | None = None  # None: 1000 + index, as FakeDevice
     central_eps_spent: float = 0.0  # what its policy claims its ledger's central sum gives
+    noise: tuple[int, int] = (1, 1)  # its policy's per-device variance (num, den), grid steps^2
 
     def hello(self) -> Hello:
         hello = super().hello()
@@ -30,6 +31,6 @@ class FakeSecaggDevice(FakeDevice):
         if isinstance(message, Hello):  # an image with secure aggregation sends its policy next
             data += super()._encode(SecaggPolicy(
                 device_id=int(message.device_id), n_min=self.policy_n_min, n_max=self.policy_n_max,
-                k_max=self.policy_k_max, noise_num=1, noise_den=1, local_multiplier=0.5,
+                k_max=self.policy_k_max, noise_num=self.noise[0], noise_den=self.noise[1], local_multiplier=0.5,
                 central_eps_spent=self.central_eps_spent, local_eps_spent=self.eps_spent))
         return data

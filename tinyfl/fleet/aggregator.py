@@ -647,11 +647,16 @@ def privacy_from_record(run_dir: str | Path,
         policy = policies.get(name)
         central_host = central_dev = None
         if policy is not None:
-            central_host = _central_epsilon(policy, last, total)
+            try:
+                central_host = _central_epsilon(policy, last, total)
+            except (ValueError, ArithmeticError):  # a policy (device bytes) no guarantee can come from
+                central_host = math.inf
+                notes.append(f"its policy's noise ({policy.noise_num}/{policy.noise_den} grid steps^2 over "
+                             f"n_min {policy.n_min}) gives no central guarantee")
             central_dev = central_device.get(name)
             central_agrees = central_dev is not None and math.isclose(
                 central_host, central_dev, rel_tol=EPS_REL_TOL, abs_tol=1e-12)
-            if not central_agrees:
+            if not central_agrees and math.isfinite(central_host):
                 notes.append("the device never reported its central spend" if central_dev is None else
                              f"host central eps {central_host:.6g} != device central eps {central_dev:.6g}")
             agrees = agrees and central_agrees
