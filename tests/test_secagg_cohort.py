@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from fakes.fake_device import FakeDevice
 from fakes.fake_secagg import FakeSecaggDevice
 from secagg_fleet_support import CONFIG, firmware, shards
 from test_secagg_aggregator import TOML
@@ -95,15 +96,18 @@ OTHER_POLICY = SecaggImage(n_min=3, n_max=4, k_max=8, local_multiplier=0.5)  # a
 
 
 def test_aggregator_leaves_out_misfits_and_runs_with_the_rest(tmp_path):
-    """4 honest native boards (SMALL), a native board built with n_max = 4, and three fakes
-    speaking the wire: an id above 65535, a hostile n_min of 65535, and one claiming board 2's
-    id. Every round completes with the 4 honest boards; the others are left out, each with a
-    one-line reason in the report and the record."""
+    """4 honest native boards (SMALL), a native board built with n_max = 4, and fakes speaking
+    the wire: an id above 65535, a hostile n_min of 65535, one claiming board 2's id, a plain
+    image and a noise share above the fleet's z. Every round completes with the 4 honest boards;
+    the others are left out (or refused at admission), each with a one-line reason in the
+    report and the record."""
     config = parse_fleet_config(TOML)
     like_boards = dict(n_classes=CONFIG.n_classes, n_features=CONFIG.n_features, eps_limit=CONFIG.dp.eps_limit)
     fakes = [FakeSecaggDevice(index=1, device_id=70000, **like_boards),
              FakeSecaggDevice(index=2, device_id=40, policy_n_min=65535, **like_boards),
-             FakeSecaggDevice(index=3, device_id=2, **like_boards)]
+             FakeSecaggDevice(index=3, device_id=2, **like_boards),
+             FakeDevice(index=4, **like_boards),  # a plain image: no secure aggregation
+             FakeSecaggDevice(index=5, noise_multiplier=2.0, **like_boards)]  # a share above the fleet's z
     boards_shards = shards(tmp_path, 5)
     with launch_fleet("native", 4, firmware("native", SMALL), boards_shards[:4], tmp_path / "boards") as honest, \
             launch_fleet("native", 1, firmware("native", OTHER_POLICY), boards_shards[4:], tmp_path / "boards",
@@ -130,6 +134,10 @@ def test_aggregator_leaves_out_misfits_and_runs_with_the_rest(tmp_path):
         assert report.details["fake2"] == "cohort 6 below its n_min 65535"
         assert report.details["fake3"] == "device id 2 is already dev2's"
         assert report.details["dev5"] == "cohort 5 above its n_max 4"
+        # refused at admission (as a plain fleet refuses a DP configuration), one line each
+        assert (report.outcomes["fake4"], report.outcomes["fake5"]) == ("refused", "refused")
+        assert report.details["fake4"] == "secure aggregation is not compiled in (the fleet has [secagg])"
+        assert report.details["fake5"] == "its noise share 2 exceeds the fleet's z 1"
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     assert [r["ok"] for r in events if r["kind"] == "secagg_round_result"] == [True, True]
     left = {(e["round"], e["device"]) for e in events if e["kind"] == "left_out"}

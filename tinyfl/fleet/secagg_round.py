@@ -40,7 +40,7 @@ from ..wire import (
 )
 from .device import DeviceSession
 
-__all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round",
+__all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round", "close_interrupted",
            "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "select_cohort",
            "threshold_for"]
 
