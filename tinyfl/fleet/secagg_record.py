@@ -22,7 +22,7 @@ from ..wire import GlobalModel, SecaggMaskedUpdate, SecaggMaskRequest, SecaggNei
 from .record import RunReader
 from .secagg_round import SecureRoundResult, fedavg_secure
 
-__all__ = ["RoundMessages", "recompute_secure_globals", "round_messages", "secure_round_from_record"]
+__all__ = ["RoundMessages", "device_ids_of", "recompute_secure_globals", "round_messages", "secure_round_from_record"]
 
 # round -> device name -> messages of that direction labelled with the round, in order
 RoundMessages = dict[int, dict[str, list[Any]]]
