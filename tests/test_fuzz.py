@@ -1,6 +1,7 @@
 """The libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan): each builds, replays its stored
 corpus and regression inputs, and fuzzes briefly; each open finding still reproduces in the
-strict build; and the device oracle catches deliberately broken firmware (so its checks can fail).
+strict build; and the device and secure-aggregation oracles catch deliberately broken firmware
+(so their checks can fail).
 
 In CI (CI set) a missing clang is a failure, not a skip. `make fuzz FUZZ_SECONDS=600` fuzzes
 longer. FUZZ_SECONDS here (default 12 per harness) keeps the file near a minute on 2 cores.
@@ -23,7 +24,7 @@ FUZZ_SECONDS = int(os.environ.get("TINYFL_FUZZ_SECONDS", "12"))
 # Fewest executions a brief run must reach: far below what a loaded 2-core machine does
 # (measured over 60 s at load 6-15: payload ~54k/s, frame ~4.7k/s, device ~1.6k/s), far above a
 # harness that hangs or rebuilds its state slowly.
-MIN_RUNS = {"payload": 20000, "frame": 1000, "device": 1000}
+MIN_RUNS = {"payload": 20000, "frame": 1000, "device": 1000, "secagg": 100}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -111,6 +112,49 @@ def test_device_oracle_catches_broken_firmware(mutant):
     assert any(m in result.output for m in MUTANT_MESSAGES[mutant]), result.output[-3000:]
 
 
+# Broken secure-aggregation firmware the secagg oracle must catch on its stored corpus alone.
+SECAGG_DEVICE = "secagg/device/tinyfl_secagg_device.c"
+SECAGG_MUTANTS = {
+    "masked_update_not_charged": (Patch(SECAGG_DEVICE, "    st = tinyfl_device_charge_release(dev, s->run, s->round);\n",
+                                        "    st = TINYFL_OK;\n"),
+                                  ("a masked update sent before it was charged",)),
+    "secrets_kept_on_refusal": (Patch(SECAGG_DEVICE, "    tinyfl_secagg_wipe(&s->sa);\n    memset(dev->values", "    memset(dev->values"),
+                                ("a secret key left after the round ended",
+                                 "received shares or agreed keys left after the round ended")),
+    "round_kept_after_reveal": (Patch(SECAGG_DEVICE, "    tinyfl_secagg_device_abort(dev); /* the round is over",
+                                      "    s->sa.state = TINYFL_SECAGG_MASKED; /* mutant: unmask again"),
+                                ("the round still under way after its reveal", "two unmasks in one round")),
+    "both_kinds_revealed": (Patch("secagg/tinyfl_secagg.c", "        m++;\n    }\n    *n_out = m;",
+                                  "        m++;\n        if (m < sa->k) {\n            memcpy(out[m], out[m - 1], 4);\n"
+                                  "            out[m][2] ^= 1u;\n            memcpy(out[m] + 4, lived ? peer->s_share : peer->b_share, 32);\n"
+                                  "            m++;\n        }\n    }\n    *n_out = m;"),
+                            ("both kinds of share (or one twice) revealed for one neighbour",)),
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(SECAGG_MUTANTS))
+def test_secagg_oracle_catches_broken_firmware(mutant):
+    patch, messages = SECAGG_MUTANTS[mutant]
+    result = harnesses.replay("secagg", patch=patch)
+    assert not result.ok, f"the oracle missed the {mutant} mutant"
+    assert any(m in result.output for m in messages), result.output[-3000:]
+
+
+def test_secagg_corpus_reaches_every_step():
+    """The seed corpus drives whole rounds through the real crypto: masked updates and reveals
+    leave (the harness's own count, TINYFL_FUZZ_TRACE), so the oracles above have work to do."""
+    import subprocess
+
+    binary = harnesses.build("secagg")
+    counts = []
+    for path in harnesses.stored_inputs("secagg"):
+        out = subprocess.run([str(binary), str(path)], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, **harnesses.SANITIZER_ENV, "TINYFL_FUZZ_TRACE": "1"}).stderr
+        counts.append(tuple(map(int, re.search(r"masked updates, reveals (\d+) (\d+)", out).groups())))
+    assert sum(1 for released, revealed in counts if released and revealed) >= 15, counts
+    assert any(released and not revealed for released, revealed in counts), counts  # refused unmasks
+
+
 WIRE_MUTANTS = {
     "frame_not_counted": ("frame", Patch("tinyfl_frame.c", "    rx->frames_ok++;\n", "\n"),
                           "a frame not counted exactly once"),
@@ -166,11 +210,19 @@ def test_script_constants_match_the_device_harness():
         "ENTROPY_FAILS": mc.ENTROPY_FAILS, "READ_FAILS": mc.READ_FAILS, "TORN_WRITES": mc.TORN_WRITES}
 
 
+def test_script_constants_match_the_secagg_harness():
+    import make_corpus as mc
+
+    ops = _c_enum(Path(harnesses.FUZZ_DIR) / "fuzz_secagg.c", "OP_FRAME")
+    assert ops[-1] == "OP_COUNT"
+    assert [getattr(mc, "SA_" + name[3:]) for name in ops[:-1]] == list(range(len(ops) - 1))
+
+
 def test_stored_inputs_are_what_make_corpus_writes():
     import make_corpus as mc
 
     payloads, links = mc.wire_seeds()
-    expected = {"payload": payloads, "frame": links, "device": mc.device_scripts()}
+    expected = {"payload": payloads, "frame": links, "device": mc.device_scripts(), "secagg": mc.secagg_scripts()}
     for name, inputs in expected.items():
         stored = {p.read_bytes() for p in harnesses.corpus_dir(name).iterdir()}
         assert stored == set(inputs.values()), f"corpus/{name} is stale: run tests/fuzz/make_corpus.py"

@@ -46,16 +46,40 @@ def _round_line(report: Any) -> str:
 
 
 def _privacy_table(summary: Any) -> Table:
-    table = Table(title="privacy spent per device (eps at delta)")
-    for col in ("device", "releases", "lost", "eps (host, dp-accounting)", "eps (device)", "limit",
-                "agrees"):
+    # secure-aggregation devices have two guarantees: local (any server: the budget's) and
+    # central (an honest-but-curious server, given n_min honest survivors per round)
+    secure = any(getattr(p, "secure", False) for p in summary.privacy)
+    table = Table(title="privacy spent per device (eps at delta)"
+                  + ("; secure aggregation: local eps holds against any server, central eps given "
+                     "n_min honest survivors per round" if secure else ""))
+    eps_cols = (("local eps (host, dp-accounting)", "local eps (device)", "central eps (host)",
+                 "central eps (device)", "n_min") if secure else ("eps (host, dp-accounting)", "eps (device)"))
+    for col in ("device", "releases", "lost", *eps_cols, "limit", "agrees"):
         table.add_column(col)
     for p in summary.privacy:
         eps_dev = "-" if p.eps_device is None else f"{p.eps_device:.3f}"
         releases = p.releases_before + p.releases_host
+        central = ()
+        if secure:
+            central = tuple("-" if v is None else f"{v:.3f}"
+                            for v in (p.eps_central_host, p.eps_central_device)) + (
+                "-" if p.n_min is None else str(p.n_min),)
         table.add_row(p.device, str(releases), str(p.releases_lost), f"{p.eps_host:.3f} @ {p.delta:g}",
-                      eps_dev, f"{p.eps_limit:g}", "yes" if p.agrees else f"NO {p.note}")
+                      eps_dev, *central, f"{p.eps_limit:g}", "yes" if p.agrees else f"NO {p.note}")
     return table
+
+
+def _central_line(summary: Any) -> str:
+    """One sentence on the two guarantees of secure-aggregation devices ("" without any)."""
+    secure = [p for p in summary.privacy if getattr(p, "secure", False) and p.eps_central_host is not None]
+    if not secure:
+        return ""
+    central = max(p.eps_central_host for p in secure)
+    local = max(p.eps_host for p in secure)
+    n_min = min(p.n_min for p in secure)
+    return (f"[bold]secure aggregation[/]: central eps at most {central:.1f} (a server that follows the "
+            f"protocol, given at least n_min = {n_min} honest survivors per round); local eps at most "
+            f"{local:.1f} (any server, even one that fills the cohort with its own devices)")
 
 
 def _devices_table(summary: Any) -> Table:
@@ -157,6 +181,8 @@ def demo(
     data_name = chosen.name if chosen is not None else "BasicMotions"
     console.print(_devices_table(summary))
     console.print(_privacy_table(summary))
+    if _central_line(summary):
+        console.print(_central_line(summary))
     console.print(
         f"[bold]accuracy[/] of the global head on {result.backbone.name} features, held-out "
         f"{data_name} windows: {result.accuracy_before:.3f} before -> "
@@ -266,6 +292,8 @@ def serve(
     else:
         console.print(_devices_table(summary))
         console.print(_privacy_table(summary))
+        if _central_line(summary):
+            console.print(_central_line(summary))
         scores = [e["accuracy"] for e in summary.evaluations if "accuracy" in e]
         if scores:
             console.print(f"[bold]accuracy[/] of the global head on the held-out windows: "

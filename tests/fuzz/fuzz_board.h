@@ -11,7 +11,9 @@
 #include "tinyfl_port.h"
 
 #define TINYFL_FUZZ_LINK_CAP 65536u
+#ifndef TINYFL_FUZZ_STORAGE_CAP /* the secure-aggregation harness stores the ledger extension too */
 #define TINYFL_FUZZ_STORAGE_CAP (TINYFL_LEDGER_SIZE + 64u) /* room for a record larger than the ledger */
+#endif
 #define TINYFL_FUZZ_SAMPLES_CAP 64u
 
 /* What the sensor does on one call of sample(). */

@@ -51,12 +51,19 @@ DEVICE_CONFIG = FirmwareConfig(
 )
 
 
+# The secure-aggregation harness's policy: k_max 4 (the neighbours fuzz_secagg.c plays), n_min 3
+# and the device config's budget (a few releases: the fuzzer reaches exhaustion).
+SECAGG_POLICY = dict(n_min=3, n_max=16, k_max=4, local_multiplier=0.5)
+SECAGG_STORAGE_CAP = 2048  # fuzz_board.h: the plain record plus the ledger extension
+
+
 @dataclass(frozen=True)
 class Harness:
     name: str
     sources: tuple[str, ...]  # under tests/fuzz
     firmware: tuple[str, ...]  # under firmware/; "*" is the whole device runtime
     needs_config: bool = False
+    secagg: bool = False  # built with TINYFL_SECAGG: firmware/secagg/, Monocypher, a generated policy
 
 
 # Bugs found by fuzzing whose fix belongs in firmware/ and has not landed (fuzz_oracle.h).
@@ -73,6 +80,8 @@ HARNESSES = {
         Harness("frame", ("fuzz_frame.c", "wire_check.c"), WIRE_SOURCES),
         Harness("device", ("fuzz_device.c", "fuzz_board.c", "fuzz_oracle.c", "wire_check.c"), ("*",),
                 needs_config=True),
+        Harness("secagg", ("fuzz_secagg.c", "fuzz_board.c", "fuzz_secagg_oracle.c"), ("*",),
+                needs_config=True, secagg=True),
     )
 }
 
@@ -90,6 +99,22 @@ def _firmware_sources(harness: Harness) -> list[Path]:
         runtime = sorted(p for p in FIRMWARE_DIR.glob("*.c") if not p.name.startswith("tinyfl_model_"))
         return runtime + sorted((FIRMWARE_DIR / "generated").glob("*.c")) + [FIRMWARE_DIR / "tinyfl_model_stats.c"]
     return [FIRMWARE_DIR / s for s in harness.firmware]
+
+
+def _secagg_inputs(root: Path) -> tuple[list[Path], list[Path]]:
+    """(sources, include folders) a TINYFL_SECAGG device adds: firmware/secagg/ (and device/),
+    Monocypher, and the policy source tinyfl.secagg.image renders for DEVICE_CONFIG."""
+    from tinyfl.secagg.build import SECAGG_DIR, firmware_inputs
+    from tinyfl.secagg.image import SecaggImage, render_source
+
+    text = render_source(DEVICE_CONFIG, SecaggImage(**SECAGG_POLICY))
+    policy = root / f"secagg-policy-{_digest(text)}" / "tinyfl_secagg_image_gen.c"
+    if not policy.exists():
+        policy.parent.mkdir(parents=True, exist_ok=True)
+        policy.write_text(text)
+    sources, includes = firmware_inputs()
+    device = sorted((SECAGG_DIR / "device").glob("*.c"))
+    return [policy, *device, *sources], [SECAGG_DIR / "device", *includes]
 
 
 def clang() -> str:
@@ -148,9 +173,16 @@ def build(name: str, *, strict: bool = False, patch: Patch | None = None) -> Pat
         DEVICE_CONFIG.write_header(config_dir)
         includes.insert(0, config_dir)
     defines = [] if strict else [f"-DTINYFL_FUZZ_OPEN_{f}" for f in OPEN_FINDINGS.get(name, {})]
-    flags = [*WARNINGS, "-O1", "-g", *SANITIZE, *(f"-I{d}" for d in includes)]
+    extra_sources: list[Path] = []
+    secagg_defines: list[str] = []
+    if harness.secagg:
+        extra_sources, secagg_includes = _secagg_inputs(root)
+        includes += secagg_includes
+        secagg_defines = ["-DTINYFL_SECAGG", f"-DTINYFL_SECAGG_MAX_NEIGHBOURS={SECAGG_POLICY['k_max']}"]
+        defines = [*defines, f"-DTINYFL_FUZZ_STORAGE_CAP={SECAGG_STORAGE_CAP}u"]
+    flags = [*WARNINGS, "-O1", "-g", *SANITIZE, *secagg_defines, *(f"-I{d}" for d in includes)]
 
-    sources = [FUZZ_DIR / s for s in harness.sources] + _firmware_sources(harness)
+    sources = [FUZZ_DIR / s for s in harness.sources] + _firmware_sources(harness) + extra_sources
     if patch is not None:
         original = FIRMWARE_DIR / patch.file
         mutant_dir = root / f"mutant-{_digest(repr(patch))}"

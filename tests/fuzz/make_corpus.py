@@ -5,6 +5,9 @@ harness's regression inputs (tests/fuzz/regressions/device/).
 
 payload and frame: every message and link stream of tests/vectors/wire_vectors.json (the
 payloads that reassemble, accepted or refused by the decoder; the link bytes as they are).
+secagg: scripts in fuzz_secagg.c's input format (SecaggScript): whole secure rounds with 2 to 4
+neighbours, dropouts, every step out of order or repeated, forged and misnamed shares, bad
+thresholds and cohorts, replayed rounds, reboots and storage faults at the charge.
 device: scripts in fuzz_device.c's input format (encoded by DeviceScript below) for the paths
 that matter: rounds up to an exhausted budget, reboots, replays, storage faults at each write,
 torn writes, a corrupt or unreadable ledger, failed entropy, NaN/Inf/failing samples, refused
@@ -143,6 +146,84 @@ def device_scripts() -> dict[str, bytes]:
     return {name: bytes(script.out) for name, script in scripts.items()}
 
 
+# fuzz_secagg.c's opcodes
+(SA_FRAME, SA_GLOBAL_MODEL, SA_SAMPLES, SA_NEIGHBOURS, SA_SHARE, SA_MASK, SA_UNMASK, SA_POLL, SA_DRAIN, SA_REBOOT,
+ SA_WRITE_FAULTS) = range(11)
+SA_NEXT_ROUND, SA_NEXT_RUN, SA_OLDER_ROUND = 0, 7, 6  # global_model `how`: the round fuzz_secagg.c builds
+SA_VALID_T = 1  # neighbours `t` byte: not 0 mod 4, so the smallest t the device accepts
+
+
+class SecaggScript:
+    """Builds one input of the secure-aggregation harness, field by field as fuzz_secagg.c reads it."""
+
+    def __init__(self, write_fails: int = 0) -> None:
+        self.out = bytearray(struct.pack("<I", write_fails))
+
+    def op(self, code: int, *args: int) -> SecaggScript:
+        self.out += bytes([code, *args])
+        return self
+
+    def keys(self, how: int = SA_NEXT_ROUND, seed: int = 1) -> SecaggScript:
+        """Samples and a global model: the device trains and answers secagg_keys."""
+        return self.op(SA_SAMPLES, 4, 1, 2, 3, 4).op(SA_GLOBAL_MODEL, how, seed).op(SA_DRAIN)
+
+    def neighbours(self, peers: int = 2, seed: int = 7, t: int = SA_VALID_T, tweak: int = 0) -> SecaggScript:
+        return self.op(SA_NEIGHBOURS, peers - 2, seed, t, tweak).op(SA_DRAIN)
+
+    def shares(self, peers: int = 2, tweak: int = 0) -> SecaggScript:
+        for p in range(peers):
+            self.op(SA_SHARE, p, tweak if p == 0 else 0)
+        return self.op(SA_DRAIN)
+
+    def mask(self, bits: int = 0b11, cohort: int | None = None) -> SecaggScript:
+        choice, value = (0, cohort) if cohort is not None else (1, 0)  # 1: the named ones + the device
+        return self.op(SA_MASK, bits, choice, value & 0xFF, value >> 8).op(SA_DRAIN)
+
+    def unmask(self, bits: int = 0b11, cohort: int | None = None) -> SecaggScript:
+        choice, value = (0, cohort) if cohort is not None else (1, 0)
+        return self.op(SA_UNMASK, bits, choice, value & 0xFF, value >> 8).op(SA_DRAIN)
+
+    def round(self, peers: int = 2, how: int = SA_NEXT_ROUND, seed: int = 1) -> SecaggScript:
+        bits = (1 << peers) - 1
+        return self.keys(how, seed).neighbours(peers, seed + 6).shares(peers).mask(bits).unmask(bits)
+
+
+def secagg_scripts() -> dict[str, bytes]:
+    s: dict[str, SecaggScript] = {}
+    for peers in (2, 3, 4):
+        s[f"round_{peers}_neighbours"] = SecaggScript().round(peers)
+    s["rounds_to_exhaustion"] = SecaggScript().round().round(seed=2).round(3, seed=3)  # 1 release: eps_limit 5
+    s["one_neighbour_dropped"] = SecaggScript().keys().neighbours(3).shares(3).mask(0b111).unmask(0b011)
+    s["neighbour_dropped_before_mask"] = SecaggScript().keys().neighbours(4).shares(4).mask(0b0111).unmask(0b0011)
+    s["second_unmask"] = SecaggScript().round().unmask().unmask(0b01)
+    s["unmask_below_n_min"] = SecaggScript().keys().neighbours().shares().mask().unmask(0b01).unmask()
+    s["claimed_cohort"] = SecaggScript().keys().neighbours().shares().mask(cohort=2).round(how=1, seed=2)
+    s["huge_cohort"] = SecaggScript().keys().neighbours().shares().mask(cohort=60000).round(how=1, seed=2)
+    s["mask_too_few_alive"] = SecaggScript().keys().neighbours(4).shares(4).mask(0b0001).round(how=1, seed=2)
+    s["alive_named_twice"] = SecaggScript().keys().neighbours(3).shares(3).mask(0b10000011).round(how=1, seed=2)
+    s["forged_share"] = SecaggScript().keys().neighbours().shares(tweak=1).mask().round(how=1, seed=2)
+    s["misnamed_share"] = SecaggScript().keys().neighbours().shares(tweak=2).mask().round(how=1, seed=2)
+    s["share_twice"] = SecaggScript().keys().neighbours().shares().shares().mask().unmask()
+    s["flipped_neighbour_key"] = SecaggScript().keys().neighbours(tweak=1 | (0 << 2)).shares().mask().unmask()
+    s["flipped_neighbour_id"] = SecaggScript().keys().neighbours(tweak=1 | (9 << 2)).shares().mask().unmask()
+    s["bad_threshold"] = SecaggScript().keys().neighbours(t=4).shares().mask().round(how=1, seed=2)
+    s["mask_before_shares"] = SecaggScript().keys().neighbours().mask().shares().unmask()
+    s["unmask_before_mask"] = SecaggScript().keys().neighbours().shares().unmask().mask()
+    s["replayed_round"] = SecaggScript().round().round(how=SA_OLDER_ROUND, seed=2).round(how=1, seed=3)
+    s["next_run"] = SecaggScript().round().round(how=SA_NEXT_RUN, seed=2)
+    s["new_round_mid_round"] = SecaggScript().keys().neighbours().shares().keys(seed=2).mask().round(how=1, seed=3)
+    s["reboot_mid_round"] = SecaggScript().keys().neighbours().shares().op(SA_REBOOT).mask().unmask().round(how=1, seed=2)
+    s["reboot_after_release"] = SecaggScript().keys().neighbours().shares().mask().op(SA_REBOOT).unmask().round(how=1, seed=2)
+    for n in range(3):  # the n-th storage write fails (write 0 is the boot count)
+        s[f"write_fault_{n}"] = SecaggScript(write_fails=1 << n).round().round(how=1, seed=2)
+    s["faults_at_charge"] = SecaggScript().keys().neighbours().shares().op(SA_WRITE_FAULTS, 255, 255, 255, 255).mask().unmask()
+    s["small_reads"] = SecaggScript().op(SA_SAMPLES, 2, 1, 2).op(SA_GLOBAL_MODEL, 0, 1).op(SA_POLL, 0).op(SA_POLL, 5)
+    s["raw_secure_frames"] = SecaggScript().keys().op(SA_FRAME, 10, 3, 0, 1, 2, 3).op(SA_FRAME, 13, 0, 0).op(
+        SA_FRAME, 15, 8, 0, 1, 0, 0, 0, 1, 0, 0, 0).op(SA_DRAIN)
+    s["steps_without_round"] = SecaggScript().neighbours().shares().mask().unmask()
+    return {name: bytes(script.out) for name, script in s.items()}
+
+
 def device_regressions() -> dict[str, bytes]:
     """Inputs of the findings (regressions/README.md), written as scripts so that they stay
     readable and follow fuzz_device.c's format when it changes. Named <finding>."""
@@ -183,7 +264,8 @@ def write_inputs(folder: Path, inputs: dict[str, bytes], *, replace_folder: bool
 def main() -> None:
     assert spec.SPEC_VERSION == 3, "fuzz_device.c and this script build spec 3 messages"
     payloads, links = wire_seeds()
-    for name, inputs in (("payload", payloads), ("frame", links), ("device", device_scripts())):
+    for name, inputs in (("payload", payloads), ("frame", links), ("device", device_scripts()),
+                         ("secagg", secagg_scripts())):
         print(f"{name}: {write_inputs(FUZZ_DIR / 'corpus' / name, inputs)} seeds")
     count = write_inputs(FUZZ_DIR / "regressions" / "device", device_regressions(), replace_folder=False)
     print(f"device: {count} regression inputs")

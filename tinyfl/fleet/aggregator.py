@@ -115,6 +115,12 @@ class DevicePrivacy:
     agrees: bool
     note: str = ""
     releases_lost: int = 0  # releases the device reports that no received update shows
+    # secure-aggregation devices: eps_host / eps_device above are the local guarantee (against
+    # any server); these are the central one (given n_min honest survivors per round)
+    secure: bool = False
+    n_min: int | None = None  # the device's policy: the survivors the central guarantee assumes
+    eps_central_host: float | None = None  # from its secagg_policy, budget.central_epsilon
+    eps_central_device: float | None = None  # its ledger's latest report
 
 
 @dataclass
@@ -491,7 +497,7 @@ class Aggregator:
         again (a resend for the devices), except for those `decided` already answered."""
         if self.config.secagg is not None:  # secure-aggregation mode: tinyfl/fleet/secagg_round.py
             from .secagg_round import aggregator_round
-            return aggregator_round(self, state, round_number, head)
+            return aggregator_round(self, state, round_number, head, resumed_nonce=nonce)
         fleet = self.config.fleet
         run = int(state.get("run", 1))
         started = time.monotonic()
@@ -585,7 +591,7 @@ def privacy_from_record(run_dir: str | Path,
     with the releases_done of their first hello. The device's own latest report (hello,
     update or budget_exhausted) must agree within a relative 1e-3.
     """
-    from ..wire import BudgetExhausted, SecaggMaskedUpdate
+    from ..wire import BudgetExhausted, SecaggMaskedUpdate, SecaggPolicy
 
     epsilon = epsilon or _default_epsilon
     reader = RunReader(run_dir)
@@ -596,6 +602,8 @@ def privacy_from_record(run_dir: str | Path,
             nonces[(rm.device, rm.message.round)] = rm.message.nonce
     released: dict[str, set[int]] = {name: set() for name in hellos}
     latest: dict[str, tuple[int, float]] = {}
+    policies: dict[str, SecaggPolicy] = {}
+    central_device: dict[str, float] = {}
     for rm in reader.messages("rx"):
         msg = rm.message
         if isinstance(msg, Update):
@@ -606,6 +614,10 @@ def privacy_from_record(run_dir: str | Path,
             if nonces.get((rm.device, msg.round)) == msg.nonce:
                 released.setdefault(rm.device, set()).add(msg.round)
             latest[rm.device] = (int(msg.releases_done), float(msg.local_eps_spent))
+            central_device[rm.device] = float(msg.central_eps_spent)
+        elif isinstance(msg, SecaggPolicy):  # follows each hello of a secure image
+            policies[rm.device] = msg
+            central_device[rm.device] = float(msg.central_eps_spent)
         elif isinstance(msg, (Hello, BudgetExhausted)):
             latest[rm.device] = (int(msg.releases_done), float(msg.eps_spent))
 
@@ -632,11 +644,42 @@ def privacy_from_record(run_dir: str | Path,
         if releases_device is not None and releases_device != total:
             notes.append(f"host counts {total} releases, device reports {releases_device}")
             lost = max(0, releases_device - total)
+        policy = policies.get(name)
+        central_host = central_dev = None
+        if policy is not None:
+            try:
+                central_host = _central_epsilon(policy, last, total)
+            except (ValueError, ArithmeticError):  # a policy (device bytes) no guarantee can come from
+                central_host = math.inf
+                notes.append(f"its policy's noise ({policy.noise_num}/{policy.noise_den} grid steps^2 over "
+                             f"n_min {policy.n_min}) gives no central guarantee")
+            central_dev = central_device.get(name)
+            central_agrees = central_dev is not None and math.isclose(
+                central_host, central_dev, rel_tol=EPS_REL_TOL, abs_tol=1e-12)
+            if not central_agrees and math.isfinite(central_host):
+                notes.append("the device never reported its central spend" if central_dev is None else
+                             f"host central eps {central_host:.6g} != device central eps {central_dev:.6g}")
+            agrees = agrees and central_agrees
         if first["flags"] & 1:
             notes.append("test build with a fixed seed: updates are not private")
         out.append(DevicePrivacy(
             device=name, noise_multiplier=z, delta=delta, eps_limit=float(last["eps_limit"]),
             test_build=bool(first["flags"] & 1), releases_before=before, releases_host=count,
             eps_host=eps_host, releases_device=releases_device, eps_device=eps_device,
-            agrees=agrees, note="; ".join(notes), releases_lost=lost))
+            agrees=agrees, note="; ".join(notes), releases_lost=lost, secure=policy is not None,
+            n_min=None if policy is None else int(policy.n_min), eps_central_host=central_host,
+            eps_central_device=central_dev))
     return out
+
+
+def _central_epsilon(policy: Any, hello: dict[str, Any], releases: int) -> float:
+    """A secure device's central eps after `releases` secure releases, from its own policy
+    (n_min, per-device variance) and hello (grid, delta, head size), with dp-accounting:
+    tinyfl.secagg.budget.central_epsilon, the float figure its ledger's curve rounds up."""
+    from ..secagg.budget import central_epsilon
+
+    if releases == 0:
+        return 0.0
+    return central_epsilon(releases, float(hello["delta"]), bound=2 ** int(hello["grid_bits"]),
+                           dim=int(hello["n_classes"]) * (int(hello["n_features"]) + 1),
+                           n_min=int(policy.n_min), local_var=int(policy.noise_num) / int(policy.noise_den))

@@ -40,8 +40,9 @@ from ..wire import (
 )
 from .device import DeviceSession
 
-__all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round",
-           "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "threshold_for"]
+__all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round", "close_interrupted",
+           "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "select_cohort",
+           "threshold_for"]
 
 SECAGG_FLAG = 0x08  # hello flag: secure aggregation compiled in (spec.HELLO_FLAGS)
 POLL_S = 0.01
@@ -57,6 +58,7 @@ class SecaggOutcome(str, enum.Enum):
     BUDGET = "budget_exhausted"  # refused the round: no budget left
     BAD_REPLY = "bad_reply"      # answered with a message that breaks the round (wrong round, size)
     ROUND_FAILED = "round_failed"  # did its part, but the round could not be unmasked (failure says why)
+    LEFT_OUT = "left_out"        # its policy (or id) cannot take part in this cohort: not asked (detail: why)
 
 
 class PolicyError(ValueError):
@@ -114,6 +116,52 @@ def check_policies(policies: Mapping[int, SecaggPolicy], hellos: Mapping[int, He
     if n < need:
         raise PolicyError(f"{n} devices, the round needs n_min = {need}")
     return need
+
+
+def select_cohort(policies: Mapping[int, SecaggPolicy], hellos: Mapping[int, Hello], *, k: int,
+                  n_min: int) -> tuple[int, list[int], dict[int, str]]:
+    """The devices that can take part together: (the round's n_min, their ids, left out id ->
+    one-line reason). A device is left out when secure aggregation is not compiled in, its id
+    is not a SecAgg id (1..65535), or the cohort breaks its own k_max, n_max or n_min; leaving
+    devices out shrinks the cohort, so the others' constraints are checked again until none
+    breaks. PolicyError when fewer devices remain than the round's n_min."""
+    left_out: dict[int, str] = {}
+    for device_id, hello in hellos.items():
+        if not int(hello.flags) & SECAGG_FLAG or device_id not in policies:
+            left_out[device_id] = "secure aggregation is not compiled in"
+        elif not 1 <= device_id <= 0xFFFF:
+            left_out[device_id] = f"id {device_id} is not a secure-aggregation id (1..65535)"
+    cohort = sorted(d for d in hellos if d not in left_out)
+    while cohort:
+        n = len(cohort)
+        degree = n - 1 if k == 0 or k >= n - 1 else k
+        # a cohort too small for a device stays too small as others leave: all of those go;
+        # a cohort too large for a device may fit once one leaves: the tightest goes alone
+        small = {d: f"cohort {n} below its n_min {policies[d].n_min}" for d in cohort
+                 if n < int(policies[d].n_min)}
+        large = {}
+        for device_id in cohort:
+            p = policies[device_id]
+            if degree > int(p.k_max):
+                large[device_id] = (int(p.k_max) + 1, f"{degree} neighbours, it accepts {p.k_max}")
+            elif n > int(p.n_max):
+                large[device_id] = (int(p.n_max), f"cohort {n} above its n_max {p.n_max}")
+        if small:
+            misfits = small
+        elif large:
+            tightest = min(large, key=lambda d: (large[d][0], d))
+            misfits = {tightest: large[tightest][1]}
+        else:
+            break
+        left_out.update(misfits)
+        cohort = [d for d in cohort if d not in misfits]
+    need = max([2, n_min, *(int(policies[d].n_min) for d in cohort)])
+    if len(cohort) < need:
+        why = "; ".join(f"{d}: {r}" for d, r in list(left_out.items())[:3])
+        more = "; ..." if len(left_out) > 3 else ""
+        out = f" ({len(left_out)} left out: {why}{more})" if left_out else ""
+        raise PolicyError(f"{len(cohort)} devices can take part{out}, the round needs n_min = {need}")
+    return need, cohort, left_out
 
 
 @dataclass
@@ -314,14 +362,18 @@ def secure_hello_problem(hello: Hello, dp: Any, *, allow_test_builds: bool = Fal
     return hello_problem(replace(hello, noise_multiplier=z), dp, allow_test_builds=allow_test_builds)
 
 
-def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: Any):
+def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: Any, *,
+                     resumed_nonce: int | None = None):
     """One secure round for tinyfl.fleet.aggregator.Aggregator (its `_round` in [secagg] mode):
     the same record (heads, state, events, every frame) and the same RoundReport as a plain
-    round; FedAvg on the unmasked sum divided by the survivors. An interrupted secure round
-    cannot be finished (its secrets are gone): it is played again from the start, and devices
-    that had released it refuse it (ROUND)."""
+    round; FedAvg on the unmasked sum divided by the survivors. With `resumed_nonce`, the
+    round the previous process was killed in is closed, never played again (the devices'
+    secrets are gone and a device refuses a round it has begun): see close_interrupted."""
     from .aggregator import RoundReport
     from .record import Head
+
+    if resumed_nonce is not None:
+        return close_interrupted(agg, state, round_number, head, resumed_nonce)
 
     spec = agg.config.secagg
     fleet = agg.config.fleet
@@ -356,13 +408,22 @@ def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: A
             outcomes[session.name], details[session.name] = "refused", problem or "no policy"
             continue
         device_id = int(hello.device_id)
-        if device_id in by_id:
-            outcomes[session.name], details[session.name] = "refused", f"device id {device_id} twice"
+        if device_id in by_id:  # the first to claim an id keeps it; the round goes on without this one
+            outcomes[session.name] = SecaggOutcome.LEFT_OUT.value
+            details[session.name] = f"device id {device_id} is already {by_id[device_id].name}'s"
+            agg.recorder.event(SecaggOutcome.LEFT_OUT.value, round_number=round_number, device=session.name,
+                               reason=details[session.name])
             continue
         by_id[device_id], hellos[device_id], policies[device_id] = session, hello, policy
     result = SecureRoundResult(round_number)
     try:
-        n_min = check_policies(policies, hellos, k=spec.k, n_min=spec.n_min)
+        n_min, cohort, left_out = select_cohort(policies, hellos, k=spec.k, n_min=spec.n_min)
+        for device_id, reason in left_out.items():
+            name = by_id[device_id].name
+            outcomes[name], details[name] = SecaggOutcome.LEFT_OUT.value, reason
+            agg.recorder.event(SecaggOutcome.LEFT_OUT.value, round_number=round_number, device=name,
+                               reason=reason)
+        by_id = {d: by_id[d] for d in cohort}
         for session in by_id.values():
             session.recorder.event("secagg_round_start", round_number=round_number, device=session.name)
         result = SecureRound(by_id, n_min=n_min, k=spec.k, step_timeout_s=spec.step_timeout_s).run(
@@ -371,6 +432,8 @@ def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: A
             batch_size=fleet.batch_size, nonce=nonce)
     except PolicyError as exc:
         result.failure = str(exc)
+        for device_id in by_id:  # too few could take part: none was asked
+            result.outcomes[device_id] = (SecaggOutcome.ROUND_FAILED, "", result.failure)
     for device_id, (outcome, step, detail) in result.outcomes.items():
         name = by_id[device_id].name
         outcomes[name] = outcome.value
@@ -388,6 +451,48 @@ def aggregator_round(agg: Any, state: dict[str, Any], round_number: int, head: A
                          elapsed_s=time.monotonic() - started, interrupted=False, head_kept=kept)
     from dataclasses import asdict
 
+    agg._journal(state, {"op": "end", "report": asdict(report)})  # noqa: SLF001 - the same package
+    report.evaluation = agg._evaluate(state, round_number, new_head.params)  # noqa: SLF001 - the same package
+    return new_head, report
+
+
+def close_interrupted(agg: Any, state: dict[str, Any], round_number: int, head: Any, nonce: int):
+    """Ends the secure round a killed aggregator left open, from its record alone: finished if
+    the record holds the masked updates and reveals to unmask it (the same replay as
+    recompute_secure_globals), else failed with the head kept; no device is asked anything,
+    so the run goes on with the next round, which every device accepts. A device whose masked
+    update the killed host never read has still spent it: privacy_from_record reports it as
+    a lost release (the device's count is above the record's)."""
+    from dataclasses import asdict
+
+    from .aggregator import RoundReport
+    from .record import Head, RunReader
+    from .secagg_record import device_ids_of, round_messages, secure_round_from_record
+
+    started = time.monotonic()
+    reader = RunReader(agg.run_dir)
+    sent, received = round_messages(reader)
+    result, names = secure_round_from_record(sent, received, device_ids_of(reader), round_number)
+    why = "" if result.ok else f"the aggregator stopped during the round and the record cannot unmask it: " \
+                               f"{result.failure}"
+    outcomes: dict[str, str] = {}
+    details: dict[str, str] = {}
+    for device_id, name in sorted(names.items()):
+        if device_id in result.survivors:
+            outcomes[name] = SecaggOutcome.OK.value
+        else:
+            outcomes[name] = SecaggOutcome.ROUND_FAILED.value
+            details[name] = why or "the aggregator stopped during the round: not in the recorded sum"
+    kept = f"secure round failed: {why}" if why else ""
+    new_head = Head(fedavg_secure(head.params, result, agg.config.fleet.server_lr), head.n_classes, head.n_features)
+    agg.recorder.event("secagg_round_result", round_number=round_number, interrupted=True, **result.to_dict())
+    if kept:
+        agg.recorder.event("head_kept", round_number=round_number, reason=kept)
+    agg.recorder.sync()
+    agg.recorder.save_head(round_number, "result", new_head)
+    report = RoundReport(round=round_number, nonce=nonce, outcomes=outcomes, details=details,
+                         accepted=[names[d] for d in result.survivors], elapsed_s=time.monotonic() - started,
+                         interrupted=True, head_kept=kept)
     agg._journal(state, {"op": "end", "report": asdict(report)})  # noqa: SLF001 - the same package
     report.evaluation = agg._evaluate(state, round_number, new_head.params)  # noqa: SLF001 - the same package
     return new_head, report
