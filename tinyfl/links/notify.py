@@ -52,6 +52,8 @@ class ReadyNotifier:
     def take(self) -> list[Any]:
         """The links marked since the last take(), and the descriptor quiet again."""
         with self._lock:
+            if self.closed:
+                return []
             try:
                 while self._recv.recv(4096):
                     pass
