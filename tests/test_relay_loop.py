@@ -208,3 +208,25 @@ def test_a_closed_relay_link_fails_its_loop_read() -> None:
             link.read_nowait(10)
     finally:
         hub.close()
+
+
+def test_closing_relayed_sessions_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyfl.fleet import device
+
+    started: list[object] = []
+    real = threading.Thread
+
+    def counted(*args, **kwargs):
+        started.append(kwargs.get("target"))
+        return real(*args, **kwargs)
+
+    hub = RelayHub(Gateways(), window_s=0.0)
+    sessions = _sessions(hub, 2, 50)
+    try:
+        monkeypatch.setattr(device.threading, "Thread", counted)
+        device.close_sessions(sessions)
+    finally:
+        monkeypatch.undo()
+        hub.close()
+    assert started == []
+    assert all(s.link.closed for s in sessions)
