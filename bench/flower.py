@@ -22,7 +22,7 @@ The CPU budget (2 shared cores, ~20 min): N = 10,000 only at z = 0.5, 1 and 4.
 
 `python -m bench.flower --scale 1000 10000 [--z 1] [--rounds 3]`: the host's cost alone, one
 simulation per N (same cell settings, no attack) in a child process of its own, so that its peak
-resident set (getrusage of the child) is that simulation's only: per round wall and CPU, and
+resident set (the child's own getrusage) is that simulation's only: per round wall and CPU, and
 the peak RSS.
 """
 from __future__ import annotations
@@ -89,8 +89,10 @@ def scale_one(devices: int, z: float, rounds: int) -> dict:
         started = time.monotonic()
         result = simulate(options, os.path.join(tmp, "run"))
         total = time.monotonic() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
     return {"devices": devices, "z": z, "rounds": result.rounds, "total_s": round(total, 1),
-            "failure": result.failure, "threads_at_end": _threads()}
+            "failure": result.failure, "threads_at_end": _threads(),
+            "peak_rss_mb": round(peak_kb / 1024)}
 
 
 def _threads() -> int:
@@ -106,11 +108,9 @@ def scale(sizes: tuple[int, ...], z: float, rounds: int) -> list[dict]:
         proc = subprocess.run([sys.executable, "-m", "bench.flower", "--scale-one", str(n),
                                "--z", str(z), "--rounds", str(rounds)],
                               capture_output=True, text=True, check=False)
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # max over children so far
         if proc.returncode != 0:
             raise RuntimeError(f"N={n}: {proc.stderr.strip().splitlines()[-1:]}")
         row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row["peak_rss_mb"] = round(usage.ru_maxrss / 1024)  # kB on Linux
         later = row["rounds"][1:] or row["rounds"]  # round 1 includes the hellos
         row["round_wall_s"] = round(sum(r["wall_s"] for r in later) / len(later), 2)
         row["round_cpu_s"] = round(sum(r["cpu_s"] for r in later) / len(later), 2)
