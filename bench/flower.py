@@ -85,20 +85,37 @@ def scale_one(devices: int, z: float, rounds: int) -> dict:
                          batch_size=spec.batch_size, samples_per_round=spec.samples_per_round,
                          shard_size=spec.shard_size, seed=spec.seed, dataset=spec.dataset,
                          native_protect=True)
+    threads = _ThreadPeak()
     with tempfile.TemporaryDirectory(prefix="tinyfl-scale-") as tmp:
         started = time.monotonic()
-        result = simulate(options, os.path.join(tmp, "run"))
+        try:
+            result = simulate(options, os.path.join(tmp, "run"))
+        finally:
+            threads.stop()
         total = time.monotonic() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
     return {"devices": devices, "z": z, "rounds": result.rounds, "total_s": round(total, 1),
-            "failure": result.failure, "threads_at_end": _threads(),
+            "failure": result.failure, "peak_threads": threads.peak,
             "peak_rss_mb": round(peak_kb / 1024)}
 
 
-def _threads() -> int:
-    import threading
+class _ThreadPeak:
+    """The most threads alive at once in this process (sampled every 20 ms; itself included)."""
 
-    return threading.active_count()
+    def __init__(self) -> None:
+        import threading
+
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(threading,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, threading) -> None:  # noqa: ANN001
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, threading.active_count())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def scale(sizes: tuple[int, ...], z: float, rounds: int) -> list[dict]:
@@ -114,9 +131,10 @@ def scale(sizes: tuple[int, ...], z: float, rounds: int) -> list[dict]:
         later = row["rounds"][1:] or row["rounds"]  # round 1 includes the hellos
         row["round_wall_s"] = round(sum(r["wall_s"] for r in later) / len(later), 2)
         row["round_cpu_s"] = round(sum(r["cpu_s"] for r in later) / len(later), 2)
+        each = [(r["wall_s"], r["cpu_s"]) for r in row["rounds"]]
         print(f"N={n:6d} z={z:g}: round (after the first) {row['round_wall_s']:.2f} s wall, "
-              f"{row['round_cpu_s']:.2f} s CPU; rounds {[(r['wall_s'], r['cpu_s']) for r in row['rounds']]}; "
-              f"peak RSS {row['peak_rss_mb']} MB; threads at end {row['threads_at_end']}",
+              f"{row['round_cpu_s']:.2f} s CPU; rounds (wall, CPU) {each}; "
+              f"peak RSS {row['peak_rss_mb']} MB; peak threads {row['peak_threads']}",
               flush=True)
         print(json.dumps(row), flush=True)
         rows.append(row)
