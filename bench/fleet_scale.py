@@ -7,8 +7,11 @@ host's figures are its own: this process's user+system CPU between the end of ro
 end of the last round, divided by devices x rounds. The fakes' CPU over the whole run is
 reported apart. Hello phase: the first hello exchange (every device asked and answered);
 start-up: from the start of Aggregator.run() to the start of round 1 (the hellos, the config,
-the initial head and checkpoint written and fsynced). Head: 4 classes x 24 features, as the
-demo's statistics backbone. Deadline 60 s: a round ends when every device has answered.
+the initial head and checkpoint written and fsynced); end of run: from the end of the last
+round to Aggregator.run() returning (the closing hellos, the privacy summary read back from the
+record, the summary written), wall and CPU, and of it privacy_from_record alone. Head: 4 classes
+x 24 features, as the demo's statistics backbone. Deadline 60 s: a round ends when every device
+has answered.
 
 `python bench/fleet_scale.py [N ...] [--profile]`: --profile prints the host's cProfile top
 entries for the rounds after the first (the exchange runs in this thread).
@@ -52,6 +55,7 @@ def _cpu() -> float:
 def measure(n: int, rounds: int = 4, profile: bool = False) -> dict[str, float]:
     from tinyfl.fleet import (Aggregator, DeviceSession, RunRecorder, close_sessions,
                               parse_fleet_config)
+    from tinyfl.fleet import aggregator as aggregator_module
     from tinyfl.links import open_link
 
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(n), str(REPO_ROOT / "tests")],
@@ -92,10 +96,23 @@ def measure(n: int, rounds: int = 4, profile: bool = False) -> dict[str, float]:
                     hello_phases.append(time.monotonic() - begun)
 
             aggregator._hello_all = timed_hellos  # type: ignore[method-assign]
+            privacy_s: list[float] = []
+            read_privacy = aggregator_module.privacy_from_record
+
+            def timed_privacy(*args, **kwargs):
+                begun = time.monotonic()
+                try:
+                    return read_privacy(*args, **kwargs)
+                finally:
+                    privacy_s.append(time.monotonic() - begun)
+
+            aggregator_module.privacy_from_record = timed_privacy
             started = time.monotonic()
             try:
                 summary = aggregator.run()
+                ended = (_cpu(), time.monotonic())
             finally:
+                aggregator_module.privacy_from_record = read_privacy
                 if profiler is not None:
                     profiler.disable()
                 close_sessions(sessions)
@@ -112,6 +129,8 @@ def measure(n: int, rounds: int = 4, profile: bool = False) -> dict[str, float]:
            "startup_s": marks[0][1] - started - round_walls[0],
            "cpu_ms_per_device_round": (cpu1 - cpu0) * 1e3 / (n * (rounds - 1)),
            "wall_s_per_round": (wall1 - wall0) / (rounds - 1),
+           "end_of_run_s": ended[1] - wall1, "end_of_run_cpu_s": ended[0] - cpu1,
+           "privacy_from_record_s": privacy_s[0],
            "fakes_cpu_ms_per_device_round": fakes_cpu * 1e3 / (n * rounds)}
     if profiler is not None:
         text = io.StringIO()
@@ -126,7 +145,9 @@ def main(sizes: tuple[int, ...] = (32, 256, 1000), profile: bool = False) -> Non
         print(f"{m['devices']:5d} fake devices x {m['rounds']} rounds ({m['accepted']} updates): "
               f"host CPU {m['cpu_ms_per_device_round']:.3f} ms per device-round, "
               f"{m['wall_s_per_round']:.3f} s per round, hello phase {m['hello_phase_s']:.2f} s "
-              f"(all of start-up {m['startup_s']:.2f} s) "
+              f"(all of start-up {m['startup_s']:.2f} s), end of run {m['end_of_run_s']:.2f} s "
+              f"({m['end_of_run_cpu_s']:.2f} s CPU; privacy_from_record "
+              f"{m['privacy_from_record_s']:.2f} s) "
               f"(fakes' CPU, apart: {m['fakes_cpu_ms_per_device_round']:.3f} ms per "
               "device-round incl. hellos)")
         if profile:

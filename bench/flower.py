@@ -19,12 +19,21 @@ JSON line), then the table in Markdown:
 The CPU budget (2 shared cores, ~20 min): N = 10,000 only at z = 0.5, 1 and 4.
 
 `python -m bench flower` or `python -m bench.flower [--sizes 10 100] [--plot PATH] [--json PATH]`.
+
+`python -m bench.flower --scale 1000 10000 [--z 1] [--rounds 3]`: the host's cost alone, one
+simulation per N (same cell settings, no attack) in a child process of its own, so that its peak
+resident set (the child's own getrusage) is that simulation's only: per round wall and CPU, and
+the peak RSS.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 from tinyfl.flower.figures import TableSpec, format_table, plot_table, run_table
@@ -65,10 +74,88 @@ def main(sizes: tuple[int, ...] | None = None, plot: str | None = None,
     return table
 
 
+def scale_one(devices: int, z: float, rounds: int) -> dict:
+    """One simulation at `devices` (the table's cell settings, digits, gateways of 100)."""
+    from tinyfl.flower.simulate import SimOptions, simulate
+
+    spec = DEFAULT
+    options = SimOptions(devices=devices, per_gateway=spec.per_gateway, rounds=rounds, z=z,
+                         clip=spec.clip, grid_bits=spec.grid_bits, delta=spec.delta,
+                         eps_limit=spec.eps_limit, lr=spec.lr, local_epochs=spec.local_epochs,
+                         batch_size=spec.batch_size, samples_per_round=spec.samples_per_round,
+                         shard_size=spec.shard_size, seed=spec.seed, dataset=spec.dataset,
+                         native_protect=True)
+    threads = _ThreadPeak()
+    with tempfile.TemporaryDirectory(prefix="tinyfl-scale-") as tmp:
+        started = time.monotonic()
+        try:
+            result = simulate(options, os.path.join(tmp, "run"))
+        finally:
+            threads.stop()
+        total = time.monotonic() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    return {"devices": devices, "z": z, "rounds": result.rounds, "total_s": round(total, 1),
+            "failure": result.failure, "peak_threads": threads.peak,
+            "peak_rss_mb": round(peak_kb / 1024)}
+
+
+class _ThreadPeak:
+    """The most threads alive at once in this process (sampled every 20 ms; itself included)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(threading,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, threading) -> None:  # noqa: ANN001
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, threading.active_count())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def scale(sizes: tuple[int, ...], z: float, rounds: int) -> list[dict]:
+    """scale_one per size, each in a child process: its peak RSS is its own."""
+    rows = []
+    for n in sizes:
+        proc = subprocess.run([sys.executable, "-m", "bench.flower", "--scale-one", str(n),
+                               "--z", str(z), "--rounds", str(rounds)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"N={n}: {proc.stderr.strip().splitlines()[-1:]}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        later = row["rounds"][1:] or row["rounds"]  # round 1 includes the hellos
+        row["round_wall_s"] = round(sum(r["wall_s"] for r in later) / len(later), 2)
+        row["round_cpu_s"] = round(sum(r["cpu_s"] for r in later) / len(later), 2)
+        each = [(r["wall_s"], r["cpu_s"]) for r in row["rounds"]]
+        print(f"N={n:6d} z={z:g}: round (after the first) {row['round_wall_s']:.2f} s wall, "
+              f"{row['round_cpu_s']:.2f} s CPU; rounds (wall, CPU) {each}; "
+              f"peak RSS {row['peak_rss_mb']} MB; peak threads {row['peak_threads']}",
+              flush=True)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", help="fleet sizes (default 10 100 1000 10000)")
     parser.add_argument("--plot", help="write the accuracy figure (PNG) here")
     parser.add_argument("--json", help="write the whole table (JSON) here")
+    parser.add_argument("--scale", type=int, nargs="*",
+                        help="the host's per-round cost and peak RSS at these fleet sizes")
+    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--z", type=float, default=1.0, help="noise multiplier for --scale")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds for --scale")
     args = parser.parse_args()
+    if args.scale_one:
+        print(json.dumps(scale_one(args.scale_one, args.z, args.rounds)))
+        sys.exit(0)
+    if args.scale:
+        scale(tuple(args.scale), args.z, args.rounds)
+        sys.exit(0)
     main(tuple(args.sizes) if args.sizes else None, args.plot, args.json)

@@ -596,23 +596,23 @@ def privacy_from_record(run_dir: str | Path,
     epsilon = epsilon or _default_epsilon
     reader = RunReader(run_dir)
     hellos = reader.hellos
+    # one pass over the record, both directions: the rounds and nonces each device answered
+    # are matched against what was sent once the pass is over (order-free)
     nonces: dict[tuple[str, int], int] = {}
-    for rm in reader.messages("tx"):
-        if isinstance(rm.message, GlobalModel):
-            nonces[(rm.device, rm.message.round)] = rm.message.nonce
-    released: dict[str, set[int]] = {name: set() for name in hellos}
+    answered: set[tuple[str, int, int]] = set()  # (device, round, nonce echoed)
     latest: dict[str, tuple[int, float]] = {}
     policies: dict[str, SecaggPolicy] = {}
     central_device: dict[str, float] = {}
-    for rm in reader.messages("rx"):
+    for rm in reader.messages(None):
         msg = rm.message
-        if isinstance(msg, Update):
-            if nonces.get((rm.device, msg.round)) == msg.nonce:
-                released.setdefault(rm.device, set()).add(msg.round)
+        if rm.direction == "tx":
+            if isinstance(msg, GlobalModel):
+                nonces[(rm.device, msg.round)] = msg.nonce
+        elif isinstance(msg, Update):
+            answered.add((rm.device, msg.round, msg.nonce))
             latest[rm.device] = (int(msg.releases_done), float(msg.eps_spent))
         elif isinstance(msg, SecaggMaskedUpdate):  # a secure round's release: its local guarantee
-            if nonces.get((rm.device, msg.round)) == msg.nonce:
-                released.setdefault(rm.device, set()).add(msg.round)
+            answered.add((rm.device, msg.round, msg.nonce))
             latest[rm.device] = (int(msg.releases_done), float(msg.local_eps_spent))
             central_device[rm.device] = float(msg.central_eps_spent)
         elif isinstance(msg, SecaggPolicy):  # follows each hello of a secure image
@@ -620,6 +620,10 @@ def privacy_from_record(run_dir: str | Path,
             central_device[rm.device] = float(msg.central_eps_spent)
         elif isinstance(msg, (Hello, BudgetExhausted)):
             latest[rm.device] = (int(msg.releases_done), float(msg.eps_spent))
+    released: dict[str, set[int]] = {name: set() for name in hellos}
+    for device, round_number, nonce in answered:
+        if nonces.get((device, round_number)) == nonce:
+            released.setdefault(device, set()).add(round_number)
 
     out = []
     for name in sorted(hellos):

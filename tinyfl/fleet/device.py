@@ -587,8 +587,16 @@ def _values_key(update: Update) -> bytes:
 
 
 def close_sessions(sessions: list[DeviceSession]) -> None:
-    """Closes every session at once (pyserial pauses 0.3 s when it closes a socket link)."""
-    threads = [threading.Thread(target=s.close, daemon=True) for s in sessions]
+    """Closes every session at once (pyserial pauses 0.3 s when it closes a socket link); an
+    in-process link (tinyfl.links.notify: the relay's) closes at once, so in this thread."""
+    from ..links.notify import notifier_of
+
+    threads = []
+    for session in sessions:
+        if notifier_of(session.link) is not None:
+            session.close()
+        else:
+            threads.append(threading.Thread(target=session.close, daemon=True))
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -5,10 +5,12 @@ An exchange is a set of Conversations, one per device (what to send, when to sen
 what answer ends it). Links that offer the non-blocking capability (tinyfl.links.PollableLink:
 serial ports, ptys, TCP boards) are driven by one selectors loop (epoll on Linux: no limit on
 descriptor numbers, unlike select()); their writes queue in the link and move when the OS
-takes them, so a board that stops reading delays nobody. Links that cannot be polled (BLE
-through bleak or bumble, relayed links) each get a thread that runs the same Conversation with
-blocking reads. Either way every conversation is finished (finish()) when the exchange
-returns, by the deadline.
+takes them, so a board that stops reading delays nobody. In-process links without a descriptor
+(the Flower relay's RelayLinks) join the same loop through their source's ReadyNotifier
+(tinyfl.links.notify): one descriptor per source, however many links it carries. Links that
+can do neither (BLE through bleak or bumble) each get a thread that runs the same Conversation
+with blocking reads, each read waiting exactly until the next wake-up or the deadline. Either
+way every conversation is finished (finish()) when the exchange returns, by the deadline.
 
 selectors rather than asyncio: the links are plain descriptors and the work per event is a few
 calls, so a loop of select() and callbacks costs less per device than asyncio's tasks and
@@ -29,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..links import LinkError, pollable
+from ..links.notify import ReadyNotifier, notifier_of
 from ..wire import ReceivedMessage
 
 if TYPE_CHECKING:
@@ -37,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["Collect", "Conversation", "collect", "exchange"]
 
 LOOP_READ_SIZE = 65536  # one read per readiness: a whole burst of frames at once
-THREAD_POLL_S = 0.25  # longest single wait of a threaded conversation (a dead link, the deadline)
 
 
 class Conversation:
@@ -130,9 +132,10 @@ def drive_blocking(conversation: Conversation, deadline: float) -> None:
         if wake <= now:
             _guard(conversation, conversation.on_wake, now)
             continue
-        wait = min(deadline, wake) - now
         try:
-            data = session.read(min(wait, THREAD_POLL_S))
+            # the link's own blocking read returns as soon as bytes (or its failure) arrive;
+            # otherwise it waits exactly until the next wake-up or the deadline
+            data = session.read(min(deadline, wake) - now)
         except LinkError as exc:
             session.link_failed(exc)
             conversation.link_failed(exc)
@@ -144,36 +147,53 @@ def drive_blocking(conversation: Conversation, deadline: float) -> None:
 
 
 class _Loop:
-    """The selectors loop over the conversations whose links can be polled."""
+    """The selectors loop over the conversations whose links can be polled, directly (their
+    own descriptor) or through their source's ReadyNotifier."""
 
     def __init__(self, conversations: Sequence[Conversation], deadline: float) -> None:
         self.deadline = deadline
         self.selector = selectors.DefaultSelector()
         self.masks: dict[int, int] = {}  # id(conversation) -> registered events
         self.fds: dict[int, int] = {}  # id(conversation) -> its link's descriptor
+        self.notified: dict[int, Conversation] = {}  # id(link) -> its conversation
+        self.watched: dict[int, Any] = {}  # id(conversation) -> the link it watches
         self.wakes: dict[int, float] = {}  # id(conversation) -> the wake-up in the heap
         self.timers: list[tuple[float, int, Conversation]] = []
         self.active = 0
         self.recorders = {id(c.session.recorder): c.session.recorder for c in conversations
                           if c.session.recorder is not None}
+        notifiers: dict[int, ReadyNotifier] = {}
         now = time.monotonic()
         for conversation in conversations:
             conversation.nowait = True
             _guard(conversation, conversation.start, now)
             if conversation.done:
                 continue
+            link = conversation.session.link
+            notifier = notifier_of(link)
             try:
-                fd = conversation.session.link.fileno()
-                self.selector.register(fd, selectors.EVENT_READ, conversation)
+                if notifier is not None:
+                    if id(notifier) not in notifiers:
+                        self.selector.register(notifier.fileno(), selectors.EVENT_READ, notifier)
+                        notifiers[id(notifier)] = notifier
+                    link.watch(True)
+                    self.notified[id(link)] = conversation
+                    self.watched[id(conversation)] = link
+                    self.masks[id(conversation)] = 0  # no descriptor of its own
+                else:
+                    fd = link.fileno()
+                    self.selector.register(fd, selectors.EVENT_READ, conversation)
+                    self.masks[id(conversation)] = selectors.EVENT_READ
+                    self.fds[id(conversation)] = fd
             except (OSError, ValueError, KeyError) as exc:
                 error = LinkError(conversation.session.url, f"cannot poll: {exc}")
                 conversation.session.link_failed(error)
                 conversation.link_failed(error)
                 continue
-            self.masks[id(conversation)] = selectors.EVENT_READ
-            self.fds[id(conversation)] = fd
             self.active += 1
             self._settle(conversation)
+        # bytes that came before anybody watched marked nobody we know: read every link once
+        self.unseen = list(self.notified.values())
 
     def _settle(self, conversation: Conversation) -> None:
         """After anything happened to a conversation: stop watching it once it is done, watch
@@ -185,14 +205,23 @@ class _Loop:
         if conversation.done:
             self._forget(conversation)
             return
-        try:
-            pending = link.pending_output() > 0
-        except (OSError, AttributeError):
-            pending = False
-        mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0)
-        if mask != self.masks[key]:
-            self.selector.modify(self.fds[key], mask, conversation)
-            self.masks[key] = mask
+        if key in self.watched:
+            try:
+                self.watched[key].watch(True)  # still waiting (a read may have stopped the watch)
+            except LinkError as exc:
+                conversation.session.link_failed(exc)
+                conversation.link_failed(exc)
+                self._forget(conversation)
+                return
+        elif key in self.fds:
+            try:
+                pending = link.pending_output() > 0
+            except (OSError, AttributeError):
+                pending = False
+            mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0)
+            if mask != self.masks[key]:
+                self.selector.modify(self.fds[key], mask, conversation)
+                self.masks[key] = mask
         wake = conversation.wake_at()
         if wake != self.wakes.get(key) and wake < math.inf:
             self.wakes[key] = wake
@@ -204,10 +233,23 @@ class _Loop:
             return
         self.active -= 1
         self.wakes.pop(key, None)
+        if key not in self.fds:
+            self._unwatch(conversation)
+            return
         try:
             self.selector.unregister(self.fds.pop(key))
         except (KeyError, ValueError, OSError):
             pass  # a descriptor closed with its failed link
+
+    def _unwatch(self, conversation: Conversation) -> None:
+        link = self.watched.pop(id(conversation), None)  # the session may hold a new one now
+        if link is None:
+            return
+        self.notified.pop(id(link), None)
+        try:
+            link.watch(False)
+        except Exception:  # noqa: BLE001 - a link that cannot say so is not waited for anyway
+            pass
 
     def _event(self, conversation: Conversation, mask: int, now: float) -> None:
         link = conversation.session.link
@@ -223,6 +265,12 @@ class _Loop:
             conversation.link_failed(exc)
         self._settle(conversation)
 
+    def _ready(self, notifier: ReadyNotifier) -> None:
+        for link in notifier.take():
+            conversation = self.notified.get(id(link))
+            if conversation is not None and conversation.session.link is link:
+                self._event(conversation, selectors.EVENT_READ, time.monotonic())
+
     def _due(self, now: float) -> None:
         while self.timers and self.timers[0][0] <= now:
             wake, key, conversation = heapq.heappop(self.timers)
@@ -234,22 +282,35 @@ class _Loop:
 
     def run(self) -> None:
         try:
+            for conversation in self.unseen:
+                if id(conversation) in self.masks:
+                    self._event(conversation, selectors.EVENT_READ, time.monotonic())
             while self.active and (now := time.monotonic()) < self.deadline:
                 self._due(now)
                 until = min(self.deadline, self.timers[0][0] if self.timers else math.inf)
                 for key, mask in self.selector.select(max(0.0, until - time.monotonic())):
-                    self._event(key.data, mask, time.monotonic())
+                    if isinstance(key.data, ReadyNotifier):
+                        self._ready(key.data)
+                    else:
+                        self._event(key.data, mask, time.monotonic())
                 for recorder in self.recorders.values():
                     recorder.flush()  # one write per file per pass: lines reach the OS in batches
         finally:
+            for conversation in list(self.notified.values()):
+                self._unwatch(conversation)
             self.selector.close()
+
+
+def _loop_can_drive(link: Any) -> bool:
+    return notifier_of(link) is not None or pollable(link)
 
 
 def exchange(conversations: Sequence[Conversation], deadline: float) -> None:
     """Runs `conversations` until each is done or `deadline` (a time.monotonic() value), then
     finishes every one of them. Never raises for what a device or its link does."""
-    polled = [c for c in conversations if not c.session.alive or pollable(c.session.link)]
-    threaded = [c for c in conversations if c.session.alive and not pollable(c.session.link)]
+    polled = [c for c in conversations if not c.session.alive or _loop_can_drive(c.session.link)]
+    threaded = [c for c in conversations
+                if c.session.alive and not _loop_can_drive(c.session.link)]
     if threaded and not polled and len(threaded) == 1:  # one device alone: no thread needed
         drive_blocking(threaded[0], deadline)
         threaded = []

@@ -1,13 +1,15 @@
 """The server's end of the relay: one RelayLink per (gateway, board), a Link like a serial port,
 whose bytes travel in batches through a transport (Flower messages, or a direct call in tests).
 
-The unchanged Aggregator drives DeviceSessions over these links: it writes a board's frames and
-reads with timeouts as it would on a serial port. A pump thread gathers every byte written
-since the last exchange, sends each gateway one request with all of its boards' bytes, and
-hands the bytes of the replies to the links. While a session is blocked in a read (it waits
-for an answer) the pump keeps exchanging, so a gateway's boards are polled as long as somebody waits
-for them. Round nonces, decoding and every check stay on the server: a gateway only moves
-bytes.
+The unchanged Aggregator drives DeviceSessions over these links, from its one event loop
+(tinyfl.fleet.exchange): a RelayLink has no descriptor, so it offers the NotifiedLink capability
+(tinyfl.links.notify): the hub's one ReadyNotifier wakes the loop when bytes for any of its
+links arrive, and the loop reads them without blocking. A pump thread gathers every byte
+written since the last exchange, sends each gateway one request with all of its boards' bytes,
+and hands the bytes of the replies to the links. While somebody waits for a board (the loop
+watches its link, or a thread is blocked in its read()) the pump keeps exchanging, so a
+gateway's boards are polled as long as somebody waits for them. Round nonces, decoding and
+every check stay on the server: a gateway only moves bytes.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import time
 from typing import Callable, Mapping
 
 from ..links import LinkError
+from ..links.notify import ReadyNotifier
 from .exchange import BoardReply, ExchangeError, Request
 
 __all__ = ["RelayHub", "RelayLink", "Transport"]
@@ -37,11 +40,24 @@ class RelayLink:
         self.down = ""  # why the gateway's link to the board failed
         self.closed = False
         self.readers = 0  # threads waiting in read(): somebody waits for this board
+        self.watched = False  # an event loop waits for this board (NotifiedLink.watch)
+        self.notifier = hub.notifier
 
     def write(self, data: bytes) -> None:
         if self.closed or self.down:
             raise LinkError(self.url, self.down or "link closed")
         self.hub._queue(self, bytes(data))
+
+    def write_nowait(self, data: bytes) -> None:
+        self.write(data)  # queued in the hub: never blocks
+
+    def read_nowait(self, max_bytes: int) -> bytes:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        return self.hub._read_nowait(self, max_bytes)
+
+    def watch(self, on: bool) -> None:
+        self.hub._watch(self, on)
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
         if max_bytes < 1:
@@ -78,6 +94,7 @@ class RelayHub:
         self.exchanges = 0  # requests sent, all gateways
         self.failed: dict[str, int] = {}  # gateway -> exchanges without a usable reply
         self.exchange_s: list[float] = []  # how long each batched exchange took
+        self.notifier = ReadyNotifier()  # wakes the event loop driving the links
         self._thread = threading.Thread(target=self._pump, name="tinyfl-relay", daemon=True)
         self._thread.start()
 
@@ -88,6 +105,7 @@ class RelayHub:
             link = RelayLink(self, gateway, board)
             if old is not None:
                 old.closed = True
+                self.notifier.mark(old)
                 self._reopen.add(key)  # the gateway opens its own link to the board again
             self._links[key] = link
             self._out.pop(key, None)
@@ -100,6 +118,7 @@ class RelayHub:
             self._wake.notify()
             self._cond.notify_all()
         self._thread.join(timeout=30)
+        self.notifier.close()
 
     # --- called by links ----------------------------------------------------------------
     def _queue(self, link: RelayLink, data: bytes) -> None:
@@ -127,16 +146,39 @@ class RelayHub:
                 return data
             raise LinkError(link.url, link.down or "link closed")
 
+    def _read_nowait(self, link: RelayLink, max_bytes: int) -> bytes:
+        with self._cond:
+            if link.inbox:
+                data = bytes(link.inbox[:max_bytes])
+                del link.inbox[:max_bytes]
+                if link.inbox:
+                    self.notifier.mark(link)  # the rest on the loop's next pass
+                else:
+                    # like a thread between two reads: not listening while the loop handles
+                    # what it read; the loop watches again if it still waits (a gateway is
+                    # not asked for a board whose answer has just come)
+                    link.watched = False
+                return data
+            if link.down or link.closed:
+                raise LinkError(link.url, link.down or "link closed")
+            return b""
+
+    def _watch(self, link: RelayLink, on: bool) -> None:
+        with self._cond:
+            if on and not link.watched:
+                self._wake.notify()
+            link.watched = on
+
     def _close(self, link: RelayLink) -> None:
         with self._cond:
             link.closed = True
             self._cond.notify_all()
+        self.notifier.mark(link)
 
     # --- the pump -----------------------------------------------------------------------
     def _has_work(self) -> bool:
         return bool(self._out) or bool(self._reopen) or any(
-            link.readers > 0 and not link.inbox and not link.closed and not link.down
-            for link in self._links.values())
+            _listening(link) for link in self._links.values())
 
     def _requests(self) -> dict[str, Request]:
         """What every gateway with work gets now (call with the lock held)."""
@@ -144,10 +186,7 @@ class RelayHub:
         for key, link in self._links.items():
             gateway, board = key
             out = self._out.pop(key, None)
-            # waiting for bytes it does not have yet (bytes just delivered are being read)
-            listening = (not link.closed and not link.down and link.readers > 0
-                         and not link.inbox)
-            if out or key in self._reopen or listening:
+            if out or key in self._reopen or _listening(link):
                 request = requests.setdefault(gateway, Request(window_s=self.window_s))
                 if out:
                     request.out[board] = bytes(out)
@@ -201,10 +240,19 @@ class RelayHub:
             link = self._links.get((gateway, board))
             if link is not None and not link.closed:
                 link.inbox.extend(data)
+                self.notifier.mark(link)
         for board, reason in reply.down.items():
             link = self._links.get((gateway, board))
             if link is not None and not link.closed:
                 link.down = f"gateway {gateway}: {reason}"
+                self.notifier.mark(link)
+
+
+def _listening(link: RelayLink) -> bool:
+    """Somebody waits for bytes this link does not have yet (bytes just delivered are being
+    read): its gateway is asked again."""
+    return ((link.readers > 0 or link.watched) and not link.inbox and not link.closed
+            and not link.down)
 
 
 def checked_reply(raw: Mapping[str, object], boards: set[str]) -> BoardReply | str:

@@ -6,7 +6,8 @@ the BLE link (tinyfl.links.ble), without touching the fleet code.
 A link may also offer the optional non-blocking capability (PollableLink: a file descriptor to
 wait on, reads and writes that never block, and its own output buffer), so that one thread can
 drive a thousand of them (tinyfl.fleet.exchange). `pollable(link)` says whether it does; links
-that cannot (BLE through bleak or bumble, relayed links) are driven by a thread each.
+that cannot (BLE through bleak or bumble) are driven by a thread each; in-process links
+without a descriptor (the Flower relay's) use tinyfl.links.notify instead.
 """
 from __future__ import annotations
 
