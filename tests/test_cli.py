@@ -124,3 +124,19 @@ def test_demo_with_a_zero_clip_fails_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "dp.clip: must be a positive number" in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_errors_quoting_brackets_are_printed_as_given(tmp_path: Path) -> None:
+    """A user's path or a TOML section name in an error is text, not rich markup: "[/]" once
+    raised a MarkupError (a traceback), and "[[devices]]" was printed as "[]"."""
+    odd = tmp_path / "a[/]b"
+    odd.mkdir(parents=True)
+    missing = _run(["serve", "--fleet", str(odd / "fleet.toml")])
+    assert missing.returncode == 2, missing.stderr
+    assert "Traceback" not in missing.stderr and "MarkupError" not in missing.stderr
+    assert "a[/]b" in missing.stderr.replace("\n", "")
+    emulated = Path(__file__).resolve().parents[1] / "host" / "fleets" / "emulated-secagg.toml"
+    gateway = _run(["flower", "gateway", "--fleet", str(emulated), "--name", "g",
+                    "--superlink", "127.0.0.1:1"])
+    assert gateway.returncode == 2, gateway.stderr
+    assert "[[devices]]" in gateway.stderr

@@ -18,6 +18,7 @@ from typing import Any, List, Optional
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -93,7 +94,8 @@ def _devices_table(summary: Any) -> Table:
 
 
 def _fail(message: str, code: int) -> None:
-    console.print(f"[red]{message}[/]", soft_wrap=True, markup=True, highlight=False)
+    # the message may quote a user's input ("[[devices]]", a path with brackets): never markup
+    console.print(f"[red]{escape(message)}[/]", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -153,7 +155,7 @@ def demo(
     started = time.monotonic()
 
     def say(msg: str) -> None:
-        console.print(f"[bold cyan]tinyfl[/] {msg}")
+        console.print(f"[bold cyan]tinyfl[/] {escape(str(msg))}")
 
     with console.status("working...") as status:
         def on_round(report: Any) -> None:
@@ -196,7 +198,7 @@ def demo(
         f"by the device against its limit of {options.dp.eps_limit:g}")
     for line in result.to_dict()["privacy_context"]:
         console.print(f"  - {line}")
-    console.print(f"run recorded in {result.run_dir} ({time.monotonic() - started:.0f} s)")
+    console.print(f"run recorded in {result.run_dir} ({time.monotonic() - started:.0f} s)", markup=False)
     _finish(summary)
 
 
@@ -241,13 +243,13 @@ def serve(
         if rounds is not None:
             config = config.with_overrides([f"fleet.rounds={rounds}"])
     except (ConfigError, OSError) as exc:
-        console.print(f"[red]fleet config: {exc}[/]")
+        console.print(f"[red]fleet config: {escape(str(exc))}[/]")
         raise typer.Exit(2)
     progress = lambda r: console.print("  " + _round_line(r))  # noqa: E731
     if not config.devices and config.emulate is not None:
         from .demo import options_from_fleet, run_emulated
 
-        console.print(f"launching the [emulate] fleet: {config.emulate.n} {config.emulate.board} boards")
+        console.print(f"launching the \\[emulate] fleet: {config.emulate.n} {config.emulate.board} boards")
         if chosen is not None:
             from .project import demo_options
 
@@ -266,13 +268,13 @@ def serve(
             sessions = [DeviceSession(open_link(d.link), d.name or f"dev{i + 1}")
                         for i, d in enumerate(config.devices)]
         except LinkError as exc:
-            console.print(f"[red]cannot open a device link: {exc}[/]")
+            console.print(f"[red]cannot open a device link: {escape(str(exc))}[/]")
             raise typer.Exit(2)
         evaluate, initial = None, None
         if chosen is not None:  # the project's pretrained head, scored on its held-out windows
             from .project import prepare_project
 
-            data, bb, fw = prepare_project(chosen, lambda m: console.print(m))
+            data, bb, fw = prepare_project(chosen, lambda m: console.print(m, markup=False))
             test_features = bb.features(data.x_test)
             k, f = fw.n_classes, fw.n_features
             initial = Head(np.asarray(bb.initial_head, dtype=np.float32), k, f)
@@ -298,7 +300,7 @@ def serve(
         if scores:
             console.print(f"[bold]accuracy[/] of the global head on the held-out windows: "
                           f"{scores[0]:.3f} before -> {scores[-1]:.3f} after {summary.rounds_completed} rounds")
-        console.print(f"run recorded in {run_dir}")
+        console.print(f"run recorded in {run_dir}", markup=False)
     _finish(summary)
 
 
@@ -330,7 +332,7 @@ def emulate(
                               seed=spec.seed if spec else 0)
     else:
         options = DemoOptions(board=board, n=n, backbone=backbone)
-    data, bb, config = prepare(options, lambda m: console.print(m))
+    data, bb, config = prepare(options, lambda m: console.print(m, markup=False))
     firmware = build_firmware(board, config, model_sources=bb.model_sources, defines=bb.defines or None)
     workdir = workdir or Path(tempfile.mkdtemp(prefix="tinyfl-boards-"))
     shards = [write_shard(workdir / f"shard-{i + 1}.bin", data.x_train[idx], data.y_train[idx])
@@ -399,7 +401,7 @@ def build(
 
         with console.status(f"building {chosen.name} for {board}..."):
             report = build_project(chosen, board, optimized=optimized,
-                                   say=lambda m: console.print(f"[bold cyan]tinyfl[/] {m}"))
+                                   say=lambda m: console.print(f"[bold cyan]tinyfl[/] {escape(str(m))}"))
         if fmt is Format.json:
             _emit_json(report)
             return
@@ -577,12 +579,12 @@ def main() -> None:
     except _user_errors() as exc:
         if debug:
             raise
-        console.print(f"[red]error: {exc}[/]", soft_wrap=True)
+        console.print(f"[red]error: {escape(str(exc))}[/]", soft_wrap=True)
         raise SystemExit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the command line
         if debug:
             raise
-        console.print(f"[red]error: {type(exc).__name__}: {exc}[/] (run with --debug for the traceback)",
+        console.print(f"[red]error: {type(exc).__name__}: {escape(str(exc))}[/] (run with --debug for the traceback)",
                       soft_wrap=True)
         raise SystemExit(1)
 

@@ -15,6 +15,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["flower_app", "register"]
 
@@ -26,7 +27,8 @@ flower_app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 
 def _fail(message: str, code: int) -> None:
-    console.print(f"[red]{message}[/]", soft_wrap=True, highlight=False)
+    # the message may quote a user's input ("[[devices]]", a path with brackets): never markup
+    console.print(f"[red]{escape(message)}[/]", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -171,7 +173,7 @@ def serve(
         for p in summary["privacy"]:
             console.print(f"  {p['device']}: eps {p['eps_host']} (device {p['eps_device']}), "
                           f"{'agrees' if p['agrees'] else 'DISAGREES: ' + p['note']}")
-        console.print(f"run recorded in {run_dir}")
+        console.print(f"run recorded in {run_dir}", markup=False)
     if summary["failure"]:
         _fail(f"run failed: {summary['failure']}", 1)
 

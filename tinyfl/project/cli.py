@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -29,7 +30,7 @@ def init(
         path = init_project(folder, name=name, steps=window[0], channels=window[1],
                             class_names=tuple(classes), force=force)
     except ProjectError as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2)
     if fmt == "json":
         print(json.dumps({"project": str(path)}))
@@ -60,12 +61,12 @@ def capture(
     try:
         resolve_label(label, names)
     except (CaptureError, ValueError) as exc:  # the label: a usage error, before any link
-        console.print(f"[red]capture: {exc}[/]", soft_wrap=True)
+        console.print(f"[red]capture: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(2)
     try:
         reply = send_capture(port, label, windows, labels=names)
     except CaptureError as exc:  # the board or the link
-        console.print(f"[red]capture: {exc}[/]", soft_wrap=True)
+        console.print(f"[red]capture: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1)
     console.print(f"board: {reply.text}")
 
@@ -82,13 +83,13 @@ def flash(
 
     ini = project_dir / "platformio.ini"
     if not ini.is_file():
-        console.print(f"[red]flash: {project_dir} has no platformio.ini (write one with tinyfl build --board ...)[/]",
+        console.print(f"[red]flash: {escape(str(project_dir))} has no platformio.ini (write one with tinyfl build --board ...)[/]",
                       soft_wrap=True)
         raise typer.Exit(2)
     try:
         pio = find_pio()
     except PioError as exc:
-        console.print(f"[red]flash: {exc}[/]", soft_wrap=True)
+        console.print(f"[red]flash: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(2)
     cmd = [pio, "run", "-d", str(project_dir), "-t", "upload"]
     if env:
@@ -143,7 +144,7 @@ def _ble_devices(seconds: float) -> list[dict[str, str]]:
     try:
         return asyncio.run(scan())
     except Exception as exc:  # noqa: BLE001 - no Bluetooth adapter or stack: one line
-        console.print(f"[red]devices: BLE scan failed: {exc}[/]", soft_wrap=True)
+        console.print(f"[red]devices: BLE scan failed: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1)
 
 
