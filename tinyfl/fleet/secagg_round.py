@@ -39,13 +39,13 @@ from ..wire import (
     Status,
 )
 from .device import DeviceSession
+from .exchange import Conversation, exchange
 
 __all__ = ["PolicyError", "SecaggOutcome", "SecureRound", "SecureRoundResult", "aggregator_round", "close_interrupted",
            "check_policies", "fedavg_secure", "hello_and_policy", "secure_hello_problem", "select_cohort",
            "threshold_for"]
 
 SECAGG_FLAG = 0x08  # hello flag: secure aggregation compiled in (spec.HELLO_FLAGS)
-POLL_S = 0.01
 
 
 class SecaggOutcome(str, enum.Enum):
@@ -195,6 +195,41 @@ def fedavg_secure(global_params: np.ndarray, result: SecureRoundResult, server_l
     return (np.asarray(global_params, np.float64) + server_lr * mean).astype(np.float32)
 
 
+class _Await(Conversation):
+    """Waits for one device's answer to a step (the request went out before): the answer of
+    this run and round, or the outcome that ends the device's part in the round."""
+
+    def __init__(self, session: DeviceSession, want: type, step: str, run: int, round_number: int) -> None:
+        super().__init__(session)
+        self.want, self.step, self.run, self.round = want, step, run, round_number
+        self.answer: Any = None
+        self.outcome: tuple[SecaggOutcome, str, str] | None = None
+
+    def start(self, now: float) -> None:
+        if not self.session.alive:
+            self.outcome, self.done = (SecaggOutcome.LINK_DOWN, self.step, "link is down"), True
+
+    def on_messages(self, items: list, now: float) -> None:
+        for item in items:
+            m = item.message
+            if isinstance(m, self.want) and (m.run, m.round) == (self.run, self.round):
+                self.answer = m
+            elif isinstance(m, BudgetExhausted):
+                self.outcome = (SecaggOutcome.BUDGET, self.step, f"eps {m.eps_spent:.3g}")
+            elif isinstance(m, Error):
+                self.outcome = (SecaggOutcome.REFUSED, self.step, _status(m.code))
+            elif isinstance(m, self.want):
+                self.outcome = (SecaggOutcome.BAD_REPLY, self.step, f"run/round {m.run}/{m.round}")
+            else:
+                continue  # hellos and policies a reboot sends: not an answer
+            self.done = True
+            return
+
+    def link_failed(self, exc: LinkError) -> None:
+        self.outcome = (SecaggOutcome.LINK_DOWN, self.step, exc.detail)
+        super().link_failed(exc)
+
+
 class SecureRound:
     """Runs one round over `sessions` (device id -> DeviceSession; ids are the hellos'
     device_id). `between(step, ids)` is called before each step ("keys", "shares", "masked",
@@ -222,36 +257,18 @@ class SecureRound:
     def _gather(self, result: SecureRoundResult, ids: Sequence[int], want: type, step: str,
                 run: int, round_number: int) -> dict[int, Any]:
         """The `want` message of each device in `ids` (this run and round), until the step's
-        deadline; a device that errs, fails or stays silent gets its outcome instead."""
-        got: dict[int, Any] = {}
+        deadline, all devices read by the host's event loop (tinyfl.fleet.exchange); a device
+        that errs, fails or stays silent gets its outcome instead."""
         waiting = [d for d in ids if d not in result.outcomes]
-        deadline = time.monotonic() + self.step_timeout_s
-        while waiting and time.monotonic() < deadline:
-            for device_id in list(waiting):
-                try:
-                    received = self.sessions[device_id].receive(POLL_S)
-                except LinkError as exc:
-                    result.outcomes[device_id] = (SecaggOutcome.LINK_DOWN, step, exc.detail)
-                    waiting.remove(device_id)
-                    continue
-                for item in received:
-                    m = item.message
-                    if isinstance(m, want) and (m.run, m.round) == (run, round_number):
-                        got[device_id] = m
-                    elif isinstance(m, BudgetExhausted):
-                        result.outcomes[device_id] = (SecaggOutcome.BUDGET, step, f"eps {m.eps_spent:.3g}")
-                    elif isinstance(m, Error):
-                        result.outcomes[device_id] = (SecaggOutcome.REFUSED, step, _status(m.code))
-                    elif isinstance(m, want):
-                        result.outcomes[device_id] = (SecaggOutcome.BAD_REPLY, step,
-                                                      f"run/round {m.run}/{m.round}")
-                    else:
-                        continue  # hellos and policies a reboot sends: not an answer
-                    waiting.remove(device_id)
-                    break
-        for device_id in waiting:
-            result.outcomes[device_id] = (SecaggOutcome.DROPPED, step,
-                                          f"no {want.NAME} within {self.step_timeout_s:g} s")
+        awaits = {d: _Await(self.sessions[d], want, step, run, round_number) for d in waiting}
+        exchange(list(awaits.values()), time.monotonic() + self.step_timeout_s)
+        got: dict[int, Any] = {}
+        for device_id, a in awaits.items():
+            if a.answer is not None:
+                got[device_id] = a.answer
+            else:
+                result.outcomes[device_id] = a.outcome or (
+                    SecaggOutcome.DROPPED, step, f"no {want.NAME} within {self.step_timeout_s:g} s")
         return got
 
     # -- the round ---------------------------------------------------------------------------
